@@ -1,1 +1,14 @@
-return 0;
+using System.CommandLine;
+using MlNetTransfer.Cli.Commands;
+
+var root = new RootCommand(
+    "mlnet-transfer: train an image classifier from a few hundred labelled images on a CPU by reusing a pretrained " +
+    "network (transfer learning on ML.NET). Saves one ML.NET model zip that apps load with MLContext.Model.Load.")
+{
+    TrainCommand.Create(),
+    PredictCommand.Create(),
+    InspectCommand.Create(),
+    DemoCommand.Create(),
+    DataCommand.Create(),
+};
+return Cli.Run(root, args);

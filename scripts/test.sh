@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: set-up (idempotent), build, run every test, print a one-line summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test MlNetTransfer.sln --no-restore -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# dotnet test's own summary ("Passed!  - Failed: 0, Passed: 41, ...") as the plain closing line CI tools read.
+passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -oE 'Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
+exit "$status"

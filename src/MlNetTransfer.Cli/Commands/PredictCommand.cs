@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using MlNetTransfer.Data;
+using Spectre.Console;
+
+namespace MlNetTransfer.Cli.Commands;
+
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "A model zip saved by 'train'.", Required = true };
+        var input = new Option<string>("--input", "-i") { Description = "An image file, or a folder (searched recursively) of images.", Required = true };
+        var output = new Option<string?>("--out", "-o") { Description = "Also write the predictions as CSV (path,label,confidence, then one probability column per class)." };
+        var top = new Option<int>("--top") { Description = "How many classes to show per image.", DefaultValueFactory = _ => 1 };
+        var command = new Command("predict", "Label images with a trained model zip. Files that are not decodable images are listed and skipped.")
+        {
+            model, input, output, top,
+        };
+        command.SetAction(Cli.Guard((parse, cancel) =>
+            Predict(parse.GetValue(model)!, parse.GetValue(input)!, parse.GetValue(output), Math.Max(1, parse.GetValue(top)), cancel)));
+        return command;
+    }
+
+    private static int Predict(string modelPath, string inputPath, string? csvPath, int top, CancellationToken cancel)
+    {
+        var ml = new MLContext();
+        var classifier = ImageClassifier.Load(ml, modelPath);
+        var (images, skipped) = CollectImages(inputPath);
+        var predictions = new List<ImagePrediction>();
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("Predicting", maxValue: Math.Max(1, images.Count));
+                foreach (var chunk in images.Chunk(32))
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    predictions.AddRange(classifier.PredictBatch(chunk));
+                    task.Increment(chunk.Length);
+                }
+            });
+
+        var table = new Table().AddColumns("image", "prediction");
+        foreach (var p in predictions)
+            table.AddRow(Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, p.ImagePath)),
+                string.Join(", ", p.Top(top).Select(s => $"{Markup.Escape(s.Key)} {s.Value:0.000}")));
+        AnsiConsole.Write(table);
+        foreach (var s in skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s.Path)}: {Markup.Escape(s.Reason)}");
+
+        if (csvPath is not null)
+        {
+            AtomicFile.WriteAllText(csvPath, ToCsv(predictions, classifier.Classes));
+            AnsiConsole.MarkupLine($"Predictions: [green]{Markup.Escape(Path.GetFullPath(csvPath))}[/]");
+        }
+        return 0;
+    }
+
+    /// <summary>A single bad file is an error; in a folder, bad files are reported and the rest predicted.</summary>
+    private static (List<string> Images, List<SkippedFile> Skipped) CollectImages(string inputPath)
+    {
+        if (File.Exists(inputPath))
+        {
+            var check = ImageFileValidator.Validate(inputPath);
+            if (!check.IsValid) throw new MlNetTransferException($"{inputPath}: {check.Reason}");
+            return ([Path.GetFullPath(inputPath)], []);
+        }
+        if (!Directory.Exists(inputPath)) throw new MlNetTransferException($"{inputPath}: no such file or folder.");
+        var images = new List<string>();
+        var skipped = new List<SkippedFile>();
+        foreach (var file in Directory.EnumerateFiles(inputPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var check = ImageFileValidator.Validate(file);
+            if (check.IsValid) images.Add(Path.GetFullPath(file));
+            else skipped.Add(new SkippedFile(file, check.Reason ?? "not an image"));
+        }
+        if (images.Count == 0) throw new MlNetTransferException($"{inputPath}: no decodable images found ({skipped.Count} other files).");
+        return (images, skipped);
+    }
+
+    internal static string ToCsv(IReadOnlyList<ImagePrediction> predictions, IReadOnlyList<string> classes)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(string.Join(",", new[] { "path", "label", "confidence" }.Concat(classes.Select(c => "p_" + c)).Select(Csv)));
+        foreach (var p in predictions)
+        {
+            var cells = new List<string> { Csv(p.ImagePath), Csv(p.Label), p.Confidence.ToString("R", CultureInfo.InvariantCulture) };
+            cells.AddRange(p.Scores.Select(s => s.Value.ToString("R", CultureInfo.InvariantCulture)));
+            sb.AppendLine(string.Join(",", cells));
+        }
+        return sb.ToString();
+    }
+
+    private static string Csv(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}

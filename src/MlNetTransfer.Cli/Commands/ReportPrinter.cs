@@ -1,0 +1,36 @@
+using MlNetTransfer.Reporting;
+using Spectre.Console;
+
+namespace MlNetTransfer.Cli.Commands;
+
+/// <summary>The human-readable end of a training run: metrics, per-class table, confusion matrix, skipped files.</summary>
+internal static class ReportPrinter
+{
+    public static void Print(TrainingReport r)
+    {
+        var m = r.Metrics;
+        AnsiConsole.WriteLine();
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(r.Backbone.Name)}[/] ({r.Backbone.EmbeddingSize}-d embedding) + [bold]{Markup.Escape(r.Trainer.MlNetTrainer)}[/], evaluated on {r.EvaluatedOn} ({m.Examples} images)");
+        AnsiConsole.MarkupLine($"accuracy [bold]{m.Accuracy:0.000}[/]   macro-F1 [bold]{m.MacroF1:0.000}[/]   log-loss {m.LogLoss:0.000}");
+        AnsiConsole.MarkupLine($"images: train {r.Counts.Train}, validation {r.Counts.Validation}, test {r.Counts.Test}, skipped {r.Counts.Skipped}");
+        AnsiConsole.MarkupLine($"time: featurize {r.Timings.FeaturizeSeconds:0.0}s ({r.Featurization.CacheHits} of {r.Featurization.Images} from cache), train {r.Timings.TrainSeconds:0.0}s, total {r.Timings.TotalSeconds:0.0}s");
+
+        var perClass = new Table().AddColumns("class", "precision", "recall", "F1", "support");
+        foreach (var c in m.PerClass)
+            perClass.AddRow(Markup.Escape(c.Class), $"{c.Precision:0.000}", $"{c.Recall:0.000}", $"{c.F1:0.000}", c.Support.ToString());
+        AnsiConsole.Write(perClass);
+
+        var confusion = new Table().Title("confusion (rows: true, columns: predicted)").AddColumn("");
+        foreach (var c in m.Confusion.Classes) confusion.AddColumn(Markup.Escape(c));
+        for (int i = 0; i < m.Confusion.Classes.Length; i++)
+            confusion.AddRow([Markup.Escape(m.Confusion.Classes[i]), .. m.Confusion.Counts[i].Select(v => v.ToString())]);
+        AnsiConsole.Write(confusion);
+
+        if (r.Skipped.Count > 0)
+        {
+            AnsiConsole.MarkupLine($"[yellow]{r.Skipped.Count} file(s) skipped:[/]");
+            foreach (var s in r.Skipped.Take(20)) AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape(s.Path)}[/]: {Markup.Escape(s.Reason)}");
+            if (r.Skipped.Count > 20) AnsiConsole.MarkupLine($"  ... and {r.Skipped.Count - 20} more (see the report)");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+namespace MlNetTransfer.Backbones;
+
+/// <summary>How a <c>--backbone</c> value is turned into a model.</summary>
+public sealed class BackboneResolveOptions
+{
+    /// <summary>Extra folders searched for catalog files before the network (plus <c>MLNET_TRANSFER_MIRRORS</c>). Default none.</summary>
+    public IList<string> Mirrors { get; set; } = new List<string>();
+
+    /// <summary>Overrides the tensor to cut at. Default null (catalog entry, sidecar JSON, or detection).</summary>
+    public string? EmbeddingTensor { get; set; }
+
+    /// <summary>Byte progress of an install, when a catalog backbone must be fetched first.</summary>
+    public IProgress<(string File, long Done, long Total)>? InstallProgress { get; set; }
+}
+
+/// <summary>A backbone ready to prepare: its graph, its preprocessing/metadata, and where it came from.</summary>
+public sealed record ResolvedBackbone(Proto.ModelProto Model, BackboneSpec Spec, string Source);

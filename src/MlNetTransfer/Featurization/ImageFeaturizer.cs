@@ -1,0 +1,53 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+
+namespace MlNetTransfer.Featurization;
+
+/// <summary>
+/// The featurizer: <c>LoadImages → ResizeImages → ExtractPixels → ApplyOnnxModel</c>, turning an image path column
+/// into the backbone's embedding. The prepared ONNX graph already holds the backbone's normalisation, so
+/// <c>ExtractPixels</c> emits raw 0..255 RGB planes (its one offset/scale cannot express per-channel mean/std).
+/// </summary>
+public static class ImageFeaturizer
+{
+    /// <summary>Name of the embedding column (the prepared graph's output).</summary>
+    public const string EmbeddingColumn = "embedding";
+
+    internal const string ImageColumn = "image";
+    internal const string PixelsColumn = "pixels";
+
+    /// <summary>Builds the estimator. The ONNX bytes are embedded in the model, so a saved zip needs no ONNX file beside it.</summary>
+    public static IEstimator<ITransformer> CreateEstimator(MLContext ml, PreparedBackbone backbone, ImageFeaturizerOptions? options = null)
+        => CreateEstimator(ml, OnnxModelFile.ToBytes(backbone.FeaturizerModel), backbone.Spec, PixelsColumn, EmbeddingColumn, options);
+
+    /// <summary>The same chain for any prepared graph taking <c>pixels</c> (e.g. a pretrained classifier with its own head).</summary>
+    public static IEstimator<ITransformer> CreateEstimator(MLContext ml, byte[] onnxBytes, BackboneSpec spec, string onnxInput,
+        string onnxOutput, ImageFeaturizerOptions? options = null)
+    {
+        options ??= new ImageFeaturizerOptions();
+        return ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
+            .Append(ml.Transforms.ResizeImages(ImageColumn, spec.InputWidth, spec.InputHeight, ImageColumn, options.Resizing))
+            .Append(ml.Transforms.ExtractPixels(onnxInput, ImageColumn))
+            .Append(ml.Transforms.ApplyOnnxModel(onnxOutput, onnxInput, new MemoryStream(onnxBytes)))
+            .Append(ml.Transforms.DropColumns(ImageColumn, onnxInput));
+    }
+
+    /// <summary>Fits the featurizer (it learns nothing; fitting binds the schema).</summary>
+    public static ITransformer Fit(MLContext ml, IEstimator<ITransformer> estimator, string imagePathColumn = "ImagePath")
+        => estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<ImagePathRow>(), SchemaFor(ml, imagePathColumn)));
+
+    internal static SchemaDefinition SchemaFor(MLContext ml, string imagePathColumn)
+    {
+        var schema = SchemaDefinition.Create(typeof(ImagePathRow));
+        schema[nameof(ImagePathRow.ImagePath)].ColumnName = imagePathColumn;
+        return schema;
+    }
+
+    /// <summary>One row of input: an image file path.</summary>
+    public sealed class ImagePathRow
+    {
+        public string ImagePath { get; set; } = "";
+    }
+}

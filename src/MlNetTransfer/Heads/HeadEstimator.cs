@@ -1,0 +1,49 @@
+using Microsoft.ML;
+using Microsoft.ML.Trainers;
+
+namespace MlNetTransfer.Heads;
+
+/// <summary>Builds the head: (optional standardisation) → multiclass trainer → PredictedLabel back to class names.
+/// It expects a key-typed label column; the value→key mapping is fitted separately and kept out of the saved
+/// prediction chain, so predicting needs no Label column.</summary>
+public static class HeadEstimator
+{
+    public const string LabelColumn = "Label";
+
+    public static IEstimator<ITransformer> Create(MLContext ml, string featureColumn, HeadOptions? options = null)
+    {
+        options ??= new HeadOptions();
+        var iterations = options.IterationsFor(options.Trainer);
+        IEstimator<ITransformer> trainer = options.Trainer switch
+        {
+            HeadTrainer.Sdca => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options
+            {
+                LabelColumnName = LabelColumn,
+                FeatureColumnName = featureColumn,
+                MaximumNumberOfIterations = iterations,
+                L2Regularization = options.L2Regularization,
+                NumberOfThreads = 1, // deterministic for a seed; the data are small and cached
+            }),
+            HeadTrainer.Lbfgs => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+            {
+                LabelColumnName = LabelColumn,
+                FeatureColumnName = featureColumn,
+                MaximumNumberOfIterations = iterations,
+                L2Regularization = options.L2Regularization ?? 1f,
+                NumberOfThreads = 1,
+            }),
+            HeadTrainer.Svm => ml.MulticlassClassification.Trainers.OneVersusAll(
+                ml.BinaryClassification.Trainers.LinearSvm(new LinearSvmTrainer.Options
+                {
+                    FeatureColumnName = featureColumn,
+                    NumberOfIterations = iterations,
+                    Lambda = options.L2Regularization ?? 0.001f,
+                }), labelColumnName: LabelColumn),
+            _ => throw new ArgumentOutOfRangeException(nameof(options)),
+        };
+        IEstimator<ITransformer> head = options.Normalize
+            ? ml.Transforms.NormalizeMeanVariance(featureColumn).Append(trainer)
+            : trainer;
+        return head.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+    }
+}

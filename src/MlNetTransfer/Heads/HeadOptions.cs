@@ -1,0 +1,35 @@
+namespace MlNetTransfer.Heads;
+
+/// <summary>Options of the classifier head trained on embeddings.</summary>
+public sealed class HeadOptions
+{
+    /// <summary>Which ML.NET trainer. Default <see cref="HeadTrainer.Lbfgs"/> (robust on a few hundred examples).</summary>
+    public HeadTrainer Trainer { get; set; } = HeadTrainer.Lbfgs;
+
+    /// <summary>L2 regularisation weight; null means each trainer's own default
+    /// (SDCA: chosen from the data; L-BFGS: 1; SVM: lambda 0.001).</summary>
+    public float? L2Regularization { get; set; }
+
+    /// <summary>Iteration cap: SDCA passes over the data (default 100 — its own default is unbounded
+    /// and can run for minutes on wide embeddings), L-BFGS iterations (default 200), SVM epochs (default 20).</summary>
+    public int? MaximumIterations { get; set; }
+
+    /// <summary>Standardise each embedding dimension (mean 0, variance 1) before the head. Default true: SDCA and
+    /// the SVM converge far faster on standardised inputs, and the normaliser becomes part of the saved model.</summary>
+    public bool Normalize { get; set; } = true;
+
+    internal int IterationsFor(HeadTrainer trainer) => MaximumIterations ?? trainer switch
+    {
+        HeadTrainer.Sdca => 100,
+        HeadTrainer.Lbfgs => 200,
+        _ => 20,
+    };
+
+    public static HeadTrainer Parse(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "sdca" or "sdcamaximumentropy" => HeadTrainer.Sdca,
+        "lbfgs" or "lbfgsmaximumentropy" or "logistic" => HeadTrainer.Lbfgs,
+        "svm" or "linearsvm" => HeadTrainer.Svm,
+        _ => throw new MlNetTransferException($"Unknown trainer '{name}': use sdca, lbfgs or svm."),
+    };
+}

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MlNetTransfer.Reporting;
+
+/// <summary>Everything a training run measured, written as <c>report.json</c>.</summary>
+public sealed record TrainingReport
+{
+    public string Tool { get; init; } = "mlnet-transfer";
+    public string Version { get; init; } = ProductVersion.Current;
+    public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
+    public string Strategy { get; init; } = "feature-extractor";
+
+    /// <summary>Metrics on the held-out split named by <see cref="EvaluatedOn"/> (test when there is one, else validation).</summary>
+    public ClassificationReport Metrics { get; init; } = new();
+    public string EvaluatedOn { get; init; } = "validation";
+    public ClassificationReport? ValidationMetrics { get; init; }
+    public ClassificationReport? TestMetrics { get; init; }
+
+    public DataReport Data { get; init; } = new();
+    public SplitCounts Counts { get; init; } = new();
+    public IReadOnlyList<SkippedReport> Skipped { get; init; } = [];
+    public BackboneReport Backbone { get; init; } = new();
+    public TrainerReport Trainer { get; init; } = new();
+    public FeaturizationReport Featurization { get; init; } = new();
+    public TimingsReport Timings { get; init; } = new();
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
+
+    public static TrainingReport Load(string path) =>
+        JsonSerializer.Deserialize<TrainingReport>(File.ReadAllText(path), JsonOptions)
+        ?? throw new MlNetTransferException($"{path}: empty report.");
+}
+
+public sealed record DataReport
+{
+    public string Source { get; init; } = "";
+    public bool PreSplit { get; init; }
+    public int Seed { get; init; }
+    public double[] Fractions { get; init; } = [];
+    public IReadOnlyList<string> Classes { get; init; } = [];
+}
+
+public sealed record SplitCounts
+{
+    public int Train { get; init; }
+    public int Validation { get; init; }
+    public int Test { get; init; }
+    public int Skipped { get; init; }
+    /// <summary>Per class: [train, validation, test].</summary>
+    public IReadOnlyDictionary<string, int[]> PerClass { get; init; } = new Dictionary<string, int[]>();
+}
+
+public sealed record SkippedReport(string Path, string Reason);
+
+public sealed record BackboneReport
+{
+    public string Name { get; init; } = "";
+    public string Source { get; init; } = "";
+    public string Sha256 { get; init; } = "";
+    public string EmbeddingTensor { get; init; } = "";
+    public int EmbeddingSize { get; init; }
+    public int InputWidth { get; init; }
+    public int InputHeight { get; init; }
+    public string SourceDomain { get; init; } = "";
+}
+
+public sealed record TrainerReport
+{
+    public string Name { get; init; } = "";
+    public string MlNetTrainer { get; init; } = "";
+    public int MaximumIterations { get; init; }
+    public float? L2Regularization { get; init; }
+    public bool Normalize { get; init; }
+}
+
+public sealed record FeaturizationReport
+{
+    public int Images { get; init; }
+    public int CacheHits { get; init; }
+    public double ImagesPerSecond { get; init; }
+    public int DegreeOfParallelism { get; init; }
+}
+
+public sealed record TimingsReport
+{
+    public double LoadSeconds { get; init; }
+    public double FeaturizeSeconds { get; init; }
+    public double TrainSeconds { get; init; }
+    public double EvaluateSeconds { get; init; }
+    public double TotalSeconds { get; init; }
+}

@@ -1,0 +1,39 @@
+using MlNetTransfer.Data;
+using MlNetTransfer.Featurization;
+using MlNetTransfer.Heads;
+
+namespace MlNetTransfer;
+
+/// <summary>Everything one training run needs. Every property has a documented default, so
+/// <c>new TransferLearningOptions { DataPath = "images/" }</c> is a complete run.</summary>
+public sealed class TransferLearningOptions
+{
+    /// <summary>A folder with one sub-folder per class (or train/ and val/ [test/] folders of those), or a CSV/TSV manifest. Required.</summary>
+    public string DataPath { get; set; } = "";
+
+    /// <summary>A catalog name (see <c>mlnet-transfer backbones list</c>), a path to an ONNX file or a TF.js <c>model.json</c>.
+    /// Default <c>mobilenet_v2</c> (ImageNet MobileNetV2, int8, from the ONNX Model Zoo).</summary>
+    public string Backbone { get; set; } = "mobilenet_v2";
+
+    /// <summary>Tensor to cut the backbone at; null means the catalog's, or the one <c>inspect</c> ranks first.</summary>
+    public string? EmbeddingTensor { get; set; }
+
+    /// <summary>How much of the pretrained network to reuse. Default <c>feature-extractor</c> (the network frozen, a new head learned on its embeddings).</summary>
+    public string Strategy { get; set; } = "feature-extractor";
+
+    /// <summary>Loading and splitting. Default 80/10/10 stratified with seed 42.</summary>
+    public DatasetOptions Dataset { get; set; } = new();
+
+    /// <summary>The head trained on embeddings. Default L-BFGS maximum entropy.</summary>
+    public HeadOptions Head { get; set; } = new();
+
+    /// <summary>The image → embedding pipeline (resizing, parallelism, embedding cache).</summary>
+    public ImageFeaturizerOptions Featurizer { get; set; } = new();
+
+    /// <summary>Extra folders searched for backbone files before any download (air-gapped installs). Default none
+    /// (the <c>MLNET_TRANSFER_MIRRORS</c> environment variable is always searched too).</summary>
+    public IList<string> Mirrors { get; set; } = new List<string>();
+
+    /// <summary>Seed for ML.NET and every random choice in the run. Default 42.</summary>
+    public int Seed { get; set; } = 42;
+}

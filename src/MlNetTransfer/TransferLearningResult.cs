@@ -1,0 +1,45 @@
+using Microsoft.ML;
+using MlNetTransfer.Featurization;
+using MlNetTransfer.Reporting;
+
+namespace MlNetTransfer;
+
+/// <summary>A trained image classifier (the whole chain: image path → PredictedLabel + Score) and what was measured.</summary>
+public sealed class TransferLearningResult
+{
+    private readonly MLContext _ml;
+
+    internal TransferLearningResult(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report)
+    {
+        _ml = ml;
+        Model = model;
+        Metadata = metadata;
+        Report = report;
+    }
+
+    /// <summary>The ML.NET transformer chain; <c>Transform</c> it over a data view with an <c>ImagePath</c> column.</summary>
+    public ITransformer Model { get; }
+
+    public ModelMetadata Metadata { get; }
+
+    public TrainingReport Report { get; }
+
+    /// <summary>Saves one self-contained ML.NET zip (the ONNX bytes included) atomically: the file at
+    /// <paramref name="path"/> is either the old one or the complete new one.</summary>
+    public void Save(string path) => AtomicFile.Write(path, SaveTo);
+
+    /// <summary>Saves model and JSON report together: both appear, or neither changes.</summary>
+    public void Save(string modelPath, string reportPath) =>
+        AtomicFile.WriteAll((modelPath, SaveTo), (reportPath, tmp => File.WriteAllText(tmp, Report.ToJson())));
+
+    private void SaveTo(string file)
+    {
+        var inputSchema = _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(),
+            ImageFeaturizer.SchemaFor(_ml, Metadata.ImagePathColumn)).Schema;
+        _ml.Model.Save(Model, inputSchema, file);
+        Metadata.WriteInto(file);
+    }
+
+    /// <summary>The saved model as a ready classifier, without a round trip through a file.</summary>
+    public ImageClassifier ToClassifier() => new(_ml, Model, Metadata);
+}

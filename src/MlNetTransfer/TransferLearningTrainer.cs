@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Data;
+using MlNetTransfer.Featurization;
+using MlNetTransfer.Heads;
+using MlNetTransfer.Reporting;
+
+namespace MlNetTransfer;
+
+/// <summary>
+/// The facade: data → backbone → embeddings (once, cached) → head → evaluation → one model.
+/// Each stage lives in its own folder; this class only composes them.
+/// </summary>
+public sealed class TransferLearningTrainer
+{
+    private readonly MLContext _ml;
+
+    public TransferLearningTrainer(MLContext ml) => _ml = ml;
+
+    /// <summary>Runs the whole feature-extractor path and returns the trained model with its report.</summary>
+    public TransferLearningResult Train(TransferLearningOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
+        if (options.Strategy != "feature-extractor")
+            throw new MlNetTransferException($"Strategy '{options.Strategy}' is not available in this build; use feature-extractor.");
+        var total = Stopwatch.StartNew();
+
+        var sw = Stopwatch.StartNew();
+        progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
+        var dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
+            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 0))));
+        var loadSeconds = sw.Elapsed.TotalSeconds;
+
+        progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
+        var resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
+        var backbone = BackbonePreparer.Prepare(resolved.Model, resolved.Spec);
+
+        var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
+        var extractor = new EmbeddingExtractor(_ml, featurizer, backbone.Sha256, options.Featurizer);
+        sw.Restart();
+        var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
+        var embeddings = extractor.Extract(all.Select(e => e.Path).ToList(),
+            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
+        var featurizeSeconds = sw.Elapsed.TotalSeconds;
+        var cacheHits = extractor.LastCacheHits;
+
+        int nTrain = dataset.Train.Count, nVal = dataset.Validation.Count;
+        var train = ToDataView(dataset.Train, embeddings.AsSpan(0, nTrain).ToArray(), backbone.EmbeddingSize);
+        var val = ToDataView(dataset.Validation, embeddings.AsSpan(nTrain, nVal).ToArray(), backbone.EmbeddingSize);
+        var test = ToDataView(dataset.Test, embeddings.AsSpan(nTrain + nVal).ToArray(), backbone.EmbeddingSize);
+
+        // Label → key is fitted on its own and left out of the saved chain: predicting must not need a Label column.
+        var labelToKey = _ml.Transforms.Conversion.MapValueToKey(HeadEstimator.LabelColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train);
+        var keyedTrain = _ml.Data.Cache(labelToKey.Transform(train));
+
+        sw.Restart();
+        progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, options.Head.Trainer.ToString()));
+        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, options.Head).Fit(keyedTrain);
+        progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, options.Head.Trainer.ToString()));
+        var trainSeconds = sw.Elapsed.TotalSeconds;
+
+        sw.Restart();
+        var classes = ClassNames(labelToKey.Transform(train).Schema[HeadEstimator.LabelColumn]);
+        var valReport = nVal > 0 ? Evaluate(head, labelToKey.Transform(val), classes) : null;
+        var testReport = dataset.Test.Count > 0 ? Evaluate(head, labelToKey.Transform(test), classes) : null;
+        var evaluateSeconds = sw.Elapsed.TotalSeconds;
+        var primary = testReport ?? valReport ?? throw new MlNetTransferException($"{options.DataPath}: no validation or test images to evaluate on.");
+
+        var model = new TransformerChain<ITransformer>(featurizer, head);
+        var report = new TrainingReport
+        {
+            Strategy = options.Strategy,
+            Metrics = primary,
+            EvaluatedOn = testReport is not null ? "test" : "validation",
+            ValidationMetrics = valReport,
+            TestMetrics = testReport,
+            Data = new DataReport
+            {
+                Source = dataset.Source,
+                PreSplit = dataset.IsPreSplit,
+                Seed = options.Dataset.Seed,
+                Fractions = [options.Dataset.TrainFraction, options.Dataset.ValidationFraction, options.Dataset.TestFraction],
+                Classes = classes,
+            },
+            Counts = new SplitCounts
+            {
+                Train = nTrain,
+                Validation = nVal,
+                Test = dataset.Test.Count,
+                Skipped = dataset.Skipped.Count,
+                PerClass = classes.ToDictionary(c => c, c => new[]
+                {
+                    dataset.Train.Count(e => e.Label == c), dataset.Validation.Count(e => e.Label == c), dataset.Test.Count(e => e.Label == c),
+                }),
+            },
+            Skipped = dataset.Skipped.Select(s => new SkippedReport(s.Path, s.Reason)).ToList(),
+            Backbone = new BackboneReport
+            {
+                Name = backbone.Spec.Name,
+                Source = resolved.Source,
+                Sha256 = backbone.Sha256,
+                EmbeddingTensor = backbone.EmbeddingTensor,
+                EmbeddingSize = backbone.EmbeddingSize,
+                InputWidth = backbone.Spec.InputWidth,
+                InputHeight = backbone.Spec.InputHeight,
+                SourceDomain = backbone.Spec.SourceDomain,
+            },
+            Trainer = new TrainerReport
+            {
+                Name = options.Head.Trainer.ToString().ToLowerInvariant(),
+                MlNetTrainer = options.Head.Trainer switch
+                {
+                    HeadTrainer.Sdca => "SdcaMaximumEntropy",
+                    HeadTrainer.Lbfgs => "LbfgsMaximumEntropy",
+                    _ => "OneVersusAll(LinearSvm)",
+                },
+                MaximumIterations = options.Head.IterationsFor(options.Head.Trainer),
+                L2Regularization = options.Head.L2Regularization,
+                Normalize = options.Head.Normalize,
+            },
+            Featurization = new FeaturizationReport
+            {
+                Images = all.Count,
+                CacheHits = cacheHits,
+                ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
+                DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+            },
+            Timings = new TimingsReport
+            {
+                LoadSeconds = loadSeconds,
+                FeaturizeSeconds = featurizeSeconds,
+                TrainSeconds = trainSeconds,
+                EvaluateSeconds = evaluateSeconds,
+                TotalSeconds = total.Elapsed.TotalSeconds,
+            },
+        };
+        var metadata = new ModelMetadata
+        {
+            Kind = options.Strategy,
+            Classes = classes,
+            Backbone = backbone.Spec.Name,
+            BackboneSha256 = backbone.Sha256,
+            InputWidth = backbone.Spec.InputWidth,
+            InputHeight = backbone.Spec.InputHeight,
+            Trainer = report.Trainer.MlNetTrainer,
+            ImagePathColumn = options.Featurizer.ImagePathColumn,
+            Metrics = new Dictionary<string, double>
+            {
+                ["accuracy"] = primary.Accuracy,
+                ["macroF1"] = primary.MacroF1,
+                ["logLoss"] = primary.LogLoss,
+            },
+        };
+        return new TransferLearningResult(_ml, model, metadata, report);
+    }
+
+    private ClassificationReport Evaluate(ITransformer head, IDataView keyed, IReadOnlyList<string> classes)
+    {
+        // The evaluator wants the key-typed PredictedLabel, so score without the head's final key → value step.
+        var steps = ((IEnumerable<ITransformer>)head).ToArray();
+        var scored = new TransformerChain<ITransformer>(steps[..^1]).Transform(keyed);
+        var metrics = _ml.MulticlassClassification.Evaluate(scored, HeadEstimator.LabelColumn, "Score", "PredictedLabel");
+        return ClassificationReport.From(metrics, classes);
+    }
+
+    private static string[] ClassNames(DataViewSchema.Column keyColumn)
+    {
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        keyColumn.GetKeyValues(ref names);
+        return names.DenseValues().Select(v => v.ToString()).ToArray();
+    }
+
+    private IDataView ToDataView(IReadOnlyList<ImageExample> examples, float[][] embeddings, int dimension)
+    {
+        var rows = examples.Select((e, i) => new EmbeddingRow { ImagePath = e.Path, Label = e.Label, Embedding = embeddings[i] }).ToArray();
+        var schema = SchemaDefinition.Create(typeof(EmbeddingRow));
+        schema[nameof(EmbeddingRow.Embedding)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, dimension);
+        schema[nameof(EmbeddingRow.Embedding)].ColumnName = ImageFeaturizer.EmbeddingColumn;
+        return _ml.Data.LoadFromEnumerable(rows, schema);
+    }
+
+    private sealed class EmbeddingRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+        public float[] Embedding { get; set; } = [];
+    }
+}
