@@ -17,7 +17,7 @@ public class BackbonePreparerTests
         Assert.Equal("head/flatten", prepared.OriginalInfo.EmbeddingCandidates[0].TensorName);
         var graph = prepared.FeaturizerModel.Graph;
         Assert.Equal(["pixels"], graph.Input.Select(i => i.Name));
-        Assert.Equal([-1L, 3, 32, 32], OnnxNodes.Dims(graph.Input[0]));
+        Assert.Equal([-1L, 3, 32, 32], OnnxNodes.Dims(graph.Input[0])!);
         Assert.Equal(["embedding"], graph.Output.Select(o => o.Name));
         Assert.Equal(OnnxModelFile.ToBytes(prepared.FeaturizerModel), prepared.FeaturizerBytes);
         Assert.Equal(OnnxModelFile.Sha256(prepared.FeaturizerBytes), prepared.Sha256);

@@ -14,11 +14,11 @@ public class OnnxInspectorTests
         Assert.Equal("head/flatten", top.TensorName);
         Assert.Equal("Flatten", top.ProducerOp);
         Assert.Contains("Gemm 'head/fc'", top.Reason);
-        Assert.Equal([1L, 32], top.Dims);
+        Assert.Equal([1L, 32], top.Dims!);
         Assert.Equal("float", top.ElementType);
         Assert.Equal(32, top.EmbeddingSize);
         Assert.Equal("head/gap", info.EmbeddingCandidates[1].TensorName);
-        Assert.Equal([1L, 32, 1, 1], info.EmbeddingCandidates[1].Dims);
+        Assert.Equal([1L, 32, 1, 1], info.EmbeddingCandidates[1].Dims!);
         Assert.Equal("logits", info.ClassifierTensor);
         Assert.Equal(10, info.ClassCount);
         Assert.Null(info.ProbeError);
@@ -54,7 +54,7 @@ public class OnnxInspectorTests
         Assert.Equal("QLinearConv", top.ProducerOp);
         Assert.Contains("QLinearGlobalAveragePool 'gap_quant'", top.Reason);
         Assert.Equal("uint8", top.ElementType);
-        Assert.Equal([1L, 4, 4, 5], top.Dims);
+        Assert.Equal([1L, 4, 4, 5], top.Dims!);
         Assert.Equal(4, top.EmbeddingSize);
         Assert.Equal("flat", info.EmbeddingCandidates[1].TensorName);
         Assert.Equal(1, info.Opsets["com.microsoft"]);
@@ -69,7 +69,7 @@ public class OnnxInspectorTests
         var top = info.EmbeddingCandidates[0];
         Assert.Equal("gap", top.TensorName);
         Assert.Contains("MatMul 'dense'", top.Reason);
-        Assert.Equal([1L, 4], top.Dims);
+        Assert.Equal([1L, 4], top.Dims!);
         Assert.Equal("dense_bias", info.ClassifierTensor);
         Assert.Equal(TinyModels.Classes, info.ClassCount);
     }

@@ -53,7 +53,7 @@ public class PreprocessingBakerTests
         var baked = PreprocessingBaker.Bake(model, spec);
 
         Assert.Equal("pixels", baked.Graph.Input[0].Name);
-        Assert.Equal([-1L, 3, H, W], OnnxNodes.Dims(baked.Graph.Input[0]));
+        Assert.Equal([-1L, 3, H, W], OnnxNodes.Dims(baked.Graph.Input[0])!);
         Assert.DoesNotContain(baked.Graph.Input, i => i.Name == "image");
         var expected = OrtRunner.Run(model, "probabilities", "image", TinyModels.ToNhwc(TinyModels.Normalize(pixels, spec), 1, 3, H, W));
         TinyModels.AssertClose(expected.Values, OrtRunner.Run(baked, "probabilities", "pixels", pixels).Values, 1e-5f);

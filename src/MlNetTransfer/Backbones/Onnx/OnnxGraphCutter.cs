@@ -26,8 +26,10 @@ public static class OnnxGraphCutter
     /// <summary>The cut model and the length of its output vector.</summary>
     internal sealed record CutResult(ModelProto Model, int Size);
 
-    /// <param name="measured">The tensor's shape and type as ONNX Runtime reported them, when already known.</param>
-    /// <param name="softmax">Append a softmax over the vector (for reusing the original classifier).</param>
+    /// <summary>
+    /// The cut, with the output named <paramref name="outputName"/>; <paramref name="measured"/> is the tensor's shape and
+    /// type when already known (else it is measured); <paramref name="softmax"/> appends a softmax (to reuse the classifier).
+    /// </summary>
     internal static CutResult CutAt(ModelProto model, string tensorName, string outputName, BackboneSpec? spec, ProbedTensor? measured, bool softmax)
     {
         if (model?.Graph is null) throw new MlNetTransferException("Cannot cut: the ONNX model has no graph.");

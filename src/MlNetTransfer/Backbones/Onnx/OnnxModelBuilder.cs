@@ -68,11 +68,11 @@ public sealed class OnnxModelBuilder
         return tensor.Name;
     }
 
-    /// <summary>Adds a node with one output, named <paramref name="output"/> or else like the node.</summary>
+    /// <summary>Adds a default-domain node with one output, named like the node.</summary>
     public string Node(string opType, string name, IEnumerable<string> inputs, params AttributeProto[] attributes) =>
         Node(opType, name, inputs, output: null, domain: "", attributes);
 
-    /// <summary>Adds a node with one output in a given domain (import the domain with <see cref="Opset"/>).</summary>
+    /// <summary>Adds a node with one output named <paramref name="output"/> (null: like the node) in a given domain (import the domain with <see cref="Opset"/>).</summary>
     public string Node(string opType, string name, IEnumerable<string> inputs, string? output, string domain, params AttributeProto[] attributes)
     {
         if (!_nodeNames.Add(name)) throw new InvalidOperationException($"Node name '{name}' is used twice.");
@@ -84,8 +84,10 @@ public sealed class OnnxModelBuilder
         return outName;
     }
 
-    /// <summary>Convolution with He-initialised weights [out, in/group, k, k] and zero bias.</summary>
-    /// <param name="padding">Zero padding on each side; null means "same" for odd kernels (k / 2).</param>
+    /// <summary>
+    /// Convolution with He-initialised weights [out, in/group, k, k] and zero bias; <paramref name="padding"/> is the zero
+    /// padding on each side, null meaning "same" for odd kernels (k / 2).
+    /// </summary>
     public string Conv(string name, string x, int inChannels, int outChannels, int kernel = 3, int stride = 1, int? padding = null,
         int group = 1, bool bias = true, string? output = null)
     {

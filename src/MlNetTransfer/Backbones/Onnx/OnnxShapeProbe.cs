@@ -4,8 +4,7 @@ using MlNetTransfer.Backbones.Onnx.Proto;
 
 namespace MlNetTransfer.Backbones.Onnx;
 
-/// <summary>Shape and element type of one tensor as ONNX Runtime produced it.</summary>
-/// <param name="Values">The values when the tensor is float, else null.</param>
+/// <summary>Shape, element type and (for float tensors, else null) values of one tensor as ONNX Runtime produced it.</summary>
 internal sealed record ProbedTensor(string Name, long[] Dims, TensorElementType ElementType, float[]? Values);
 
 /// <summary>
