@@ -88,7 +88,7 @@ public static class OnnxInspector
             GraphName = model.Graph.Name,
             Producer = $"{model.ProducerName} {model.ProducerVersion}".Trim(),
             IrVersion = model.IrVersion,
-            Opsets = model.OpsetImport.ToDictionary(o => o.Domain is "" ? "ai.onnx" : o.Domain, o => o.Version),
+            Opsets = model.OpsetImport.GroupBy(o => o.Domain is "" ? "ai.onnx" : o.Domain).ToDictionary(g => g.Key, g => g.Max(o => o.Version)),
             Inputs = graph.RuntimeInputs.Select(OnnxTensorInfo.From).ToList(),
             Outputs = model.Graph.Output.Select(OnnxTensorInfo.From).ToList(),
             NodeCount = model.Graph.Node.Count,

@@ -36,7 +36,8 @@ public static class PreprocessingBaker
         else OnnxGraphEditing.Reserve(graph, PixelsInput);
 
         var input = graph.Input.First(i => i.Name == imageInput);
-        var inputType = (DataType)(input.Type?.TensorType?.ElemType ?? (int)DataType.Float);
+        var declared = input.Type?.TensorType?.ElemType ?? 0;
+        var inputType = declared > 0 ? (DataType)declared : DataType.Float;
         long batch = CheckInputShape(input, spec);
 
         var namer = new OnnxNamer(graph);
