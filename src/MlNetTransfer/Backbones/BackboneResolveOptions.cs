@@ -14,4 +14,4 @@ public sealed class BackboneResolveOptions
 }
 
 /// <summary>A backbone ready to prepare: its graph, its preprocessing/metadata, and where it came from.</summary>
-public sealed record ResolvedBackbone(Proto.ModelProto Model, BackboneSpec Spec, string Source);
+public sealed record ResolvedBackbone(Onnx.Proto.ModelProto Model, BackboneSpec Spec, string Source);

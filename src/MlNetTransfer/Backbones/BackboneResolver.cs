@@ -81,7 +81,7 @@ public static class BackboneResolver
     };
 
     /// <summary>Without a spec: ImageNet normalisation (what almost every published backbone uses), size and layout read from the input.</summary>
-    private static BackboneSpec InferSpec(Proto.ModelProto model, string name)
+    private static BackboneSpec InferSpec(Onnx.Proto.ModelProto model, string name)
     {
         var initializers = model.Graph.Initializer.Select(i => i.Name).ToHashSet();
         var input = model.Graph.Input.FirstOrDefault(i => !initializers.Contains(i.Name))

@@ -57,10 +57,10 @@ public sealed class CliTests(SyntheticFixture fixture) : IClassFixture<Synthetic
     {
         using var dir = new TempDirectory();
         var data = dir.Combine("data");
-        foreach (var cls in new[] { "circle", "square" })
+        foreach (var cls in new[] { "red_circle", "green_square" })
             CopyDir(Path.Combine(fixture.DataDir, cls), Path.Combine(data, cls));
         Directory.CreateDirectory(Path.Combine(data, "lonely"));
-        File.Copy(Directory.GetFiles(Path.Combine(fixture.DataDir, "triangle"))[0], Path.Combine(data, "lonely", "one.png"));
+        File.Copy(Directory.GetFiles(Path.Combine(fixture.DataDir, "blue_triangle"))[0], Path.Combine(data, "lonely", "one.png"));
         File.WriteAllText(Path.Combine(data, "lonely", "two.jpg"), "not an image");
         AssertFailedCleanly(dir, Train(dir, data), "lonely");
     }
