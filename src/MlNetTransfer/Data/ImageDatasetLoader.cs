@@ -40,7 +40,7 @@ public static class ImageDatasetLoader
         options ??= new DatasetOptions();
         options.Validate();
         if (string.IsNullOrWhiteSpace(path)) throw new MlNetTransferException("No dataset path was given.");
-        var full = Path.GetFullPath(path);
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         if (Directory.Exists(full)) return LoadFolder(full, options, progress);
         if (File.Exists(full)) return LoadManifest(full, options, progress);
         throw new MlNetTransferException($"Dataset path '{full}' does not exist.");

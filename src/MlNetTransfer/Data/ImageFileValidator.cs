@@ -4,7 +4,8 @@ namespace MlNetTransfer.Data;
 
 /// <summary>Decides whether a file (or uploaded bytes) is an image the toolkit can use: the format is recognised by
 /// its magic bytes (never its extension), must be JPEG, PNG, BMP or WebP, and the whole image must decode with
-/// SkiaSharp (the same decoder ML.NET's image loading uses). Never throws for bad content: it returns a reason.</summary>
+/// SkiaSharp (the same decoder ML.NET's image loading uses; JPEG and WebP at reduced output scale, which still
+/// reads all of the compressed data). Never throws for bad content: it returns a reason. Thread-safe.</summary>
 public static class ImageFileValidator
 {
     /// <summary>Checks the file at <paramref name="path"/>. A missing or unreadable file is reported as invalid, not thrown.</summary>
@@ -76,8 +77,10 @@ public static class ImageFileValidator
             if (codec is null) return ImageValidationResult.Invalid(format, $"corrupt or truncated {name}: the header cannot be decoded");
             var (width, height) = (codec.Info.Width, codec.Info.Height);
             if (width <= 0 || height <= 0) return ImageValidationResult.Invalid(format, $"corrupt {name}: invalid size {width}x{height}");
-            // Decoding every pixel is the only way to find a truncated or damaged body; the header alone looks fine.
-            var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);
+            // Only decoding the whole body finds a truncated or damaged image; the header alone looks fine. JPEG and WebP
+            // decode at 1/8 scale: the entropy decoder still reads every byte (truncation is still found), ~4x faster.
+            var scaled = codec.GetScaledDimensions(0.125f);
+            var info = new SKImageInfo(Math.Max(1, scaled.Width), Math.Max(1, scaled.Height), SKColorType.Rgba8888, SKAlphaType.Premul);
             using var bitmap = new SKBitmap();
             if (!bitmap.TryAllocPixels(info))
                 return ImageValidationResult.Invalid(format, $"{name} too large to decode ({width}x{height} pixels)");

@@ -5,7 +5,7 @@ namespace MlNetTransfer.Data;
 /// <summary>Reads a CSV/TSV manifest of <c>path,label</c> rows.</summary>
 /// <remarks>
 /// Format: one row per image, two columns (image path, label); a header row is optional and recognised when its first
-/// cell is not an existing file and it names a path column (path, file, filename, image, ...) or a label column
+/// cell names no existing file or folder and it names a path column (path, file, filename, image, ...) or a label column
 /// (label, class, category, ...). Fields may be quoted RFC-4180 style (<c>"a, b.jpg"</c>, <c>""</c> for a quote);
 /// unquoted fields are trimmed. The delimiter is a tab for a <c>.tsv</c> file, otherwise a comma, unless only a tab
 /// splits the first row into two columns. Relative paths are resolved against the manifest's folder (backslashes are
@@ -46,7 +46,7 @@ internal static class ImageManifest
                 throw Malformed(full, line, $"expected 2 columns (path{(delimiter == '\t' ? "<tab>" : ",")}label), found {fields.Count}");
             var (rawPath, label) = (fields[0], fields[1]);
             var path = Resolve(folder, rawPath);
-            if (i == firstLine && !File.Exists(path) && (PathHeaders.Contains(rawPath) || LabelHeaders.Contains(label))) continue; // header
+            if (i == firstLine && !File.Exists(path) && !Directory.Exists(path) && (PathHeaders.Contains(rawPath) || LabelHeaders.Contains(label))) continue; // header
             if (rawPath.Length == 0) throw Malformed(full, line, "the path column is empty");
             if (label.Length == 0) throw Malformed(full, line, $"the label column is empty (path '{rawPath}')");
             if (Directory.Exists(path)) throw Malformed(full, line, $"'{rawPath}' is a folder, not an image file");

@@ -74,6 +74,32 @@ public sealed class ImageFileValidatorTests : IDisposable
         Assert.StartsWith("corrupt or truncated PNG", png.Reason);
     }
 
+    [Theory]
+    [InlineData("jpeg", 0.3)]
+    [InlineData("jpeg", 0.9)]
+    [InlineData("webp", 0.5)]
+    [InlineData("webp", 0.9)]
+    [InlineData("png", 0.9)]
+    public void Images_cut_short_anywhere_in_their_body_are_caught(string kind, double keep)
+    {
+        var full = kind switch { "jpeg" => TestImages.Jpeg(320, 240), "webp" => NoisyWebP(), _ => TestImages.Png(300, 300) };
+        Assert.True(ImageFileValidator.Validate(full).IsValid);
+        var result = ImageFileValidator.Validate(TestImages.Truncate(full, keep));
+        Assert.False(result.IsValid);
+        Assert.StartsWith("corrupt or truncated", result.Reason);
+    }
+
+    private static byte[] NoisyWebP()
+    {
+        var random = new Random(3);
+        using var bitmap = new SKBitmap(160, 120);
+        for (var y = 0; y < 120; y++)
+            for (var x = 0; x < 160; x++)
+                bitmap.SetPixel(x, y, new SKColor((byte)random.Next(256), (byte)(x + y), (byte)random.Next(256)));
+        using var data = bitmap.Encode(SKEncodedImageFormat.Webp, 90);
+        return data.ToArray();
+    }
+
     [Fact]
     public void Png_header_with_garbage_body_is_corrupt()
     {
