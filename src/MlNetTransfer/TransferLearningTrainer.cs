@@ -30,7 +30,7 @@ public sealed class TransferLearningTrainer
         var sw = Stopwatch.StartNew();
         progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
         var dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
-            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 0))));
+            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 100))));
         var loadSeconds = sw.Elapsed.TotalSeconds;
 
         progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
@@ -101,7 +101,7 @@ public sealed class TransferLearningTrainer
                 Name = backbone.Spec.Name,
                 Source = resolved.Source,
                 Sha256 = backbone.Sha256,
-                EmbeddingTensor = backbone.EmbeddingTensor,
+                EmbeddingTensor = backbone.Spec.EmbeddingTensor ?? "",
                 EmbeddingSize = backbone.EmbeddingSize,
                 InputWidth = backbone.Spec.InputWidth,
                 InputHeight = backbone.Spec.InputHeight,

@@ -20,7 +20,7 @@ public static class ImageFeaturizer
 
     /// <summary>Builds the estimator. The ONNX bytes are embedded in the model, so a saved zip needs no ONNX file beside it.</summary>
     public static IEstimator<ITransformer> CreateEstimator(MLContext ml, PreparedBackbone backbone, ImageFeaturizerOptions? options = null)
-        => CreateEstimator(ml, OnnxModelFile.ToBytes(backbone.FeaturizerModel), backbone.Spec, PixelsColumn, EmbeddingColumn, options);
+        => CreateEstimator(ml, backbone.FeaturizerBytes, backbone.Spec, PreparedBackbone.InputName, PreparedBackbone.OutputName, options);
 
     /// <summary>The same chain for any prepared graph taking <c>pixels</c> (e.g. a pretrained classifier with its own head).</summary>
     public static IEstimator<ITransformer> CreateEstimator(MLContext ml, byte[] onnxBytes, BackboneSpec spec, string onnxInput,
