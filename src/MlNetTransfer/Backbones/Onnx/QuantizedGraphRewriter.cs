@@ -97,6 +97,8 @@ internal sealed class QuantizedGraphRewriter
 
     private void RewriteNode(NodeProto n)
     {
+        // The node's own name passes to whatever replaces it (Copy takes it back unchanged).
+        _nodeNames.Remove(n.Name);
         var standard = n.Domain is "" or "ai.onnx";
         var microsoft = n.Domain == "com.microsoft";
         if (standard || microsoft)
@@ -577,6 +579,7 @@ internal sealed class QuantizedGraphRewriter
     private void Copy(NodeProto n)
     {
         var node = n.Clone();
+        _nodeNames.Add(node.Name);
         for (var i = 0; i < node.Input.Count; i++) node.Input[i] = Resolve(node.Input[i]);
         RenameOuterReferences(node);
         _nodes.Add(node);
