@@ -1,0 +1,66 @@
+using MlNetTransfer.Backbones.Onnx.Proto;
+
+namespace MlNetTransfer.Backbones.Onnx;
+
+/// <summary>
+/// Turns a quantized ONNX model into an equivalent float model, so its weights can be fine-tuned. Both quantized forms
+/// are understood: QOperator (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/Mul/Concat/GlobalAveragePool/
+/// AveragePool/LeakyRelu/Sigmoid, QGemm) and QDQ (QuantizeLinear/DequantizeLinear around float operators).
+/// </summary>
+/// <remarks>
+/// <para>Quantized weights and biases become float initializers, <c>(q − zero_point) · scale</c>, per tensor, per channel
+/// or per block. Every quantized op becomes its float op, and every point where the integer model quantized an
+/// activation becomes a Clip to the range its integer type can represent, <c>[(qmin − zp)·s, (qmax − zp)·s]</c>: that
+/// reproduces the integer model's saturation exactly, including the ReLU / ReLU6 that quantizers fold into an output
+/// range (a uint8 output with zero point 0 cannot hold negatives). Only the rounding to the quantization grid is gone.</para>
+/// <para>Ops that merely move quantized values (Reshape, Transpose, MaxPool, Concat, Slice, Gather, Pad, Relu, Clip, ...)
+/// keep working on the float tensors; constants they take in the quantized domain (Clip bounds, Pad value) are
+/// dequantized. Output names are kept (a quantized graph output becomes a float one); the com.microsoft opset import
+/// is dropped when no op uses it any more. Anything without an exact float equivalent raises an
+/// <see cref="MlNetTransferException"/> naming the node and operator.</para>
+/// </remarks>
+public static class Dequantizer
+{
+    /// <summary>Returns a new float model equivalent to <paramref name="model"/> (which is left unchanged).</summary>
+    public static ModelProto Dequantize(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Graph is null || model.Graph.Node.Count == 0)
+            throw new MlNetTransferException("ONNX model: there is no graph to dequantize.");
+        return new QuantizedGraphRewriter(model).Rewrite();
+    }
+
+    /// <summary>Whether the model contains any quantized operator (so <see cref="Dequantize"/> has work to do).</summary>
+    public static bool IsQuantized(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Graph is not null && AllNodes(model.Graph).Any(IsQuantizedOp);
+    }
+
+    /// <summary>Whether a node is an ONNX or ONNX Runtime quantized operator (known to the dequantizer or not).</summary>
+    public static bool IsQuantizedOp(NodeProto node)
+    {
+        if (node.Domain is not ("" or "ai.onnx" or "com.microsoft")) return false;
+        var op = node.OpType;
+        return op.StartsWith("QLinear", StringComparison.Ordinal)
+            || op.StartsWith("QOrdered", StringComparison.Ordinal)
+            || op.StartsWith("Quantize", StringComparison.Ordinal)
+            || op.StartsWith("Dequantize", StringComparison.Ordinal)
+            || op.StartsWith("DynamicQuantize", StringComparison.Ordinal)
+            || op is "ConvInteger" or "MatMulInteger" or "MatMulIntegerToFloat" or "QGemm" or "QAttention"
+                or "QEmbedLayerNormalization" or "MatMulNBits" or "MatMulBnb4" or "MatMulFpQ4" or "GatherBlockQuantized" or "QMoE";
+    }
+
+    internal static IEnumerable<NodeProto> AllNodes(GraphProto graph)
+    {
+        foreach (var n in graph.Node)
+        {
+            yield return n;
+            foreach (var a in n.Attribute)
+            {
+                if (a.G is not null) foreach (var inner in AllNodes(a.G)) yield return inner;
+                foreach (var g in a.Graphs) foreach (var inner in AllNodes(g)) yield return inner;
+            }
+        }
+    }
+}
