@@ -98,6 +98,20 @@ public sealed class ImportTests : IDisposable
     }
 
     [Fact]
+    public void A_corrupt_tarball_is_named()
+    {
+        var tgz = Path.Combine(_downloads, "fake-pkg-1.2.3.tgz");
+        var bytes = CatalogTestBed.MakeTarball(_bed.NpmFiles);
+        for (var i = 20; i < bytes.Length; i += 7) bytes[i] ^= 0x5A;
+        File.WriteAllBytes(tgz, bytes);
+
+        var error = Assert.Throws<MlNetTransferException>(() => Installer().ImportFile(tgz, "fake_npm"));
+
+        Assert.Contains(tgz, error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_bed.Cache, "fake_npm")));
+    }
+
+    [Fact]
     public void A_users_own_onnx_model_is_stored_under_its_name_and_found_again()
     {
         var file = Path.Combine(_downloads, "my model.onnx");
@@ -119,6 +133,9 @@ public sealed class ImportTests : IDisposable
 
         File.AppendAllText(again.MainPath, "tampered");
         Assert.Null(installer.TryGetInstalled("my_model"));
+        var damaged = Assert.Throws<MlNetTransferException>(() => installer.Install("my_model"));
+        Assert.Contains("damaged", damaged.Message);
+        Assert.Contains("backbones import PATH --name my_model", damaged.Message);
     }
 
     [Fact]

