@@ -30,9 +30,10 @@ public static class BackbonesCommand
         command.SetAction(parse => Run(errors, () =>
         {
             var (catalog, installer) = common.Open(parse, output);
-            var table = new Table().Border(TableBorder.Rounded)
-                .AddColumns("Name", "Format", "Source domain", "Size", "Params", "MACs", "Installed");
-            foreach (var i in new[] { 0, 1, 3, 4, 5, 6 }) table.Columns[i].NoWrap();
+            // A borderless grid: on an 80-column console (output redirected) only the source domain needs to wrap.
+            var grid = new Grid();
+            for (var i = 0; i < 6; i++) grid.AddColumn(new GridColumn { NoWrap = i < 5, Padding = new Padding(0, 0, 2, 0) });
+            grid.AddRow("[bold]Name[/]", "[bold]Format[/]", "[bold]Size[/]", "[bold]Params[/]", "[bold]Installed[/]", "[bold]Source domain[/]");
             foreach (var e in catalog.All)
             {
                 var status = installer.GetStatus(e) switch
@@ -42,11 +43,11 @@ public static class BackbonesCommand
                     _ => "no",
                 };
                 var name = e.Name == catalog.DefaultName ? $"{Markup.Escape(e.Name)} [grey](default)[/]" : Markup.Escape(e.Name);
-                table.AddRow(name, Markup.Escape(e.Format), Markup.Escape(e.SourceDomain), Bytes(e.TotalSize), Count(e.Parameters), Count(e.Macs), status);
+                grid.AddRow(name, Markup.Escape(e.Format), Bytes(e.TotalSize), Count(e.Parameters), status, Markup.Escape(e.SourceDomain));
             }
             foreach (var imported in installer.ListImported())
-                table.AddRow(Markup.Escape(imported.Name), Markup.Escape(imported.Entry.Format), "[grey]your own model[/]", Bytes(imported.Entry.TotalSize), "", "", "[green]imported[/]");
-            output.Write(table);
+                grid.AddRow(Markup.Escape(imported.Name), Markup.Escape(imported.Entry.Format), Bytes(imported.Entry.TotalSize), "", "[green]imported[/]", "[grey]your own model[/]");
+            output.Write(grid);
             WriteLine(output, $"Cache: {installer.Options.CacheDirectory}");
             return Task.FromResult(0);
         }));
