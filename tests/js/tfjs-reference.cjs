@@ -173,7 +173,7 @@ function quantize(weightSpecs, weightData, dtype) {
       const out = new Uint16Array(n);
       for (let i = 0; i < n; i++) out[i] = float32ToFloat16Bits(v[i]);
       chunks.push(Buffer.from(out.buffer));
-      specs.push({ ...spec, quantization: { dtype: 'float16' } });
+      specs.push({ ...spec, quantization: { dtype: 'float16', original_dtype: 'float32' } });
     } else {
       const levels = dtype === 'uint8' ? 255 : 65535;
       let min = Infinity, max = -Infinity;
@@ -182,7 +182,8 @@ function quantize(weightSpecs, weightData, dtype) {
       const out = dtype === 'uint8' ? new Uint8Array(n) : new Uint16Array(n);
       for (let i = 0; i < n; i++) out[i] = Math.round((v[i] - min) / scale);
       chunks.push(Buffer.from(out.buffer));
-      specs.push({ ...spec, quantization: { dtype, min, scale } });
+      // tfjs-converter adds original_dtype; tfjs-core needs only dtype, min and scale. Write both styles.
+      specs.push({ ...spec, quantization: dtype === 'uint8' ? { dtype, min, scale } : { dtype, min, scale, original_dtype: 'float32' } });
     }
   }
   return { specs, data: Buffer.concat(chunks) };

@@ -29,19 +29,9 @@ internal static partial class JsLiteralReader
         return null;
     }
 
-    /// <summary>Parses one complete literal (used by tests and for plain data).</summary>
-    public static JsonNode? Parse(string text)
-    {
-        var parser = new Parser(text, 0);
-        if (!parser.TryParseValue(out var value)) throw new FormatException($"Not a JavaScript literal (stopped near offset {parser.Position}).");
-        return value;
-    }
-
     private sealed class Parser(string s, int start)
     {
         private int _i = start;
-        public int Position => _i;
-
         public bool TryParseValue(out JsonNode? value)
         {
             value = null;

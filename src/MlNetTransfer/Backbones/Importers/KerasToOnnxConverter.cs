@@ -43,7 +43,7 @@ internal sealed class KerasToOnnxConverter
     private readonly List<string> _inputNames = [];
     private string? _globalPoolEmbedding;
     private string? _firstVectorEmbedding;
-    private string _source;
+    private readonly string _source;
 
     public KerasToOnnxConverter(TfjsModelArtifacts artifacts, TfjsImportOptions options)
     {

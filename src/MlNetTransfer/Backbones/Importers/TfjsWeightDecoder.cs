@@ -8,6 +8,7 @@ namespace MlNetTransfer.Backbones.Importers;
 /// <c>io.decodeWeights</c> does: values follow each other in manifest order, little-endian; float32 and int32 as
 /// stored; <c>quantization: {dtype: uint8|uint16, min, scale}</c> as <c>q·scale + min</c> (computed in double, then
 /// rounded once to float32, as JavaScript does); <c>quantization: {dtype: float16}</c> as IEEE half floats.
+/// tfjs-converter also writes <c>original_dtype</c> in the quantization entry; it is honoured (float32 or int32).
 /// </summary>
 internal static class TfjsWeightDecoder
 {
@@ -31,6 +32,8 @@ internal static class TfjsWeightDecoder
             var dtype = spec.Get("dtype").AsString() ?? "float32";
             int count = checked((int)shape.Aggregate(1L, (a, d) => a * d));
             var q = spec.Get("quantization");
+            // tfjs-converter writes the dequantized type as the weight's dtype and again as original_dtype.
+            if (q is not null) dtype = q.Get("original_dtype").AsString() ?? (dtype is "uint8" or "uint16" or "float16" ? "float32" : dtype);
             var storage = q is null ? dtype : q.Get("dtype").AsString() ?? throw new MlNetTransferException($"weight '{name}' in {shardNames}: quantization has no dtype.");
             int width = storage switch
             {
