@@ -271,6 +271,28 @@ const cases = {
     const z = L.conv2d({ filters: 2, kernelSize: 2, strides: 2, name: 'head_conv' }).apply(y);
     return tf.model({ inputs: x, outputs: z, name: 'nested' });
   },
+  // The other supported layers and activations: Rescaling, UpSampling2D, Cropping2D, LeakyReLU, ELU, Maximum,
+  // Minimum, Concatenate along height, a Softmax layer, selu/gelu/mish/softplus/softsign.
+  extras: () => {
+    const x = tf.input({ shape: [6, 7, 3], name: 'x' });
+    const r = L.rescaling({ scale: 2, offset: -0.5, name: 'rescale' }).apply(x);
+    const up = L.upSampling2d({ size: [2, 3], name: 'up' }).apply(r);
+    const crop = L.cropping2D({ cropping: [[1, 2], [3, 1]], name: 'crop' }).apply(up);
+    const c = L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'selu', name: 'conv_selu' }).apply(crop);
+    const lr = L.leakyReLU({ alpha: 0.2, name: 'leaky' }).apply(c);
+    const el = L.elu({ name: 'elu_layer' }).apply(c);
+    const mx = L.maximum({ name: 'max' }).apply([lr, el]);
+    const mn = L.minimum({ name: 'min' }).apply([lr, el]);
+    const a1 = L.activation({ activation: 'gelu', name: 'act_gelu' }).apply(mx);
+    const a2 = L.activation({ activation: 'mish', name: 'act_mish' }).apply(mn);
+    const a3 = L.activation({ activation: 'softplus', name: 'act_softplus' }).apply(a1);
+    const a4 = L.activation({ activation: 'softsign', name: 'act_softsign' }).apply(a2);
+    const cat = L.concatenate({ axis: 1, name: 'cat_h' }).apply([a3, a4]);
+    const sm = L.softmax({ axis: -1, name: 'softmax_c' }).apply(cat);
+    const g = L.globalAveragePooling2d({ name: 'gap' }).apply(sm);
+    const out = L.dense({ units: 3, activation: 'relu', name: 'out' }).apply(g);
+    return tf.model({ inputs: x, outputs: out, name: 'extras' });
+  },
   // tfjs runs this, the importer must refuse it by name.
   unsupported: () => tf.sequential({ layers: [
     L.conv2d({ inputShape: [5, 5, 2], filters: 2, kernelSize: 3, name: 'conv' }),
@@ -285,6 +307,7 @@ const variants = [
   { name: 'separable', build: 'separable', shards: 2 },
   { name: 'functional', build: 'functional', shards: 1 },
   { name: 'nested', build: 'nested', shards: 1 },
+  { name: 'extras', build: 'extras', shards: 1 },
   { name: 'unsupported', build: 'unsupported', shards: 1 },
   { name: 'same_padding_uint8', build: 'same_padding', shards: 1, quantize: 'uint8' },
   { name: 'depthwise_float16', build: 'depthwise', shards: 1, quantize: 'float16' },

@@ -41,6 +41,7 @@ public sealed class TfjsLayersImporterTests(TfjsTinyModelsFixture models, ITestO
     [InlineData("separable")]          // separable conv with multiplier, asymmetric ZeroPadding2D, Dense on 3-D, 2 shards
     [InlineData("functional")]         // branches, Add/Multiply/Average/Concatenate, channel softmax on 4-D, Reshape → 1×1 conv head, two outputs
     [InlineData("nested")]             // a Sequential inside a functional Model; a 4-D graph output
+    [InlineData("extras")]             // Rescaling, UpSampling2D, Cropping2D, LeakyReLU, ELU, Maximum/Minimum, concat on H, Softmax layer, more activations
     [InlineData("same_padding_uint8")] // uint8 weights with min/scale
     [InlineData("depthwise_float16")]  // float16 weights
     [InlineData("separable_uint16")]   // uint16 weights with min/scale

@@ -767,21 +767,6 @@ internal sealed class KerasToOnnxConverter
                 Node("Mul", [input, h], output);
                 break;
             }
-            case "gelunew":
-            {
-                // ½x(1 + tanh(√(2/π)(x + 0.044715x³))), tfjs' gelu_new.
-                string x2 = Tmp("x2"), x3 = Tmp("x3"), c3 = Tmp("cubic"), inner = Tmp("inner"), sc = Tmp("scaled"), th = Tmp("tanh"), a = Tmp("add"), m = Tmp("mul");
-                Node("Mul", [input, input], x2);
-                Node("Mul", [x2, input], x3);
-                Node("Mul", [x3, Scalar(0.044715f)], c3);
-                Node("Add", [input, c3], inner);
-                Node("Mul", [inner, Scalar((float)Math.Sqrt(2 / Math.PI))], sc);
-                Node("Tanh", [sc], th);
-                Node("Add", [th, Scalar(1)], a);
-                Node("Mul", [input, a], m);
-                Node("Mul", [m, Scalar(0.5f)], output);
-                break;
-            }
             default:
                 throw Error(ctx, $"activation '{activation}' is not supported");
         }
