@@ -38,7 +38,7 @@ public sealed class NsfwjsImportTests(ITestOutputHelper log)
             }
             // The comparison is not vacuous: the images give different, non-trivial class probabilities.
             var probs = reference.Outputs["dense_3"].Data;
-            Assert.True(probs.Take(5).Zip(probs.Skip(5)).Any(p => Math.Abs(p.First - p.Second) > 1e-3));
+            Assert.Contains(probs.Take(5).Zip(probs.Skip(5)), p => Math.Abs(p.First - p.Second) > 1e-3);
             Assert.True(reference.Outputs["flatten_1"].Data.Count(v => v > 0) > 100);
         }
         finally

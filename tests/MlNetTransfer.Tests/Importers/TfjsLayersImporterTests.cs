@@ -68,7 +68,7 @@ public sealed class TfjsLayersImporterTests(TfjsTinyModelsFixture models, ITestO
         var result = TfjsLayersImporter.Import(models.ModelJson("same_padding"));
         var input = result.Model.Graph.Input.Single();
         Assert.Equal("conv_s2_input", input.Name);
-        Assert.Equal([-1L, 11, 10, 3], OnnxNodes.Dims(input));
+        Assert.Equal([-1L, 11, 10, 3], OnnxNodes.Dims(input)!);
         Assert.Equal(["probs"], result.Model.Graph.Output.Select(o => o.Name));
         // Every layer's tensor is in the graph under the layer's name.
         var produced = result.Model.Graph.Node.SelectMany(n => n.Output).ToHashSet();
