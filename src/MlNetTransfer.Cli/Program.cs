@@ -10,5 +10,6 @@ var root = new RootCommand(
     InspectCommand.Create(),
     DemoCommand.Create(),
     DataCommand.Create(),
+    BackbonesCommand.Create(),
 };
 return Cli.Run(root, args);

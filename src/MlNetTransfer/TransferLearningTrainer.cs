@@ -118,7 +118,7 @@ public sealed class TransferLearningTrainer
                 },
                 MaximumIterations = options.Head.IterationsFor(options.Head.Trainer),
                 L2Regularization = options.Head.L2Regularization,
-                Normalize = options.Head.Normalize,
+                Normalization = options.Head.Normalization.ToString(),
             },
             Featurization = new FeaturizationReport
             {

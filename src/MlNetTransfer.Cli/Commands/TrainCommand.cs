@@ -44,6 +44,12 @@ internal static class TrainCommand
         var embedding = new Option<string?>("--embedding") { Description = "Tensor to cut the backbone at (see mlnet-transfer inspect). Default: the backbone's known embedding, else the best candidate found." };
         var iterations = new Option<int?>("--iterations") { Description = "Trainer iteration cap. Default: sdca 100 passes, lbfgs 200 iterations, svm 20 epochs." };
         var l2 = new Option<float?>("--l2") { Description = "L2 regularisation weight. Default: each trainer's own." };
+        var normalize = new Option<string>("--normalize")
+        {
+            Description = "Embedding scaling before the head: meanvar (each dimension to mean 0, variance 1), l2 (each embedding to unit length), none.",
+            DefaultValueFactory = _ => "meanvar",
+        };
+        normalize.AcceptOnlyFromAmong("meanvar", "l2", "none");
         var mirrors = new Option<string[]>("--mirror")
         {
             Description = "Folder holding backbone files (an offline mirror), searched before any download; repeatable. MLNET_TRANSFER_MIRRORS adds more (':'-separated).",
@@ -55,7 +61,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached), train a head, evaluate on the held-out split, save one model zip and a JSON report.")
         {
-            data, backbone, strategy, trainer, output, report, split, seed, minPerClass, embedding, iterations, l2, mirrors, cacheDir, noCache, threads,
+            data, backbone, strategy, trainer, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -77,6 +83,7 @@ internal static class TrainCommand
             options.Head.Trainer = HeadOptions.Parse(parse.GetValue(trainer)!);
             options.Head.MaximumIterations = parse.GetValue(iterations);
             options.Head.L2Regularization = parse.GetValue(l2);
+            options.Head.Normalization = HeadOptions.ParseNormalization(parse.GetValue(normalize)!);
             options.Featurizer.DegreeOfParallelism = Math.Max(1, parse.GetValue(threads));
             options.Featurizer.CacheDirectory = parse.GetValue(noCache) ? null : parse.GetValue(cacheDir) ?? options.Featurizer.CacheDirectory;
 

@@ -9,8 +9,14 @@ public sealed class BackboneResolveOptions
     /// <summary>Overrides the tensor to cut at. Default null (catalog entry, sidecar JSON, or detection).</summary>
     public string? EmbeddingTensor { get; set; }
 
+    /// <summary>The catalog to look names up in. Default: <c>models/catalog.json</c> beside the program.</summary>
+    public Catalog.BackboneCatalog? Catalog { get; set; }
+
+    /// <summary>Where catalog backbones are installed. Default <see cref="Catalog.InstallOptions.DefaultCacheDirectory"/>.</summary>
+    public string? CacheDirectory { get; set; }
+
     /// <summary>Byte progress of an install, when a catalog backbone must be fetched first.</summary>
-    public IProgress<(string File, long Done, long Total)>? InstallProgress { get; set; }
+    public IProgress<Catalog.InstallProgress>? InstallProgress { get; set; }
 }
 
 /// <summary>A backbone ready to prepare: its graph, its preprocessing/metadata, and where it came from.</summary>

@@ -1,12 +1,15 @@
 using System.Text.Json;
+using MlNetTransfer.Backbones.Catalog;
+using MlNetTransfer.Backbones.Importers;
 using MlNetTransfer.Backbones.Onnx;
 
 namespace MlNetTransfer.Backbones;
 
 /// <summary>
 /// Turns what a user typed after <c>--backbone</c> into a graph plus its <see cref="BackboneSpec"/>:
-/// the built-in generated <c>synthetic-cnn</c>, or a path to an ONNX file (with an optional
-/// <c>NAME.backbone.json</c> spec beside it; otherwise the spec is inferred from the graph's input).
+/// a catalog name (installed on first use: cache, mirrors, npm, download — every file hash-checked), the built-in
+/// generated <c>synthetic-cnn</c>, a path to an ONNX file (with an optional <c>NAME.backbone.json</c> spec beside it;
+/// otherwise the spec is inferred from the graph's input), or a TF.js layers <c>model.json</c> (imported to ONNX).
 /// </summary>
 public static class BackboneResolver
 {
@@ -18,15 +21,46 @@ public static class BackboneResolver
         options ??= new BackboneResolveOptions();
         if (string.IsNullOrWhiteSpace(nameOrPath)) throw new MlNetTransferException("No backbone given (--backbone).");
         ResolvedBackbone resolved;
+        var catalog = options.Catalog ?? BackboneCatalog.LoadDefault();
         if (string.Equals(nameOrPath, SyntheticName, StringComparison.OrdinalIgnoreCase))
             resolved = Synthetic();
+        else if (catalog.TryFind(nameOrPath) is { } entry)
+            resolved = FromCatalog(catalog, entry, options);
+        else if (IsTfjs(nameOrPath))
+            resolved = FromTfjs(nameOrPath, null);
         else if (nameOrPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(nameOrPath))
             resolved = FromOnnxFile(nameOrPath);
         else
-            throw new MlNetTransferException($"Unknown backbone '{nameOrPath}': give a path to an .onnx file, or '{SyntheticName}'.");
+            throw new MlNetTransferException(
+                $"Unknown backbone '{nameOrPath}': give a catalog name ({string.Join(", ", catalog.All.Select(e => e.Name))}), " +
+                $"a path to an .onnx file or a TF.js model.json, or '{SyntheticName}'.");
         if (options.EmbeddingTensor is { } tensor) resolved = resolved with { Spec = resolved.Spec with { EmbeddingTensor = tensor } };
         resolved.Spec.Validate();
         return resolved;
+    }
+
+    private static bool IsTfjs(string path) =>
+        path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".js", StringComparison.OrdinalIgnoreCase)
+        || (Directory.Exists(path) && File.Exists(Path.Combine(path, "model.json")));
+
+    /// <summary>Installs (or finds installed) a catalog backbone and reads it with the catalog's preprocessing facts.</summary>
+    public static ResolvedBackbone FromCatalog(BackboneCatalog catalog, CatalogEntry entry, BackboneResolveOptions options)
+    {
+        var install = new InstallOptions { Progress = options.InstallProgress };
+        install.Mirrors.AddRange(options.Mirrors);
+        if (options.CacheDirectory is { } cache) install.CacheDirectory = cache;
+        var installed = new BackboneInstaller(catalog, install).Install(entry.Name);
+        if (entry.Format == "onnx")
+            return new ResolvedBackbone(OnnxModelFile.Load(installed.MainPath), installed.Spec, $"catalog '{entry.Name}' ({installed.MainPath})");
+        return FromTfjs(installed.MainPath, installed.Spec) with { Source = $"catalog '{entry.Name}' ({installed.MainPath}, imported from TF.js)" };
+    }
+
+    /// <summary>Imports a TF.js layers model; the importer's spec is used unless the catalog gives one.</summary>
+    public static ResolvedBackbone FromTfjs(string path, BackboneSpec? spec)
+    {
+        var imported = TfjsLayersImporter.Import(path);
+        var merged = spec is null ? imported.Spec : spec with { InputName = spec.InputName ?? imported.Spec.InputName };
+        return new ResolvedBackbone(imported.Model, merged, Path.GetFullPath(path) + " (imported from TF.js)");
     }
 
     public static ResolvedBackbone Synthetic()

@@ -41,9 +41,12 @@ public static class HeadEstimator
                 }), labelColumnName: LabelColumn),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         };
-        IEstimator<ITransformer> head = options.Normalize
-            ? ml.Transforms.NormalizeMeanVariance(featureColumn).Append(trainer)
-            : trainer;
+        IEstimator<ITransformer> head = options.Normalization switch
+        {
+            EmbeddingNormalization.MeanVariance => ml.Transforms.NormalizeMeanVariance(featureColumn).Append(trainer),
+            EmbeddingNormalization.L2 => ml.Transforms.NormalizeLpNorm(featureColumn).Append(trainer),
+            _ => trainer,
+        };
         return head.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
     }
 }

@@ -14,15 +14,23 @@ public sealed class HeadOptions
     /// and can run for minutes on wide embeddings), L-BFGS iterations (default 200), SVM epochs (default 20).</summary>
     public int? MaximumIterations { get; set; }
 
-    /// <summary>Standardise each embedding dimension (mean 0, variance 1) before the head. Default true: SDCA and
-    /// the SVM converge far faster on standardised inputs, and the normaliser becomes part of the saved model.</summary>
-    public bool Normalize { get; set; } = true;
+    /// <summary>How embeddings are scaled before the head (the normaliser becomes part of the saved model).
+    /// Default <see cref="EmbeddingNormalization.MeanVariance"/>: SDCA and the SVM converge far faster on standardised inputs.</summary>
+    public EmbeddingNormalization Normalization { get; set; } = EmbeddingNormalization.MeanVariance;
 
     internal int IterationsFor(HeadTrainer trainer) => MaximumIterations ?? trainer switch
     {
         HeadTrainer.Sdca => 100,
         HeadTrainer.Lbfgs => 200,
         _ => 20,
+    };
+
+    public static EmbeddingNormalization ParseNormalization(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "meanvar" or "meanvariance" or "standardize" => EmbeddingNormalization.MeanVariance,
+        "l2" or "unit" => EmbeddingNormalization.L2,
+        "none" => EmbeddingNormalization.None,
+        _ => throw new MlNetTransferException($"Unknown normalization '{name}': use meanvar, l2 or none."),
     };
 
     public static HeadTrainer Parse(string name) => name.Trim().ToLowerInvariant() switch

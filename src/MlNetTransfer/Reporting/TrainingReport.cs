@@ -82,7 +82,7 @@ public sealed record TrainerReport
     public string MlNetTrainer { get; init; } = "";
     public int MaximumIterations { get; init; }
     public float? L2Regularization { get; init; }
-    public bool Normalize { get; init; }
+    public string Normalization { get; init; } = "";
 }
 
 public sealed record FeaturizationReport

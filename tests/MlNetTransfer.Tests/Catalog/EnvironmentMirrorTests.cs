@@ -54,10 +54,11 @@ public sealed class EnvironmentMirrorTests : IDisposable
     public void The_cache_defaults_to_MLNET_TRANSFER_HOME_then_the_user_cache()
     {
         Environment.SetEnvironmentVariable(InstallOptions.HomeVariable, _bed.Cache);
-        Assert.Equal(_bed.Cache, new InstallOptions().CacheDirectory);
+        Assert.Equal(Path.Combine(_bed.Cache, "models"), new InstallOptions().CacheDirectory);
 
         Environment.SetEnvironmentVariable(InstallOptions.HomeVariable, null);
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        Assert.Equal(Path.Combine(home, ".cache", "mlnet-transfer", "models"), new InstallOptions().CacheDirectory);
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var home = string.IsNullOrWhiteSpace(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
+        Assert.Equal(Path.Combine(home, "mlnet-transfer", "models"), new InstallOptions().CacheDirectory);
     }
 }

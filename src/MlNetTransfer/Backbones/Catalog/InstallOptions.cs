@@ -41,14 +41,9 @@ public sealed class InstallOptions
     /// <summary>Receives one-line reports: where each file came from, refused copies, reinstalls. Default none.</summary>
     public Action<string>? Log { get; set; }
 
-    /// <summary><c>$MLNET_TRANSFER_HOME</c> when set, otherwise <c>~/.cache/mlnet-transfer/models</c>.</summary>
-    public static string DefaultCacheDirectory()
-    {
-        var home = Environment.GetEnvironmentVariable(HomeVariable);
-        if (!string.IsNullOrWhiteSpace(home)) return Path.GetFullPath(home);
-        var user = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return Path.Combine(user, ".cache", "mlnet-transfer", "models");
-    }
+    /// <summary><c>models/</c> under <see cref="MlNetTransferPaths.Home"/> (<c>$MLNET_TRANSFER_HOME</c>, else <c>~/.cache/mlnet-transfer</c>),
+    /// beside the embedding cache.</summary>
+    public static string DefaultCacheDirectory() => Path.GetFullPath(Path.Combine(MlNetTransferPaths.Home, "models"));
 
     /// <summary>Splits a <c>$MLNET_TRANSFER_MIRRORS</c> value into folders.</summary>
     public static IReadOnlyList<string> ParseMirrorList(string? value) =>
