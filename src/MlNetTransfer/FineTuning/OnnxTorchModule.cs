@@ -25,6 +25,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     private readonly OnnxTorchModuleOptions _options;
     private readonly List<NodeProto> _neededNodes;          // topological order, folded ones included (for ToOnnx)
     private readonly List<Step> _steps = [];                 // what forward runs
+    private readonly List<string> _folded = [];
     private readonly Dictionary<string, string> _stateSlots = new(StringComparer.Ordinal); // ONNX value → registered name
     private readonly HashSet<string> _parameterValues = new(StringComparer.Ordinal);
     private readonly HashSet<string> _runningStatistics = new(StringComparer.Ordinal);
@@ -74,7 +75,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         BuildParameterGroups();
         if (HasHead)
         {
-            CheckHeadNamesAreFree(graph, initializers);
+            CheckHeadNamesAreFree();
             var width = ProbeEmbeddingWidth(graph);
             _head = nn.Linear(width, options.NumClasses, hasBias: true, device: Device);
             InitialiseHead(_head, width, options.Seed);
@@ -105,6 +106,9 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
 
     /// <summary>The tensor the graph is cut at when a head was added.</summary>
     public string? EmbeddingTensor { get; }
+
+    /// <summary>Names of the nodes computed once at build time (constant subgraphs such as shape arithmetic on weights).</summary>
+    public IReadOnlyList<string> FoldedNodes => _folded;
 
     /// <summary>Trainable tensors per node in topological order (the head last): freeze by depth by setting <see cref="OnnxParameterGroup.Trainable"/>.</summary>
     public IReadOnlyList<OnnxParameterGroup> ParameterGroups => _groups;
@@ -294,6 +298,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
                 kept.Add((node, kernel));
                 continue;
             }
+            _folded.Add(node.Name.Length > 0 ? node.Name : node.Output.FirstOrDefault() ?? node.OpType);
             Tensor?[] outputs;
             using (torch.no_grad())
                 outputs = Invoke(node, kernel, node.Input.Select(i => i.Length > 0 ? State(i) : null).ToArray(), new OnnxRunContext { Training = false });
@@ -341,10 +346,10 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         }
     }
 
-    private void CheckHeadNamesAreFree(GraphProto graph, Dictionary<string, TensorProto> initializers)
+    /// <summary>The head's names must not clash with what stays of the graph (the cut-off classifier's names may be reused).</summary>
+    private void CheckHeadNamesAreFree()
     {
-        var names = graph.Node.SelectMany(n => n.Output.Concat(n.Input)).Concat(initializers.Keys).Concat(graph.Input.Select(v => v.Name))
-            .ToHashSet(StringComparer.Ordinal);
+        var names = _neededNodes.SelectMany(n => n.Output.Concat(n.Input)).Concat(InputNames).ToHashSet(StringComparer.Ordinal);
         foreach (var n in new[] { HeadWeightName, HeadBiasName, HeadFlatTensor, OutputNames[0] })
             if (names.Contains(n))
                 throw new MlNetTransferException($"The new head's tensor name '{n}' is already used in the ONNX graph; choose another HeadName / HeadOutputName.");
