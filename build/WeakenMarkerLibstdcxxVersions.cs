@@ -82,6 +82,7 @@ public class WeakenMarkerLibstdcxxVersions : Task
 
     void Patch(string path, HashSet<string> provided, string systemLibstdcxx)
     {
+        path = Path.GetFullPath(path);
         var elf = File.ReadAllBytes(path);
         if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
             throw new InvalidDataException("not an ELF file");

@@ -54,6 +54,8 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         {
             EmbeddingTensor = options.EmbeddingTensor;
             if (options.NumClasses < 1) throw new MlNetTransferException($"NumClasses must be at least 1 for a new head on '{EmbeddingTensor}', not {options.NumClasses}.");
+            if (string.IsNullOrWhiteSpace(options.HeadName) || string.IsNullOrWhiteSpace(options.HeadOutputName))
+                throw new MlNetTransferException("HeadName and HeadOutputName must not be empty.");
             _targets = [EmbeddingTensor!];
             OutputNames = [options.HeadOutputName];
         }
@@ -89,7 +91,8 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     public static OnnxTorchModule FromOnnx(ModelProto model, OnnxTorchModuleOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new OnnxTorchModule(model, options ?? new OnnxTorchModuleOptions());
+        // A private copy: ToOnnx writes back into the graph as it was given, whatever the caller does with theirs later.
+        return new OnnxTorchModule(model.Clone(), options ?? new OnnxTorchModuleOptions());
     }
 
     public Device Device { get; }
@@ -310,6 +313,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
                 if (value is null) throw new MlNetTransferException($"{OnnxTorchOps.Describe(node)}: produced no output {k}.");
                 var slot = UniqueSlotName("folded_" + name, taken);
                 register_buffer(slot, value.detach(), persistent: false);
+                value.Dispose();
                 _stateSlots[name] = slot;
                 constant.Add(name);
             }
