@@ -41,6 +41,9 @@ public class WeakenMarkerLibstdcxxVersions : Task
         }
 
         string systemLibstdcxx = mode == "auto" ? LoadedLibstdcxx() : null;
+        if (mode == "auto" && systemLibstdcxx == null)
+            Log.LogMessage(MessageImportance.Normal,
+                "No libstdc++ is loaded in this process, so which versions it has is unknown; marker-only libstdc++ versions are weakened anyway (harmless where present).");
         HashSet<string> provided = null;
         if (systemLibstdcxx != null)
         {

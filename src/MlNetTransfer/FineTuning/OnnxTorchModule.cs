@@ -22,7 +22,8 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     private const string HeadModuleName = "head";
 
     private readonly ModelProto _source;
-    private readonly OnnxTorchModuleOptions _options;
+    private readonly string _headName;
+    private readonly long[]? _probeInputShape;
     private readonly List<NodeProto> _neededNodes;          // topological order, folded ones included (for ToOnnx)
     private readonly List<Step> _steps = [];                 // what forward runs
     private readonly List<string> _folded = [];
@@ -37,7 +38,8 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     private OnnxTorchModule(ModelProto model, OnnxTorchModuleOptions options) : base(nameof(OnnxTorchModule))
     {
         _source = model;
-        _options = options;
+        _headName = options.HeadName;
+        _probeInputShape = options.ProbeInputShape?.ToArray();
         Device = TorchDevices.Resolve(options.Device);
         var graph = model.Graph ?? throw new MlNetTransferException("ONNX model: it has no graph.");
         Opset = (int)(model.OpsetImport.Where(o => OnnxTorchOps.IsDefaultDomain(o.Domain)).Select(o => o.Version).DefaultIfEmpty(0).Max());
@@ -150,11 +152,11 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         return get_parameter(_stateSlots[onnxName]) ?? throw new InvalidOperationException($"No parameter '{onnxName}'.");
     }
 
-    private string HeadWeightName => _options.HeadName + ".weight";
-    private string HeadBiasName => _options.HeadName + ".bias";
-    private string HeadFlattenName => _options.HeadName + "_flatten";
-    private string HeadFlatTensor => _options.HeadName + "_flat";
-    private string HeadGemmName => _options.HeadName + "_gemm";
+    private string HeadWeightName => _headName + ".weight";
+    private string HeadBiasName => _headName + ".bias";
+    private string HeadFlattenName => _headName + "_flatten";
+    private string HeadFlatTensor => _headName + "_flat";
+    private string HeadGemmName => _headName + "_gemm";
 
     // ---- building ----
 
@@ -363,7 +365,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     {
         if (InputNames.Count != 1) throw new MlNetTransferException($"A new head needs a single-input graph; this one has {InputNames.Count} inputs.");
         var input = graph.Input.First(v => v.Name == InputNames[0]);
-        var shape = _options.ProbeInputShape ?? ProbeShape(input);
+        var shape = _probeInputShape ?? ProbeShape(input);
         var type = OnnxTorchTensors.ToScalarType(input.Type?.TensorType?.ElemType ?? (int)DataType.Float, $"Input '{input.Name}'");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
