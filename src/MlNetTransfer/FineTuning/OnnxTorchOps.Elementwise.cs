@@ -54,8 +54,15 @@ public static partial class OnnxTorchOps
             Tensor? min = Optional(i, 1), max = Optional(i, 2);
             // min(max(x, lo), hi): when lo > hi every element becomes hi, as in the spec and torch.clamp.
             if (min is null && max is null) return One(x.alias());
-            if (IsFloating(x) || x.requires_grad)
-                return One(torch.clamp(x, min?.to_type(x.dtype), max?.to_type(x.dtype)));
+            if (IsFloating(x) && x.device_type != DeviceType.CPU)
+                return One(torch.clamp(x, min?.to_type(x.dtype), max?.to_type(x.dtype))); // reading bounds back would sync the GPU
+            if (IsFloating(x))
+            {
+                // On the CPU scalar bounds are read back for free, and clamping by scalars is much faster (ReLU6 everywhere).
+                Scalar? fmin = min is null ? null : (Scalar)ReadScalar(min);
+                Scalar? fmax = max is null ? null : (Scalar)ReadScalar(max);
+                return One(x.clamp(fmin, fmax));
+            }
             // Integer tensors: clamp with integer scalars so no value goes through floating point.
             Scalar? lo = min is null ? null : (Scalar)ReadLongs(min)[0];
             Scalar? hi = max is null ? null : (Scalar)ReadLongs(max)[0];
