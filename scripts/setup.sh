@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nodejs npm)   # node runs @tensorflow/tfjs, the reference implementation the TF.js importer is tested against
+# nodejs, npm: node runs @tensorflow/tfjs, the reference the TF.js importer is tested against.
+# libonnx-testdata: ONNX's own per-operator conformance cases, the reference the TorchSharp converter is tested against.
+APT_PACKAGES=(nodejs npm libonnx-testdata)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

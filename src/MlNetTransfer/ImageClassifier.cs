@@ -58,7 +58,7 @@ public sealed class ImageClassifier
         try
         {
             var row = engine.Predict(new ImageFeaturizer.ImagePathRow { ImagePath = Path.GetFullPath(imagePath) });
-            return ImagePrediction.From(imagePath, row.PredictedLabel, row.Score, _classes);
+            return ImagePrediction.From(imagePath, row.Score, _classes);
         }
         finally
         {
@@ -78,7 +78,7 @@ public sealed class ImageClassifier
         var data = _ml.Data.LoadFromEnumerable(paths.Select(p => new ImageFeaturizer.ImagePathRow { ImagePath = p }),
             ImageFeaturizer.SchemaFor(_ml, Metadata.ImagePathColumn));
         var rows = _ml.Data.CreateEnumerable<ScoreRow>(Model.Transform(data), reuseRowObject: false);
-        return rows.Zip(paths, (r, p) => ImagePrediction.From(p, r.PredictedLabel, r.Score, _classes)).ToList();
+        return rows.Zip(paths, (r, p) => ImagePrediction.From(p, r.Score, _classes)).ToList();
     }
 
     private static string[] SlotNames(MLContext ml, ITransformer model, string pathColumn)
@@ -91,11 +91,15 @@ public sealed class ImageClassifier
         return names.DenseValues().Select(n => n.ToString()).ToArray();
     }
 
+    /// <summary>Only Score is read: every kind of zip has it, and its arg-max is the predicted label
+    /// (pretrained-classifier zips carry PredictedLabel as a one-element vector, trained ones as text).</summary>
     internal sealed class ScoreRow
     {
-        public string PredictedLabel { get; set; } = "";
         public float[] Score { get; set; } = [];
     }
+
+    /// <summary>Saves this classifier as a model zip, atomically.</summary>
+    public void Save(string path) => ModelZip.Save(_ml, Model, Metadata, path);
 }
 
 /// <summary>One image's prediction: the label, its probability, and every class's probability.</summary>
@@ -109,10 +113,10 @@ public sealed record ImagePrediction
 
     public IReadOnlyList<KeyValuePair<string, float>> Top(int k) => Scores.OrderByDescending(s => s.Value).Take(k).ToList();
 
-    internal static ImagePrediction From(string path, string label, float[] score, string[] classes)
+    internal static ImagePrediction From(string path, float[] score, string[] classes)
     {
         var scores = score.Select((v, i) => new KeyValuePair<string, float>(i < classes.Length ? classes[i] : $"class{i}", v)).ToList();
-        var best = scores.Count == 0 ? 0 : scores.Max(s => s.Value);
-        return new ImagePrediction { ImagePath = path, Label = label, Confidence = best, Scores = scores };
+        var best = scores.Count == 0 ? default : scores.MaxBy(s => s.Value);
+        return new ImagePrediction { ImagePath = path, Label = best.Key ?? "", Confidence = best.Value, Scores = scores };
     }
 }

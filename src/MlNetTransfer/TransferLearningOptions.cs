@@ -24,7 +24,7 @@ public sealed class TransferLearningOptions
     /// <summary>Loading and splitting. Default 80/10/10 stratified with seed 42.</summary>
     public DatasetOptions Dataset { get; set; } = new();
 
-    /// <summary>The head trained on embeddings. Default L-BFGS maximum entropy.</summary>
+    /// <summary>The head trained on embeddings. Default SDCA maximum entropy.</summary>
     public HeadOptions Head { get; set; } = new();
 
     /// <summary>The image → embedding pipeline (resizing, parallelism, embedding cache).</summary>

@@ -32,13 +32,7 @@ public sealed class TransferLearningResult
     public void Save(string modelPath, string reportPath) =>
         AtomicFile.WriteAll((modelPath, SaveTo), (reportPath, tmp => File.WriteAllText(tmp, Report.ToJson())));
 
-    private void SaveTo(string file)
-    {
-        var inputSchema = _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(),
-            ImageFeaturizer.SchemaFor(_ml, Metadata.ImagePathColumn)).Schema;
-        _ml.Model.Save(Model, inputSchema, file);
-        Metadata.WriteInto(file);
-    }
+    private void SaveTo(string file) => ModelZip.Write(_ml, Model, Metadata, file);
 
     /// <summary>The saved model as a ready classifier, without a round trip through a file.</summary>
     public ImageClassifier ToClassifier() => new(_ml, Model, Metadata);

@@ -156,6 +156,31 @@ public sealed class TransferLearningTrainer
         return new TransferLearningResult(_ml, model, metadata, report);
     }
 
+    /// <summary>Approach 1: the pretrained network with its own head and labels as the classifier, no training.
+    /// The returned classifier saves to the same kind of zip (<see cref="ImageClassifier.Save"/>).</summary>
+    public ImageClassifier Pretrained(string backbone, BackboneResolveOptions? options = null, ImageFeaturizerOptions? featurizer = null)
+    {
+        var resolved = BackboneResolver.Resolve(backbone, options);
+        var labelsFile = resolved.Spec.LabelsFile
+            ?? throw new MlNetTransferException($"Backbone '{resolved.Spec.Name}' has no labels file, so it cannot be used as a classifier; train a head on it instead.");
+        var labels = PretrainedClassifierHead.ReadLabels(labelsFile);
+        var prepared = BackbonePreparer.PrepareClassifier(resolved.Model, resolved.Spec);
+        featurizer ??= new ImageFeaturizerOptions();
+        var model = ImageFeaturizer.Fit(_ml, PretrainedClassifierHead.CreateEstimator(_ml, prepared, labels, featurizer), featurizer.ImagePathColumn);
+        var metadata = new ModelMetadata
+        {
+            Kind = "pretrained-classifier",
+            Classes = labels,
+            Backbone = resolved.Spec.Name,
+            BackboneSha256 = prepared.Sha256,
+            InputWidth = resolved.Spec.InputWidth,
+            InputHeight = resolved.Spec.InputHeight,
+            Trainer = "none (the backbone's own head)",
+            ImagePathColumn = featurizer.ImagePathColumn,
+        };
+        return new ImageClassifier(_ml, model, metadata);
+    }
+
     private ClassificationReport Evaluate(ITransformer head, IDataView keyed, IReadOnlyList<string> classes)
     {
         // The evaluator wants the key-typed PredictedLabel, so score without the head's final key → value step.

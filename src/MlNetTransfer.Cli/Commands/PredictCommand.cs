@@ -11,23 +11,49 @@ internal static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "A model zip saved by 'train'.", Required = true };
+        var model = new Option<string?>("--model", "-m") { Description = "A model zip saved by 'train' (or by predict --save-model)." };
+        var backbone = new Option<string?>("--backbone", "-b")
+        {
+            Description = "Instead of --model: a pretrained classifier used as it is (its own head and labels, e.g. mobilenet_v2 → the 1000 ImageNet classes), no training.",
+        };
+        var mirrors = new Option<string[]>("--mirror") { Description = "Folder holding backbone files (offline mirror) for --backbone; repeatable." };
+        var saveModel = new Option<string?>("--save-model") { Description = "With --backbone: also save the pretrained classifier as a model zip." };
         var input = new Option<string>("--input", "-i") { Description = "An image file, or a folder (searched recursively) of images.", Required = true };
         var output = new Option<string?>("--out", "-o") { Description = "Also write the predictions as CSV (path,label,confidence, then one probability column per class)." };
         var top = new Option<int>("--top") { Description = "How many classes to show per image.", DefaultValueFactory = _ => 1 };
-        var command = new Command("predict", "Label images with a trained model zip. Files that are not decodable images are listed and skipped.")
+        var command = new Command("predict",
+            "Label images with a trained model zip (--model), or with a pretrained network's own classifier (--backbone). " +
+            "Files that are not decodable images are listed and skipped.")
         {
-            model, input, output, top,
+            model, backbone, mirrors, saveModel, input, output, top,
         };
+        command.Validators.Add(r =>
+        {
+            if ((r.GetValue(model) is null) == (r.GetValue(backbone) is null)) r.AddError("Give exactly one of --model or --backbone.");
+            if (r.GetValue(saveModel) is not null && r.GetValue(backbone) is null) r.AddError("--save-model goes with --backbone.");
+        });
         command.SetAction(Cli.Guard((parse, cancel) =>
-            Predict(parse.GetValue(model)!, parse.GetValue(input)!, parse.GetValue(output), Math.Max(1, parse.GetValue(top)), cancel)));
+        {
+            var ml = new MLContext();
+            ImageClassifier classifier;
+            if (parse.GetValue(model) is { } zip) classifier = ImageClassifier.Load(ml, zip);
+            else
+            {
+                classifier = ml.TransferLearning().Pretrained(parse.GetValue(backbone)!,
+                    new Backbones.BackboneResolveOptions { Mirrors = parse.GetValue(mirrors)?.ToList() ?? [] });
+                if (parse.GetValue(saveModel) is { } save)
+                {
+                    classifier.Save(save);
+                    AnsiConsole.MarkupLine($"Model: [green]{Markup.Escape(Path.GetFullPath(save))}[/]");
+                }
+            }
+            return Predict(classifier, parse.GetValue(input)!, parse.GetValue(output), Math.Max(1, parse.GetValue(top)), cancel);
+        }));
         return command;
     }
 
-    private static int Predict(string modelPath, string inputPath, string? csvPath, int top, CancellationToken cancel)
+    private static int Predict(ImageClassifier classifier, string inputPath, string? csvPath, int top, CancellationToken cancel)
     {
-        var ml = new MLContext();
-        var classifier = ImageClassifier.Load(ml, modelPath);
         var (images, skipped) = CollectImages(inputPath);
         var predictions = new List<ImagePrediction>();
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

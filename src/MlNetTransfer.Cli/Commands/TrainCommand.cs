@@ -29,7 +29,7 @@ internal static class TrainCommand
         var trainer = new Option<string>("--trainer", "-t")
         {
             Description = "Head trained on the embeddings: sdca (SdcaMaximumEntropy), lbfgs (LbfgsMaximumEntropy), svm (one-vs-all LinearSvm, Platt-calibrated).",
-            DefaultValueFactory = _ => "lbfgs",
+            DefaultValueFactory = _ => "sdca",
         };
         trainer.AcceptOnlyFromAmong("sdca", "lbfgs", "svm");
         var output = new Option<string>("--out", "-o") { Description = "Where to save the model zip.", DefaultValueFactory = _ => "model.zip" };

@@ -100,6 +100,9 @@ public static class BackboneResolver
         {
             spec = InferSpec(model, Path.GetFileNameWithoutExtension(path));
         }
+        // A labels file named in the sidecar is relative to the model's folder.
+        if (spec.LabelsFile is { } labels && !Path.IsPathRooted(labels))
+            spec = spec with { LabelsFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, labels) };
         return new ResolvedBackbone(model, spec, Path.GetFullPath(path));
     }
 

@@ -3,8 +3,9 @@ namespace MlNetTransfer.Heads;
 /// <summary>Options of the classifier head trained on embeddings.</summary>
 public sealed class HeadOptions
 {
-    /// <summary>Which ML.NET trainer. Default <see cref="HeadTrainer.Lbfgs"/> (robust on a few hundred examples).</summary>
-    public HeadTrainer Trainer { get; set; } = HeadTrainer.Lbfgs;
+    /// <summary>Which ML.NET trainer. Default <see cref="HeadTrainer.Sdca"/>: the most accurate of the three on
+    /// mobilenet_v2 embeddings of hymenoptera (0.967 validation accuracy against 0.948 L-BFGS, 0.928 SVM; README).</summary>
+    public HeadTrainer Trainer { get; set; } = HeadTrainer.Sdca;
 
     /// <summary>L2 regularisation weight; null means each trainer's own default
     /// (SDCA: chosen from the data; L-BFGS: 1; SVM: lambda 0.001).</summary>

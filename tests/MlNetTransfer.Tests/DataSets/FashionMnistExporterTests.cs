@@ -75,7 +75,7 @@ public sealed class FashionMnistExporterTests
         var e = Assert.Throws<MlNetTransferException>(() => FashionMnistExporter.Export(dir.Combine("fm"), options));
         Assert.Contains("dress", e.Message);
         Assert.False(Directory.Exists(dir.Combine("fm")));
-        Assert.Empty(Directory.GetDirectories(dir.Path).Where(d => d.Contains("partial")));
+        Assert.DoesNotContain(Directory.GetDirectories(dir.Path), d => d.Contains("partial"));
     }
 
     [Fact]
