@@ -38,7 +38,7 @@ public sealed class TransferLearningTrainer
         var backbone = BackbonePreparer.Prepare(resolved.Model, resolved.Spec);
 
         var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
-        var extractor = new EmbeddingExtractor(_ml, featurizer, backbone.Sha256, options.Featurizer);
+        var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer), backbone.Sha256, options.Featurizer);
         sw.Restart();
         var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
         var embeddings = extractor.Extract(all.Select(e => e.Path).ToList(),

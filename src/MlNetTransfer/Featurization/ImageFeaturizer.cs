@@ -34,6 +34,36 @@ public static class ImageFeaturizer
             .Append(ml.Transforms.DropColumns(ImageColumn, onnxInput));
     }
 
+    /// <summary>The same chain for bulk featurization with ONNX Runtime limited to <paramref name="threads"/> per cursor.
+    /// ML.NET takes thread settings only with a model file, so the bytes go to a temporary file, deleted once loaded.</summary>
+    public static ITransformer FitForBulk(MLContext ml, PreparedBackbone backbone, ImageFeaturizerOptions options)
+    {
+        if (options.OnnxThreadsPerCursor is not { } threads)
+            return Fit(ml, CreateEstimator(ml, backbone, options), options.ImagePathColumn);
+        var file = Path.Combine(Path.GetTempPath(), $"mlnet-transfer-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(file, backbone.FeaturizerBytes);
+        try
+        {
+            var estimator = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
+                .Append(ml.Transforms.ResizeImages(ImageColumn, backbone.Spec.InputWidth, backbone.Spec.InputHeight, ImageColumn, options.Resizing))
+                .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, ImageColumn))
+                .Append(ml.Transforms.ApplyOnnxModel(new Microsoft.ML.Transforms.Onnx.OnnxOptions
+                {
+                    ModelFile = file,
+                    InputColumns = [PreparedBackbone.InputName],
+                    OutputColumns = [PreparedBackbone.OutputName],
+                    IntraOpNumThreads = threads,
+                    InterOpNumThreads = 1,
+                }))
+                .Append(ml.Transforms.DropColumns(ImageColumn, PreparedBackbone.InputName));
+            return Fit(ml, estimator, options.ImagePathColumn);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>Fits the featurizer (it learns nothing; fitting binds the schema).</summary>
     public static ITransformer Fit(MLContext ml, IEstimator<ITransformer> estimator, string imagePathColumn = "ImagePath")
         => estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<ImagePathRow>(), SchemaFor(ml, imagePathColumn)));
