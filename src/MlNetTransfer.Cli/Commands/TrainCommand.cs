@@ -42,7 +42,7 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed for the split and the trainers: same seed, same result.", DefaultValueFactory = _ => 42 };
         var minPerClass = new Option<int>("--min-per-class") { Description = "Fewest usable images a class may have.", DefaultValueFactory = _ => 2 };
         var embedding = new Option<string?>("--embedding") { Description = "Tensor to cut the backbone at (see mlnet-transfer inspect). Default: the backbone's known embedding, else the best candidate found." };
-        var iterations = new Option<int?>("--iterations") { Description = "Trainer iteration cap. Default: sdca 100 passes, lbfgs 200 iterations, svm 20 epochs." };
+        var iterations = new Option<int?>("--iterations") { Description = "Trainer iteration cap. Default: sdca 100 passes, lbfgs 200 iterations, svm 50 epochs." };
         var l2 = new Option<float?>("--l2") { Description = "L2 regularisation weight. Default: each trainer's own." };
         var normalize = new Option<string>("--normalize")
         {

@@ -19,6 +19,17 @@ public sealed record BackboneSpec
     /// <summary>Input image height in pixels. Default 224.</summary>
     public int InputHeight { get; init; } = 224;
 
+    /// <summary>Share of the resized image the network sees: images are resized (keeping aspect, centre-cropped) to
+    /// <see cref="ResizeWidth"/>×<see cref="ResizeHeight"/> = input size / CropFraction, and the graph cuts the centre
+    /// input-size window — torchvision's evaluation transform (Resize 256, CenterCrop 224) is 0.875. Default 1 (no crop).</summary>
+    public float CropFraction { get; init; } = 1f;
+
+    [JsonIgnore]
+    public int ResizeWidth => (int)MathF.Round(InputWidth / CropFraction);
+
+    [JsonIgnore]
+    public int ResizeHeight => (int)MathF.Round(InputHeight / CropFraction);
+
     /// <summary><c>NCHW</c> (PyTorch, ONNX zoo) or <c>NHWC</c> (TensorFlow, Keras). Default NCHW.</summary>
     public string Layout { get; init; } = "NCHW";
 
@@ -64,6 +75,7 @@ public sealed record BackboneSpec
         if (!string.Equals(ChannelOrder, "RGB", StringComparison.OrdinalIgnoreCase) && !string.Equals(ChannelOrder, "BGR", StringComparison.OrdinalIgnoreCase))
             throw new MlNetTransferException($"Backbone '{Name}': channel order '{ChannelOrder}' must be RGB or BGR.");
         if (Mean.Length != 3 || Std.Length != 3) throw new MlNetTransferException($"Backbone '{Name}': mean and std need 3 values each.");
+        if (CropFraction is <= 0 or > 1) throw new MlNetTransferException($"Backbone '{Name}': crop fraction {CropFraction} must be in (0, 1].");
         if (Std.Any(s => s == 0)) throw new MlNetTransferException($"Backbone '{Name}': std must not be zero.");
     }
 }

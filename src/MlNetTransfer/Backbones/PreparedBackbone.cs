@@ -34,10 +34,10 @@ public sealed record PreparedBackbone
     public required OnnxModelInfo OriginalInfo { get; init; }
 
     /// <summary>Input image height in pixels.</summary>
-    public int ImageHeight => Spec.InputHeight;
+    public int ImageHeight => Spec.ResizeHeight;
 
     /// <summary>Input image width in pixels.</summary>
-    public int ImageWidth => Spec.InputWidth;
+    public int ImageWidth => Spec.ResizeWidth;
 
     /// <summary>Writes the featurizer to an ONNX file atomically.</summary>
     public void SaveFeaturizer(string path) => AtomicFile.WriteAllBytes(path, FeaturizerBytes);

@@ -28,7 +28,7 @@ public static class ImageFeaturizer
     {
         options ??= new ImageFeaturizerOptions();
         return ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
-            .Append(ml.Transforms.ResizeImages(ImageColumn, spec.InputWidth, spec.InputHeight, ImageColumn, options.Resizing))
+            .Append(ml.Transforms.ResizeImages(ImageColumn, spec.ResizeWidth, spec.ResizeHeight, ImageColumn, options.Resizing))
             .Append(ml.Transforms.ExtractPixels(onnxInput, ImageColumn))
             .Append(ml.Transforms.ApplyOnnxModel(onnxOutput, onnxInput, new MemoryStream(onnxBytes)))
             .Append(ml.Transforms.DropColumns(ImageColumn, onnxInput));
@@ -45,7 +45,7 @@ public static class ImageFeaturizer
         try
         {
             var estimator = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
-                .Append(ml.Transforms.ResizeImages(ImageColumn, backbone.Spec.InputWidth, backbone.Spec.InputHeight, ImageColumn, options.Resizing))
+                .Append(ml.Transforms.ResizeImages(ImageColumn, backbone.Spec.ResizeWidth, backbone.Spec.ResizeHeight, ImageColumn, options.Resizing))
                 .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, ImageColumn))
                 .Append(ml.Transforms.ApplyOnnxModel(new Microsoft.ML.Transforms.Onnx.OnnxOptions
                 {

@@ -12,7 +12,7 @@ public sealed class HeadOptions
     public float? L2Regularization { get; set; }
 
     /// <summary>Iteration cap: SDCA passes over the data (default 100 — its own default is unbounded
-    /// and can run for minutes on wide embeddings), L-BFGS iterations (default 200), SVM epochs (default 20).</summary>
+    /// and can run for minutes on wide embeddings), L-BFGS iterations (default 200), SVM epochs (default 50).</summary>
     public int? MaximumIterations { get; set; }
 
     /// <summary>How embeddings are scaled before the head (the normaliser becomes part of the saved model).
@@ -23,7 +23,7 @@ public sealed class HeadOptions
     {
         HeadTrainer.Sdca => 100,
         HeadTrainer.Lbfgs => 200,
-        _ => 20,
+        _ => 50,
     };
 
     public static EmbeddingNormalization ParseNormalization(string name) => name.Trim().ToLowerInvariant() switch

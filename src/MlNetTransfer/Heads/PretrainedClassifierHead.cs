@@ -29,7 +29,7 @@ public static class PretrainedClassifierHead
         var lookup = labels.Select((l, i) => new KeyValuePair<long, string>(i, l));
         options ??= new ImageFeaturizerOptions();
         return ml.Transforms.LoadImages(ImageFeaturizer.ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
-            .Append(ml.Transforms.ResizeImages(ImageFeaturizer.ImageColumn, classifier.Spec.InputWidth, classifier.Spec.InputHeight, ImageFeaturizer.ImageColumn, options.Resizing))
+            .Append(ml.Transforms.ResizeImages(ImageFeaturizer.ImageColumn, classifier.Spec.ResizeWidth, classifier.Spec.ResizeHeight, ImageFeaturizer.ImageColumn, options.Resizing))
             .Append(ml.Transforms.ExtractPixels(PreparedClassifier.InputName, ImageFeaturizer.ImageColumn))
             .Append(ml.Transforms.ApplyOnnxModel(onnxOutputs, [PreparedClassifier.InputName], new MemoryStream(bytes)))
             .Append(ml.Transforms.Conversion.MapValue(LabelOutput, lookup, IndexOutput))

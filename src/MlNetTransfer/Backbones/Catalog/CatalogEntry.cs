@@ -55,6 +55,9 @@ public sealed partial record CatalogEntry
     /// <summary>Whether the graph's batch dimension is fixed at 1 (feed one image per run).</summary>
     public bool FixedBatch { get; init; }
 
+    /// <summary>Centre-crop share at evaluation (torchvision's Resize 256 + CenterCrop 224 is 0.875); 1 = none. See <see cref="BackboneSpec.CropFraction"/>.</summary>
+    public float CropFraction { get; init; } = 1f;
+
     /// <summary>Where the preprocessing facts come from.</summary>
     public string? PreprocessingSource { get; init; }
 
@@ -107,6 +110,7 @@ public sealed partial record CatalogEntry
         Layout = Layout,
         ChannelOrder = ChannelOrder,
         PixelScale = PixelScale,
+        CropFraction = CropFraction,
         Mean = Mean,
         Std = Std,
         InputName = InputName,

@@ -51,6 +51,20 @@ public static class PreprocessingBaker
             return current = node.Output[0];
         }
 
+        if (spec.ResizeWidth != spec.InputWidth || spec.ResizeHeight != spec.InputHeight)
+        {
+            // Centre crop of the resized image (ML.NET's resize has no crop-after-resize).
+            long top = (spec.ResizeHeight - spec.InputHeight) / 2, left = (spec.ResizeWidth - spec.InputWidth) / 2;
+            long[] starts = [top, left], ends = [top + spec.InputHeight, left + spec.InputWidth], axes = [2, 3];
+            var opset = result.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(13).Max();
+            if (opset >= 10)
+            {
+                string Const(string name, long[] v) { var n = namer.Fresh(name); graph.Initializer.Add(OnnxTensors.FromInt64s(n, v, v.Length)); return n; }
+                Step("Slice", "preprocess/center_crop", [Const("preprocess/crop_starts", starts), Const("preprocess/crop_ends", ends), Const("preprocess/crop_axes", axes)]);
+            }
+            else Step("Slice", "preprocess/center_crop", [], Attr("starts", starts), Attr("ends", ends), Attr("axes", axes));
+        }
+
         if (string.Equals(spec.ChannelOrder, "BGR", StringComparison.OrdinalIgnoreCase))
         {
             var order = namer.Fresh("preprocess/bgr_order");
@@ -82,7 +96,7 @@ public static class PreprocessingBaker
 
         graph.Input.Remove(input);
         graph.ValueInfo.Add(input);
-        graph.Input.Insert(0, TensorValue(PixelsInput, DataType.Float, batch, 3, spec.InputHeight, spec.InputWidth));
+        graph.Input.Insert(0, TensorValue(PixelsInput, DataType.Float, batch, 3, spec.ResizeHeight, spec.ResizeWidth));
         return result;
     }
 
