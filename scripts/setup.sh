@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nodejs npm)   # node runs @tensorflow/tfjs, the reference implementation the TF.js importer is tested against
+APT_PACKAGES=(nodejs npm chromium)   # node runs @tensorflow/tfjs, the reference implementation the TF.js importer is tested against; headless chromium renders the HTML report in its test
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
