@@ -41,12 +41,15 @@ var datasets = new List<(string Name, string Kind, List<(string Path, string Lab
 {
     ("hymenoptera", "natural photos (ImageNet-like)", Folder(hymenoptera)),
     ("hymenoptera 20/class", "natural photos, few", PerClass(Folder(hymenoptera), 20)),
+    ("hymenoptera 8/class", "natural photos, very few", PerClass(Folder(hymenoptera), 8)),
     ("hymenoptera grey", "the same photos in grey, full size", Degraded(Folder(hymenoptera), Path.Combine(work, "hymenoptera-grey"), size: null, grey: true)),
     ("hymenoptera 32px", "the same photos as 32×32 colour thumbnails", Degraded(Folder(hymenoptera), Path.Combine(work, "hymenoptera-32"), size: 32, grey: false)),
     ("hymenoptera grey 28px", "the same photos as 28×28 grey thumbnails", Degraded(Folder(hymenoptera), Path.Combine(work, "hymenoptera-grey28"), size: 28, grey: true)),
     ("fashion-mnist 10×40", "grey 28×28 product images", Fashion("fashion10x40", Enumerable.Range(0, 10).ToArray(), 40)),
     ("fashion-mnist 10×200", "grey 28×28 product images", Fashion("fashion10x200", Enumerable.Range(0, 10).ToArray(), 200)),
+    ("fashion-mnist 10×8", "grey 28×28 product images, very few", PerClass(Fashion("fashion10x40", Enumerable.Range(0, 10).ToArray(), 40), 8)),
     ("fashion-mnist sandal/sneaker ×200", "grey 28×28 product images, 2 classes", Fashion("fashion-sandal-sneaker", [5, 7], 200)),
+    ("fashion-mnist sandal/sneaker ×8", "grey 28×28 product images, 2 classes, very few", PerClass(Fashion("fashion-sandal-sneaker", [5, 7], 200), 8)),
     ("fashion-mnist pullover/coat ×200", "grey 28×28 product images, 2 classes", Fashion("fashion-pullover-coat", [2, 4], 200)),
     ("synthetic shapes 3×100", "generated shapes on noise", Folder(SyntheticImageDataset.Write(Path.Combine(work, "synthetic"), imagesPerClass: 100, size: 128, seed: 7))),
 };
@@ -75,13 +78,14 @@ foreach (var (name, kind, images) in datasets)
     Console.WriteLine($"   k-NN balanced accuracy: embeddings {p.Embedding.BalancedAccuracy:0.000}, pixels {p.Baseline.BalancedAccuracy:0.000}, error reduction {p.ErrorReduction:0.000}");
     Console.WriteLine($"   ImageNet head: mean max-prob {h.MeanMaxProbability:0.000}, mean normalized entropy {h.MeanNormalizedEntropy:0.000}, distinct top-1 {h.DistinctTop1Classes}"
         + $" ({string.Join(", ", h.MostFrequentTop1.Take(3).Select(s => $"{s.Name} {s.Share:P0}"))})");
-    foreach (var c in similarity.Components) Console.WriteLine($"   component {c.Name,-22} value {c.Value,7:0.000} → score {c.Score:0.00} (different ≤ {c.DifferentAt}, similar ≥ {c.SimilarAt}, weight {c.Weight})");
+    foreach (var c in similarity.Components) Console.WriteLine($"   component {c.Name,-22} value {c.Value,7:0.000} → score {c.Score:0.00} (different ≤ {c.DifferentAt}, similar ≥ {c.SimilarAt}, weight {c.Weight:0.00})");
     Console.WriteLine($"   similarity {similarity.Score:0.00} → {decision.Scenario}");
-    rows.Add($"| {name} | {images.Count} | {classNames.Count} | {l.Score:0.000} | {lb.Score:0.000} | {p.Embedding.BalancedAccuracy:0.000} | {p.Baseline.BalancedAccuracy:0.000} | {p.ErrorReduction:0.00} | {h.MeanMaxProbability:0.000} | {h.MeanNormalizedEntropy:0.000} | {h.DistinctTop1Classes} | **{similarity.Score:0.00}** | {decision.Scenario} |");
+    string S(string component) => similarity.Components.Single(c => c.Name == component).Score.ToString("0.00");
+    rows.Add($"| {name} | {images.Count} | {classNames.Count} | {l.Score:0.000} | {lb.Score:0.000} | {l.Score - lb.Score:0.000} → {S("logme-gain")} | {p.Embedding.BalancedAccuracy:0.000} | {p.Baseline.BalancedAccuracy:0.000} | {p.ErrorReduction:0.00} → {S("probe-error-reduction")} | {h.MeanMaxProbability:0.000} → {S("source-head-confidence")} | {h.MeanNormalizedEntropy:0.000} | {h.DistinctTop1Classes} | **{similarity.Score:0.00}** | {decision.Scenario} |");
 }
 Console.WriteLine();
-Console.WriteLine("| data set | images | classes | LogME emb | LogME pix | k-NN emb | k-NN pix | error reduction | head max-prob | head entropy | distinct top-1 | similarity | scenario |");
-Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+Console.WriteLine("| data set | images | classes | LogME emb | LogME pix | LogME gain → score | k-NN emb | k-NN pix | error reduction → score | head max-prob → score | head entropy | distinct top-1 | similarity | scenario |");
+Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
 foreach (var r in rows) Console.WriteLine(r);
 
 static List<(string Path, string Label)> Folder(string root)

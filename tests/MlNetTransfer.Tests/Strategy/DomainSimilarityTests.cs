@@ -19,7 +19,10 @@ public class DomainSimilarityTests
     [Fact]
     public void The_score_is_the_weighted_mean_of_the_components_given()
     {
-        var probe = new ProbeComparisonResult { Embedding = new ProbeResult { BalancedAccuracy = 0.9 }, Baseline = new ProbeResult { BalancedAccuracy = 0.6 }, ErrorReduction = 0.75 };
+        var probe = new ProbeComparisonResult
+        {
+            Embedding = new ProbeResult { BalancedAccuracy = 0.9, Examples = 200, Neighbors = 5, Folds = 5 }, Baseline = new ProbeResult { BalancedAccuracy = 0.6, Examples = 200 }, ErrorReduction = 0.75,
+        };
         var head = new SourceHeadStatistics { MeanMaxProbability = 0.3, SourceClasses = 1000 };
         var options = new DomainSimilarityOptions
         {
@@ -32,6 +35,14 @@ public class DomainSimilarityTests
         Assert.Contains("0.900 on the embeddings vs 0.600 on raw pixels, removing 75%", result.Components[0].Description);
 
         Assert.Equal(1.0, DomainSimilarity.Combine(null, null, probe, null, options).Score, 12);
+
+        // With few labelled images the probe's weight shrinks in proportion; the head's, a mean over images, does not.
+        var fewImages = probe with { Embedding = probe.Embedding with { Examples = 25 } };
+        var shrunk = DomainSimilarity.Combine(null, null, fewImages, head, options);
+        Assert.Equal(3 * 0.25, shrunk.Components[0].Weight, 12);
+        Assert.Equal(1, shrunk.Components[1].Weight);
+        Assert.Equal((0.75 * 1 + 1 * 0.5) / 1.75, shrunk.Score, 12);
+        Assert.Contains("weight ×0.25: 25 labelled images", shrunk.Components[0].Description);
         Assert.Contains("no reference point", Assert.Throws<MlNetTransferException>(() =>
             DomainSimilarity.Combine(new LogMeResult(), null, null, null)).Message);
     }
