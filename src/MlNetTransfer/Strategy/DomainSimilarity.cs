@@ -99,6 +99,11 @@ public static class DomainSimilarity
         float[][]? sourceProbabilities = null, IReadOnlyList<string>? sourceClassNames = null, DomainSimilarityOptions? options = null)
     {
         options ??= new DomainSimilarityOptions();
+        ArgumentNullException.ThrowIfNull(embeddings);
+        if (pixelBaseline is null && sourceProbabilities is null)
+            throw new MlNetTransferException("Domain similarity: LogME alone has no reference point; give the pixel baseline or the source head's predictions too.");
+        if (sourceProbabilities is not null && sourceProbabilities.Length != embeddings.Length)
+            throw new MlNetTransferException($"Domain similarity: {embeddings.Length} embeddings but {sourceProbabilities.Length} source-head predictions; they must describe the same images.");
         var logMe = LogMe.Compute(embeddings, labels, options.LogMe);
         LogMeResult? baselineLogMe = null;
         ProbeComparisonResult? probe = null;

@@ -69,5 +69,9 @@ public class DomainSimilarityTests
         Assert.NotNull(similar.LogMe);
         Assert.NotNull(similar.BaselineLogMe);
         Assert.True(similar.Components.Single(c => c.Name == "logme-gain").Value > 0.5);
+
+        Assert.Contains("no reference point", Assert.Throws<MlNetTransferException>(() => DomainSimilarity.Measure(embeddings, labels)).Message);
+        Assert.Contains("160 embeddings but 10 source-head predictions", Assert.Throws<MlNetTransferException>(() =>
+            DomainSimilarity.Measure(embeddings, labels, pixels, Head(0.8f)[..10])).Message);
     }
 }
