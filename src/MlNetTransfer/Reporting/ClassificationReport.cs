@@ -24,7 +24,7 @@ public sealed record ClassificationReport
 
     public IReadOnlyList<ClassMetrics> PerClass { get; init; } = [];
 
-    /// <summary>Rows are true classes, columns predicted classes, both in <see cref="Classes"/> order.</summary>
+    /// <summary>Rows are true classes, columns predicted classes, both in <see cref="ConfusionMatrixReport.Classes"/> order.</summary>
     public ConfusionMatrixReport Confusion { get; init; } = new();
 
     public static ClassificationReport From(MulticlassClassificationMetrics m, IReadOnlyList<string> classes)

@@ -1,0 +1,139 @@
+// Calibrates the domain-similarity cut-offs: measures LogME, the k-NN probe gain over raw pixels and the ImageNet
+// head's confidence with a real backbone (MobileNetV2 int8, ImageNet-1k) on data sets of known kind — natural photos
+// (hymenoptera: ants and bees), the same photos degraded (28×28 grey), Fashion-MNIST product images, and the
+// generated synthetic shapes — and prints the combined score and the scenario each gets.
+//
+//   dotnet run -c Release --project bench/SimilarityCalibration -- [--model PATH] [--classes PATH] [--hymenoptera DIR]
+//       [--fashion-source DIR] [--work DIR]
+//
+// Defaults read the local mirror in /work/shared (see /work/shared/models/README.md); --work keeps the generated
+// data sets and the embedding cache between runs.
+using System.Diagnostics;
+using Microsoft.ML;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Data;
+using MlNetTransfer.Featurization;
+using MlNetTransfer.Strategy;
+using SkiaSharp;
+
+string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
+var modelPath = Arg("--model", "/work/shared/models/mobilenetv2-12-int8.onnx");
+var classesPath = Arg("--classes", "/work/shared/models/imagenet_classes.txt");
+var hymenoptera = Arg("--hymenoptera", "/work/shared/data/hymenoptera");
+var fashionSource = Arg("--fashion-source", "/usr/share/datasets/fashion-mnist");
+var work = Path.GetFullPath(Arg("--work", Path.Combine(Path.GetTempPath(), "similarity-calibration")));
+Directory.CreateDirectory(work);
+
+var spec = new BackboneSpec { Name = "mobilenetv2-12-int8", ClassifierTensor = "output", SourceDomain = "ImageNet-1k natural photos" };
+var model = OnnxModelFile.Load(modelPath);
+var backbone = BackbonePreparer.Prepare(model, spec);
+var classifier = BackbonePreparer.PrepareClassifier(model, spec);
+var imagenetClasses = File.ReadAllLines(classesPath).Where(l => l.Length > 0).ToArray();
+Console.WriteLine($"backbone {spec.Name}: embedding '{backbone.Spec.EmbeddingTensor}' ({backbone.EmbeddingSize}-d), head {classifier.ClassCount} classes");
+
+var ml = new MLContext(0);
+var featurizerOptions = new ImageFeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") };
+var featurizer = ImageFeaturizer.Fit(ml, ImageFeaturizer.CreateEstimator(ml, backbone, featurizerOptions));
+var extractor = new EmbeddingExtractor(ml, featurizer, backbone.Sha256, featurizerOptions);
+
+var datasets = new List<(string Name, string Kind, List<(string Path, string Label)> Images)>
+{
+    ("hymenoptera", "natural photos (ImageNet-like)", Folder(hymenoptera)),
+    ("hymenoptera 20/class", "natural photos, few", PerClass(Folder(hymenoptera), 20)),
+    ("hymenoptera 8/class", "natural photos, very few", PerClass(Folder(hymenoptera), 8)),
+    ("hymenoptera grey", "the same photos in grey, full size", Degraded(Folder(hymenoptera), Path.Combine(work, "hymenoptera-grey"), size: null, grey: true)),
+    ("hymenoptera 32px", "the same photos as 32×32 colour thumbnails", Degraded(Folder(hymenoptera), Path.Combine(work, "hymenoptera-32"), size: 32, grey: false)),
+    ("hymenoptera grey 28px", "the same photos as 28×28 grey thumbnails", Degraded(Folder(hymenoptera), Path.Combine(work, "hymenoptera-grey28"), size: 28, grey: true)),
+    ("fashion-mnist 10×40", "grey 28×28 product images", Fashion("fashion10x40", Enumerable.Range(0, 10).ToArray(), 40)),
+    ("fashion-mnist 10×200", "grey 28×28 product images", Fashion("fashion10x200", Enumerable.Range(0, 10).ToArray(), 200)),
+    ("fashion-mnist 10×8", "grey 28×28 product images, very few", PerClass(Fashion("fashion10x40", Enumerable.Range(0, 10).ToArray(), 40), 8)),
+    ("fashion-mnist sandal/sneaker ×200", "grey 28×28 product images, 2 classes", Fashion("fashion-sandal-sneaker", [5, 7], 200)),
+    ("fashion-mnist sandal/sneaker ×8", "grey 28×28 product images, 2 classes, very few", PerClass(Fashion("fashion-sandal-sneaker", [5, 7], 200), 8)),
+    ("fashion-mnist pullover/coat ×200", "grey 28×28 product images, 2 classes", Fashion("fashion-pullover-coat", [2, 4], 200)),
+    ("synthetic shapes 3×100", "generated shapes on noise", Folder(SyntheticImageDataset.Write(Path.Combine(work, "synthetic"), imagesPerClass: 100, size: 128, seed: 7))),
+};
+
+var rows = new List<string>();
+foreach (var (name, kind, images) in datasets)
+{
+    var watch = Stopwatch.StartNew();
+    var paths = images.Select(i => i.Path).ToList();
+    var classNames = images.Select(i => i.Label).Distinct().Order().ToList();
+    var labels = images.Select(i => classNames.IndexOf(i.Label)).ToArray();
+    var embeddings = extractor.Extract(paths);
+    var featurizeSeconds = watch.Elapsed.TotalSeconds;
+    var pixels = PixelBaseline.Compute(paths);
+    var probabilities = SourceHeadPredictions.Predict(ml, classifier, paths, featurizerOptions);
+    watch.Restart();
+    var similarity = DomainSimilarity.Measure(embeddings, labels, pixels, probabilities, imagenetClasses);
+    var size = DatasetSize.FromLabels(labels);
+    var decision = ScenarioMatrix.Choose(size, similarity);
+    var measureSeconds = watch.Elapsed.TotalSeconds;
+
+    Console.WriteLine();
+    Console.WriteLine($"== {name} — {kind}: {images.Count} images, {classNames.Count} classes (featurize {featurizeSeconds:0.0} s, measure {measureSeconds:0.0} s)");
+    var l = similarity.LogMe!; var lb = similarity.BaselineLogMe!; var p = similarity.Probe!; var h = similarity.SourceHead!;
+    Console.WriteLine($"   LogME embeddings {l.Score:0.000}   LogME pixels {lb.Score:0.000}");
+    Console.WriteLine($"   k-NN balanced accuracy: embeddings {p.Embedding.BalancedAccuracy:0.000}, pixels {p.Baseline.BalancedAccuracy:0.000}, error reduction {p.ErrorReduction:0.000}");
+    Console.WriteLine($"   ImageNet head: mean max-prob {h.MeanMaxProbability:0.000}, mean normalized entropy {h.MeanNormalizedEntropy:0.000}, distinct top-1 {h.DistinctTop1Classes}"
+        + $" ({string.Join(", ", h.MostFrequentTop1.Take(3).Select(s => $"{s.Name} {s.Share:P0}"))})");
+    foreach (var c in similarity.Components) Console.WriteLine($"   component {c.Name,-22} value {c.Value,7:0.000} → score {c.Score:0.00} (different ≤ {c.DifferentAt}, similar ≥ {c.SimilarAt}, weight {c.Weight:0.00})");
+    Console.WriteLine($"   similarity {similarity.Score:0.00} → {decision.Scenario}");
+    string S(string component) => similarity.Components.Single(c => c.Name == component).Score.ToString("0.00");
+    rows.Add($"| {name} | {images.Count} | {classNames.Count} | {l.Score:0.000} | {lb.Score:0.000} | {l.Score - lb.Score:0.000} → {S("logme-gain")} | {p.Embedding.BalancedAccuracy:0.000} | {p.Baseline.BalancedAccuracy:0.000} | {p.ErrorReduction:0.00} → {S("probe-error-reduction")} | {h.MeanMaxProbability:0.000} → {S("source-head-confidence")} | {h.MeanNormalizedEntropy:0.000} | {h.DistinctTop1Classes} | **{similarity.Score:0.00}** | {decision.Scenario} |");
+}
+Console.WriteLine();
+Console.WriteLine("| data set | images | classes | LogME emb | LogME pix | LogME gain → score | k-NN emb | k-NN pix | error reduction → score | head max-prob → score | head entropy | distinct top-1 | similarity | scenario |");
+Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+foreach (var r in rows) Console.WriteLine(r);
+
+static List<(string Path, string Label)> Folder(string root)
+{
+    // A folder of class folders, or of split folders (train/val/test) of class folders.
+    var splits = new[] { "train", "val", "validation", "test" }.Select(s => Path.Combine(root, s)).Where(Directory.Exists).ToList();
+    var parents = splits.Count > 0 ? splits : [root];
+    return parents.SelectMany(parent => Directory.GetDirectories(parent).SelectMany(dir =>
+            Directory.GetFiles(dir).Where(f => ImageFileValidator.Validate(f).IsValid).Select(f => (f, Path.GetFileName(dir)))))
+        .OrderBy(i => i.Item1, StringComparer.Ordinal).ToList();
+}
+
+static List<(string Path, string Label)> PerClass(List<(string Path, string Label)> images, int n)
+    => images.GroupBy(i => i.Label).SelectMany(g => g.OrderBy(i => Path.GetFileName(i.Path), StringComparer.Ordinal).Take(n)).ToList();
+
+List<(string Path, string Label)> Fashion(string name, int[] classes, int perClass)
+{
+    var dir = Path.Combine(work, name);
+    if (!Directory.Exists(dir))
+        FashionMnistExporter.Export(dir, new FashionMnistExportOptions
+        {
+            SourceDirectory = fashionSource, Classes = classes, TrainPerClass = perClass, ValidationPerClass = 0, TestPerClass = 0,
+        });
+    return Folder(dir);
+}
+
+// Each photo's centre square, optionally shrunk to size×size and/or made grey, as PNG: the same content, stripped of
+// colour and/or resolution, a graded step away from ImageNet photos.
+static List<(string Path, string Label)> Degraded(List<(string Path, string Label)> images, string dir, int? size, bool grey)
+{
+    var list = new List<(string, string)>();
+    foreach (var (path, label) in images)
+    {
+        var file = Path.Combine(dir, label, Path.GetFileNameWithoutExtension(path) + ".png");
+        if (!File.Exists(file))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            using var source = SKBitmap.Decode(path);
+            var side = Math.Min(source.Width, source.Height);
+            var target = size ?? side;
+            using var result = new SKBitmap(new SKImageInfo(target, target, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque));
+            using (var canvas = new SKCanvas(result))
+            using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
+                canvas.DrawBitmap(source, SKRectI.Create((source.Width - side) / 2, (source.Height - side) / 2, side, side), SKRect.Create(target, target), paint);
+            using var data = result.Encode(SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(file, data.ToArray());
+        }
+        list.Add((file, label));
+    }
+    return list;
+}

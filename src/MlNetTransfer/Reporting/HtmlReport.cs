@@ -1,0 +1,221 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace MlNetTransfer.Reporting;
+
+/// <summary>
+/// The human-readable report: one self-contained HTML file (inline CSS, plots as base64 PNG data URIs, no script, no
+/// external resource) that opens in any browser, from a <see cref="TrainingReport"/> plus optional
+/// <see cref="ExperimentDetails"/> (scenario decision, leaderboard, learning curves).
+/// </summary>
+public static class HtmlReport
+{
+    /// <summary>The <c>data-plot</c> names of the plots a report can contain.</summary>
+    public static class PlotNames
+    {
+        public const string ScenarioMatrix = "scenario-matrix";
+        public const string AccuracyVersusTime = "accuracy-vs-time";
+        public const string Losses = "learning-curves-loss";
+        public const string ValidationAccuracy = "learning-curves-accuracy";
+        public const string ConfusionMatrix = "confusion-matrix";
+    }
+
+    public static void Save(string path, TrainingReport report, ExperimentDetails? details = null)
+        => AtomicFile.WriteAllText(path, Render(report, details));
+
+    public static string Render(TrainingReport report, ExperimentDetails? details = null)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        details ??= new ExperimentDetails();
+        var title = details.Title ?? $"MlNetTransfer report — {(report.Data.Source.Length > 0 ? report.Data.Source : "model")}";
+        var html = new Html();
+        html.Raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+        html.Raw("<title>").Text(title).Raw("</title>\n<style>").Raw(Css).Raw("</style>\n</head>\n<body>\n<main>\n");
+        html.Raw("<h1>").Text(title).Raw("</h1>\n");
+        html.Raw("<p class=\"meta\">").Text($"{report.Tool} {report.Version} · created {report.CreatedUtc.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · strategy {report.Strategy}").Raw("</p>\n");
+
+        Summary(html, report);
+        if (details.Scenario is { } scenario) Scenario(html, scenario);
+        if (details.Leaderboard is { } leaderboard) LeaderboardSection(html, leaderboard);
+        if (details.LearningCurves.Count > 0) Curves(html, details.LearningCurves);
+        Evaluation(html, report);
+        Data(html, report);
+        Setup(html, report);
+        html.Raw("</main>\n</body>\n</html>\n");
+        return html.ToString();
+    }
+
+    private static void Summary(Html html, TrainingReport r)
+    {
+        html.Raw("<section class=\"cards\">\n");
+        Card(html, "accuracy", Pct(r.Metrics.Accuracy), $"on {r.EvaluatedOn} ({r.Metrics.Examples} images)");
+        Card(html, "macro-F1", F(r.Metrics.MacroF1, "0.000"), "mean of the per-class F1");
+        Card(html, "images", $"{r.Counts.Train} / {r.Counts.Validation} / {r.Counts.Test}", "train / validation / test");
+        Card(html, "backbone", r.Backbone.Name, r.Backbone.EmbeddingSize > 0 ? $"{r.Backbone.EmbeddingSize}-d embedding" : "");
+        Card(html, "total time", $"{F(r.Timings.TotalSeconds, "0.0")} s", $"featurize {F(r.Timings.FeaturizeSeconds, "0.0")} s, train {F(r.Timings.TrainSeconds, "0.0")} s");
+        html.Raw("</section>\n");
+    }
+
+    private static void Card(Html html, string label, string value, string note)
+        => html.Raw("<div class=\"card\"><div class=\"label\">").Text(label).Raw("</div><div class=\"value\">").Text(value)
+            .Raw("</div><div class=\"note\">").Text(note).Raw("</div></div>\n");
+
+    private static void Scenario(Html html, Strategy.ScenarioDecision d)
+    {
+        html.Raw("<section>\n<h2>Strategy: ").Text(d.Title).Raw("</h2>\n");
+        html.Raw("<pre class=\"explanation\">").Text(d.Explanation).Raw("</pre>\n");
+        Plot(html, PlotNames.ScenarioMatrix, ReportPlots.ScenarioMatrix(d), "The scenario matrix with this data set placed on it");
+        if (d.Similarity.Components.Count > 0)
+        {
+            html.Raw("<table>\n<thead><tr><th>measurement</th><th class=\"n\">value</th><th class=\"n\">0 (different) at</th><th class=\"n\">1 (similar) at</th><th class=\"n\">score</th><th class=\"n\">weight</th></tr></thead>\n<tbody>\n");
+            foreach (var c in d.Similarity.Components)
+                Row(html, c.Name, F(c.Value, "0.000"), F(c.DifferentAt, "0.###"), F(c.SimilarAt, "0.###"), F(c.Score, "0.00"), F(c.Weight, "0.##"));
+            html.Raw("<tr class=\"total\"><td>similarity</td><td></td><td></td><td></td><td class=\"n\">").Text(F(d.Similarity.Score, "0.00"))
+                .Raw("</td><td class=\"n\">cut-off ").Text(F(d.SimilarityCutoff, "0.00")).Raw("</td></tr>\n</tbody>\n</table>\n");
+        }
+        html.Raw("</section>\n");
+    }
+
+    private static void LeaderboardSection(Html html, Leaderboard board)
+    {
+        html.Raw("<section>\n<h2>Leaderboard</h2>\n<p>").Text($"Ranked by {board.Metric}. Search took {F(board.ElapsedSeconds, "0.0")} s");
+        if (board.BudgetSeconds is { } budget)
+        {
+            var over = board.ElapsedSeconds - budget;
+            html.Text($" of a {F(budget, "0.#")} s budget ({(over > 0 ? $"over by {F(over, "0.0")} s" : "within budget")})");
+        }
+        html.Text(".").Raw("</p>\n");
+        html.Raw("<table>\n<thead><tr><th class=\"n\">#</th><th>candidate</th><th>strategy</th><th class=\"n\">frozen</th><th class=\"n\">").Text(board.Metric)
+            .Raw("</th><th class=\"n\">macro-F1</th><th class=\"n\">wall time (s)</th><th>status</th></tr></thead>\n<tbody>\n");
+        var rank = 0;
+        foreach (var e in board.Ranked())
+        {
+            rank++;
+            html.Raw(e.Candidate == board.Winner ? "<tr class=\"winner\">" : "<tr>");
+            Cells(html, rank.ToString(CultureInfo.InvariantCulture), e.Candidate + (e.Candidate == board.Winner ? " ★" : ""), e.Strategy,
+                e.FreezeFraction is { } f ? Pct(f) : "", e.Score is { } s ? F(s, "0.000") : "—", e.MacroF1 is { } m ? F(m, "0.000") : "—",
+                F(e.WallSeconds, "0.0"), e.Status + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
+            html.Raw("</tr>\n");
+        }
+        html.Raw("</tbody>\n</table>\n");
+        if (board.Entries.Any(e => e.Score is not null))
+            Plot(html, PlotNames.AccuracyVersusTime, ReportPlots.AccuracyVersusTime(board), $"{board.Metric} against wall time per candidate");
+        html.Raw("</section>\n");
+    }
+
+    private static void Curves(Html html, IReadOnlyList<LearningCurve> curves)
+    {
+        html.Raw("<section>\n<h2>Learning curves</h2>\n");
+        if (curves.Any(c => c.Points.Any(p => p.TrainLoss is not null || p.ValidationLoss is not null)))
+            Plot(html, PlotNames.Losses, ReportPlots.Losses(curves), "Training and validation loss per epoch");
+        if (curves.Any(c => c.Points.Any(p => p.ValidationAccuracy is not null)))
+            Plot(html, PlotNames.ValidationAccuracy, ReportPlots.ValidationAccuracy(curves), "Validation accuracy per epoch");
+        html.Raw("</section>\n");
+    }
+
+    private static void Evaluation(Html html, TrainingReport r)
+    {
+        html.Raw("<section>\n<h2>Evaluation on ").Text(r.EvaluatedOn).Raw("</h2>\n");
+        Metrics(html, "", r.Metrics);
+        if (r.Metrics.Confusion.Classes.Length > 0)
+            Plot(html, PlotNames.ConfusionMatrix, ReportPlots.ConfusionMatrix(r.Metrics.Confusion, r.EvaluatedOn), $"Confusion matrix on {r.EvaluatedOn}");
+        if (r.ValidationMetrics is { } v && r.EvaluatedOn != "validation") Metrics(html, "Validation", v);
+        html.Raw("</section>\n");
+    }
+
+    private static void Metrics(Html html, string heading, ClassificationReport m)
+    {
+        if (heading.Length > 0) html.Raw("<h3>").Text(heading).Raw("</h3>\n");
+        html.Raw("<p>").Text($"Accuracy {F(m.Accuracy, "0.000")}, macro-F1 {F(m.MacroF1, "0.000")}, macro-accuracy {F(m.MacroAccuracy, "0.000")}, log-loss {F(m.LogLoss, "0.000")} over {m.Examples} images.").Raw("</p>\n");
+        if (m.PerClass.Count == 0) return;
+        html.Raw("<table>\n<thead><tr><th>class</th><th class=\"n\">precision</th><th class=\"n\">recall</th><th class=\"n\">F1</th><th class=\"n\">support</th></tr></thead>\n<tbody>\n");
+        foreach (var c in m.PerClass) Row(html, c.Class, F(c.Precision, "0.000"), F(c.Recall, "0.000"), F(c.F1, "0.000"), c.Support.ToString(CultureInfo.InvariantCulture));
+        html.Raw("</tbody>\n</table>\n");
+    }
+
+    private static void Data(Html html, TrainingReport r)
+    {
+        html.Raw("<section>\n<h2>Data</h2>\n<p>").Text($"{r.Data.Source} — {r.Data.Classes.Count} classes, {(r.Data.PreSplit ? "split by folder" : $"split with seed {r.Data.Seed}")}.").Raw("</p>\n");
+        if (r.Counts.PerClass.Count > 0)
+        {
+            html.Raw("<table>\n<thead><tr><th>class</th><th class=\"n\">train</th><th class=\"n\">validation</th><th class=\"n\">test</th></tr></thead>\n<tbody>\n");
+            foreach (var (name, counts) in r.Counts.PerClass)
+                Row(html, [name, .. counts.Select(c => c.ToString(CultureInfo.InvariantCulture))]);
+            html.Raw("</tbody>\n</table>\n");
+        }
+        if (r.Skipped.Count > 0)
+        {
+            html.Raw("<details><summary>").Text(r.Skipped.Count == 1 ? "1 file skipped" : $"{r.Skipped.Count} files skipped").Raw("</summary>\n<ul>\n");
+            foreach (var s in r.Skipped.Take(200)) html.Raw("<li><code>").Text(s.Path).Raw("</code>: ").Text(s.Reason).Raw("</li>\n");
+            html.Raw("</ul>\n</details>\n");
+        }
+        html.Raw("</section>\n");
+    }
+
+    private static void Setup(Html html, TrainingReport r)
+    {
+        html.Raw("<section>\n<h2>Set-up</h2>\n<table class=\"kv\">\n<tbody>\n");
+        Row(html, "backbone", $"{r.Backbone.Name} ({r.Backbone.Source}), input {r.Backbone.InputWidth}×{r.Backbone.InputHeight}, trained on {r.Backbone.SourceDomain}");
+        Row(html, "embedding", $"'{r.Backbone.EmbeddingTensor}', {r.Backbone.EmbeddingSize} values");
+        Row(html, "backbone SHA-256", r.Backbone.Sha256);
+        Row(html, "head", $"{r.Trainer.Name} ({r.Trainer.MlNetTrainer}), up to {r.Trainer.MaximumIterations} iterations, L2 {(r.Trainer.L2Regularization is { } l2 ? F(l2, "0.####") : "default")}, normalize {r.Trainer.Normalize.ToString().ToLowerInvariant()}");
+        Row(html, "featurization", $"{r.Featurization.Images} images ({r.Featurization.CacheHits} from the cache), {F(r.Featurization.ImagesPerSecond, "0.0")} images/s, {r.Featurization.DegreeOfParallelism} in parallel");
+        Row(html, "timings (s)", $"load {F(r.Timings.LoadSeconds, "0.0")}, featurize {F(r.Timings.FeaturizeSeconds, "0.0")}, train {F(r.Timings.TrainSeconds, "0.0")}, evaluate {F(r.Timings.EvaluateSeconds, "0.0")}, total {F(r.Timings.TotalSeconds, "0.0")}");
+        html.Raw("</tbody>\n</table>\n</section>\n");
+    }
+
+    private static void Plot(Html html, string name, byte[] png, string alt)
+        => html.Raw("<figure><img class=\"plot\" data-plot=\"").Text(name).Raw("\" alt=\"").Text(alt).Raw("\" src=\"data:image/png;base64,")
+            .Raw(Convert.ToBase64String(png)).Raw("\"><figcaption>").Text(alt).Raw("</figcaption></figure>\n");
+
+    private static void Row(Html html, params string[] cells)
+    {
+        html.Raw("<tr>");
+        Cells(html, cells);
+        html.Raw("</tr>\n");
+    }
+
+    private static void Cells(Html html, params string[] cells)
+    {
+        for (int i = 0; i < cells.Length; i++)
+            html.Raw(LooksNumeric(cells[i]) ? "<td class=\"n\">" : "<td>").Text(cells[i]).Raw("</td>");
+    }
+
+    private static bool LooksNumeric(string s) => s.Length > 0 && (char.IsDigit(s[0]) || s[0] is '—' or '-') && s.Length < 12;
+
+    private static string F(double value, string format) => double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "—";
+
+    private static string Pct(double fraction) => double.IsFinite(fraction) ? (fraction * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "—";
+
+    private const string Css = """
+        body { margin: 0; background: #f5f6f8; color: #1d2330; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; }
+        main { max-width: 1000px; margin: 0 auto; padding: 24px; }
+        h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 0 0 12px; } h3 { font-size: 16px; }
+        .meta { color: #5b6475; margin: 0 0 20px; }
+        section { background: #fff; border: 1px solid #dfe3ea; border-radius: 8px; padding: 18px 20px; margin: 0 0 18px; }
+        section.cards { display: flex; flex-wrap: wrap; gap: 12px; background: none; border: none; padding: 0; }
+        .card { flex: 1 1 170px; background: #fff; border: 1px solid #dfe3ea; border-radius: 8px; padding: 12px 14px; }
+        .card .label { color: #5b6475; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+        .card .value { font-size: 20px; font-weight: 600; overflow-wrap: break-word; }
+        .card .note { color: #5b6475; font-size: 12px; }
+        table { border-collapse: collapse; width: 100%; margin: 8px 0 14px; font-size: 14px; }
+        th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e8ebf0; vertical-align: top; }
+        th { background: #f0f2f6; font-weight: 600; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+        tr.winner td { background: #eaf6ea; font-weight: 600; } tr.total td { font-weight: 600; border-top: 2px solid #c9ced8; }
+        table.kv td:first-child { width: 170px; color: #5b6475; } table.kv td { overflow-wrap: anywhere; }
+        figure { margin: 10px 0 16px; } img.plot { display: block; max-width: 100%; height: auto; border: 1px solid #e8ebf0; border-radius: 4px; }
+        figcaption { color: #5b6475; font-size: 13px; margin-top: 4px; }
+        pre.explanation { white-space: pre-wrap; font: inherit; background: #f7f8fb; border-left: 4px solid #1f77b4; padding: 10px 14px; margin: 0 0 12px; }
+        code { font-size: 13px; }
+        """;
+
+    /// <summary>A string builder that HTML-encodes text and passes markup through.</summary>
+    private sealed class Html
+    {
+        private readonly StringBuilder _b = new();
+        public Html Raw(string markup) { _b.Append(markup); return this; }
+        public Html Text(string? text) { _b.Append(WebUtility.HtmlEncode(text ?? "")); return this; }
+        public override string ToString() => _b.ToString();
+    }
+}
