@@ -4,13 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-<<<<<<< HEAD
 # nodejs, npm: node runs @tensorflow/tfjs, the reference the TF.js importer is tested against.
 # libonnx-testdata: ONNX's own per-operator conformance cases, the reference the TorchSharp converter is tested against.
-APT_PACKAGES=(nodejs npm libonnx-testdata)
-=======
-APT_PACKAGES=(nodejs npm chromium)   # node runs @tensorflow/tfjs, the reference implementation the TF.js importer is tested against; headless chromium renders the HTML report in its test
->>>>>>> strategy
+# chromium: headless, it renders the HTML report in its test.
+APT_PACKAGES=(nodejs npm libonnx-testdata chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -159,7 +159,7 @@ public static class HtmlReport
         Row(html, "backbone", $"{r.Backbone.Name} ({r.Backbone.Source}), input {r.Backbone.InputWidth}×{r.Backbone.InputHeight}, trained on {r.Backbone.SourceDomain}");
         Row(html, "embedding", $"'{r.Backbone.EmbeddingTensor}', {r.Backbone.EmbeddingSize} values");
         Row(html, "backbone SHA-256", r.Backbone.Sha256);
-        Row(html, "head", $"{r.Trainer.Name} ({r.Trainer.MlNetTrainer}), up to {r.Trainer.MaximumIterations} iterations, L2 {(r.Trainer.L2Regularization is { } l2 ? F(l2, "0.####") : "default")}, normalize {r.Trainer.Normalize.ToString().ToLowerInvariant()}");
+        Row(html, "head", $"{r.Trainer.Name} ({r.Trainer.MlNetTrainer}), up to {r.Trainer.MaximumIterations} iterations, L2 {(r.Trainer.L2Regularization is { } l2 ? F(l2, "0.####") : "default")}, normalization {r.Trainer.Normalization.ToLowerInvariant()}");
         Row(html, "featurization", $"{r.Featurization.Images} images ({r.Featurization.CacheHits} from the cache), {F(r.Featurization.ImagesPerSecond, "0.0")} images/s, {r.Featurization.DegreeOfParallelism} in parallel");
         Row(html, "timings (s)", $"load {F(r.Timings.LoadSeconds, "0.0")}, featurize {F(r.Timings.FeaturizeSeconds, "0.0")}, train {F(r.Timings.TrainSeconds, "0.0")}, evaluate {F(r.Timings.EvaluateSeconds, "0.0")}, total {F(r.Timings.TotalSeconds, "0.0")}");
         html.Raw("</tbody>\n</table>\n</section>\n");
