@@ -38,7 +38,7 @@ internal static class ReportSamples
             },
             Skipped = [new SkippedReport("/data/insects/ants/broken.jpg", "truncated JPEG")],
             Backbone = new BackboneReport { Name = "mobilenet_v2", Source = "catalog", Sha256 = new string('a', 64), EmbeddingTensor = "pooled", EmbeddingSize = 1280, InputWidth = 224, InputHeight = 224, SourceDomain = "ImageNet-1k natural photos" },
-            Trainer = new TrainerReport { Name = "lbfgs", MlNetTrainer = "LbfgsMaximumEntropy", MaximumIterations = 200, Normalize = true },
+            Trainer = new TrainerReport { Name = "lbfgs", MlNetTrainer = "LbfgsMaximumEntropy", MaximumIterations = 200, Normalization = "MeanVariance" },
             Featurization = new FeaturizationReport { Images = 600, CacheHits = 100, ImagesPerSecond = 85.5, DegreeOfParallelism = 2 },
             Timings = new TimingsReport { LoadSeconds = 0.4, FeaturizeSeconds = 6.1, TrainSeconds = 2.3, EvaluateSeconds = 0.2, TotalSeconds = 9.0 },
         };
