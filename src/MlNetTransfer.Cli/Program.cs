@@ -10,5 +10,6 @@ var root = new RootCommand(
     InspectCommand.Create(),
     DemoCommand.Create(),
     DataCommand.Create(),
+    ServeCommand.Create(),
 };
 return Cli.Run(root, args);

@@ -22,12 +22,12 @@ internal static class ImageDecoder
     {
         if (bytes.IsEmpty) throw new InvalidImageException(ImageProblem.Empty, "empty image (0 bytes)", fileName);
         var format = ImageFormatDetector.Detect(bytes);
+        if (format == ImageFormat.Unknown)
+            // The validator names what the bytes really are (a text file, a PDF, an HTML page, ...) without decoding them.
+            throw new InvalidImageException(ImageProblem.NotAnImage, ImageFileValidator.Validate(bytes).Reason ?? "not an image", fileName);
         if (!ImageFormatDetector.IsSupported(format))
-        {
-            // The validator names what the bytes really are (GIF, HEIC, a PDF, an HTML page, ...) without decoding them.
-            var reason = ImageFileValidator.Validate(bytes).Reason ?? "not a supported image (supported: JPEG, PNG, BMP, WebP)";
-            throw new InvalidImageException(format == ImageFormat.Unknown ? ImageProblem.NotAnImage : ImageProblem.UnsupportedFormat, reason, fileName);
-        }
+            throw new InvalidImageException(ImageProblem.UnsupportedFormat,
+                $"{ImageFormatDetector.DisplayName(format)} images are not supported (supported: JPEG, PNG, BMP, WebP); convert it to JPEG or PNG", fileName);
 
         var name = ImageFormatDetector.DisplayName(format);
         using var data = SKData.CreateCopy(bytes);
