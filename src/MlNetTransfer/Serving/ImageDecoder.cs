@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.Data;
 using MlNetTransfer.Data;
 using SkiaSharp;
@@ -39,8 +40,9 @@ internal static class ImageDecoder
         var pixels = (long)width * height;
         if (pixels > maxPixels)
             throw new InvalidImageException(ImageProblem.TooManyPixels,
-                $"{name} declares {width}x{height} pixels ({pixels / 1e6:0.#} megapixels), more than the {maxPixels / 1e6:0.#} megapixels allowed; " +
-                "refused without decoding it (resize the image first)", fileName);
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{name} declares {width}x{height} = {pixels:N0} pixels, more than the {maxPixels:N0} allowed; refused without decoding it (resize the image first)"),
+                fileName);
 
         // The same target SKBitmap.Decode (ML.NET's LoadImages) uses: the codec's colour type, premultiplied alpha, no
         // colour space; a non-32-bit type (grey JPEG) becomes BGRA as MLImage would convert it. Same pixels, same scores.
