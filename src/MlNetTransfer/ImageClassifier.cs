@@ -142,10 +142,13 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
         return Score(decoded, name ?? "");
     }
 
+    /// <summary>Labels an image already in memory. The caller keeps it: a copy goes through the chain, because ML.NET's
+    /// resize step passes on an image that already has the input size and disposes it on a later prediction.</summary>
     public ImagePrediction Predict(MLImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return Score(image, "");
+        using var copy = MLImage.CreateFromPixels(image.Width, image.Height, image.PixelFormat, image.Pixels);
+        return Score(copy, "");
     }
 
     /// <summary>Labels many image files, in order, with one borrowed engine. The first unusable file stops the batch

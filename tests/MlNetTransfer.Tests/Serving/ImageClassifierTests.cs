@@ -206,6 +206,24 @@ public sealed class ImageClassifierTests(ServingFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public void ACallersImageStaysTheCallers()
+    {
+        // ML.NET's resize step passes an image that already has the model's input size straight on, and disposes it
+        // on the next prediction: the classifier must not let that happen to an image it does not own.
+        var classifier = ImageClassifier.Load(fixture.ModelA, new ImageClassifierOptions { MaximumRetainedEngines = 1 });
+        using var exact = MLImage.CreateFromFile(fixture.TrainingImage);
+        Assert.Equal(64, exact.Width);
+        using var other = MLImage.CreateFromFile(fixture.Png);
+        var first = classifier.Predict(exact);
+        classifier.Predict(other);
+        Assert.Equal(first.Scores, classifier.Predict(exact).Scores);
+        classifier.Predict(other);
+        classifier.Dispose();
+        Assert.Equal(64, exact.Width);
+        Assert.Equal(80, other.Width);
+    }
+
+    [Fact]
     public void ADisposedClassifierRefusesToPredict()
     {
         var classifier = ImageClassifier.Load(fixture.ModelA);

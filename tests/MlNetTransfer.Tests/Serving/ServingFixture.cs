@@ -15,6 +15,7 @@ public sealed class ServingFixture : IDisposable
     public ServingFixture()
     {
         var data = SyntheticImageDataset.Write(_dir.Combine("shapes"), imagesPerClass: 12, size: 64, seed: 11);
+        TrainingImage = Directory.GetFiles(data, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
         ModelA = Train(data, HeadTrainer.Lbfgs, "a.zip");
         ModelB = Train(data, HeadTrainer.Sdca, "b.zip");
         // Fresh images the models never saw: PNG and JPEG alternate.
@@ -30,6 +31,9 @@ public sealed class ServingFixture : IDisposable
 
     /// <summary>12 images (4 per class, PNG and JPEG).</summary>
     public string[] Probes { get; }
+
+    /// <summary>A 64×64 PNG: exactly the models' input size.</summary>
+    public string TrainingImage { get; }
 
     public string Jpeg => Probes.First(p => p.EndsWith(".jpg", StringComparison.Ordinal));
 
