@@ -73,16 +73,32 @@ echo "== warm-up (5 s)"
 wrk -t"$threads" -c"$connections" -d5s -s bench/LoadTest/predict.lua "$url" -- "${files[@]}" | grep RESULT
 rss_warm=$(rss_kb "$server_pid")
 
-declare -a rps_list=() p50_list=() p99_list=() err_list=() rss_list=()
+ceiling() { # the bare session for $duration s per thread count; prints "best-images/s lowest-cpu-ms-per-image"
+  dotnet bench/LoadTest/OrtCeiling/bin/Release/net10.0/OrtCeiling.dll --model "$model" --backbone "$backbone" --seconds "$duration" "${files[@]}" \
+    | tee -a "$work/ceiling.log" | sed -nE 's/^CEILING images_per_s=([0-9.]+) cpu_ms_per_image=([0-9.]+)/\1 \2/p'
+}
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14 + $15) * 1000 / hz}' "/proc/$1/stat"; } # user+system CPU of a process
+
+# Rounds alternate server and ceiling, so both see the same machine (other load on it drifts over minutes).
+# Two ratios per round: requests/s over the ceiling's images/s (what a client sees; swayed by other load on a shared
+# machine), and the ceiling's CPU time per image over the server's per request (the server's own overhead, steadier).
+declare -a rps_list=() p50_list=() p99_list=() err_list=() rss_list=() ceiling_list=() ratio_list=() cpu_list=() cpu_ratio_list=()
 for r in $(seq 1 "$rounds"); do
+  cpu0=$(cpu_ms "$server_pid")
   line=$(wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s bench/LoadTest/predict.lua "$url" -- "${files[@]}" | grep RESULT)
+  cpu1=$(cpu_ms "$server_pid")
   rss=$(rss_kb "$server_pid")
-  echo "round $r: $line rss_kb=$rss"
-  rps_list+=("$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")")
+  rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
+  requests=$(sed -E 's/.*RESULT requests=([0-9]+).*/\1/' <<<"$line")
+  server_cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$requests" 'BEGIN {printf "%.2f", (b - a) / n}')
+  read -r c c_cpu <<<"$(ceiling)"
+  ratio=$(awk -v a="$rps" -v b="$c" 'BEGIN {printf "%.2f", a / b}')
+  cpu_ratio=$(awk -v a="$c_cpu" -v b="$server_cpu" 'BEGIN {printf "%.2f", a / b}')
+  echo "round $r: $line rss_kb=$rss server_cpu_ms_per_request=$server_cpu ceiling_images_per_s=$c ceiling_cpu_ms_per_image=$c_cpu ratio=$ratio cpu_ratio=$cpu_ratio"
+  rps_list+=("$rps"); rss_list+=("$rss"); ceiling_list+=("$c"); ratio_list+=("$ratio"); cpu_list+=("$server_cpu/$c_cpu"); cpu_ratio_list+=("$cpu_ratio")
   p50_list+=("$(sed -E 's/.* p50_ms=([0-9.]+).*/\1/' <<<"$line")")
   p99_list+=("$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<<"$line")")
   err_list+=("$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$line")")
-  rss_list+=("$rss")
 done
 
 echo "== stop the server (SIGTERM)"
@@ -90,14 +106,9 @@ kill -TERM "$server_pid"
 set +e; wait "$server_pid"; server_exit=$?; set -e
 server_pid=""
 echo "server exit code $server_exit; $(tail -n 1 "$work/serve.log")"
-
-echo "== ceiling: bare ONNX Runtime session, same images, in process (${duration}s per run)"
-ceiling_out=$(dotnet bench/LoadTest/OrtCeiling/bin/Release/net10.0/OrtCeiling.dll --model "$model" --backbone "$backbone" --seconds "$duration" "${files[@]}")
-echo "$ceiling_out" | grep -v '^CEILING'
-ceiling=$(sed -nE 's/^CEILING images_per_s=([0-9.]+)/\1/p' <<<"$ceiling_out")
+grep -m1 '^backbone' "$work/ceiling.log"
 
 errors=0; for e in "${err_list[@]}"; do errors=$((errors + e)); done
-best=$(printf '%s\n' "${rps_list[@]}" | sort -g | tail -n 1)
 echo
 echo "== summary"
 printf 'rounds: %s x %ss, wrk -t%s -c%s, %s images (%s)\n' "$rounds" "$duration" "$threads" "$connections" "${#files[@]}" "$images"
@@ -106,6 +117,9 @@ printf 'p50 ms per round:     %s\n' "${p50_list[*]}"
 printf 'p99 ms per round:     %s\n' "${p99_list[*]}"
 printf 'errors per round:     %s  (total %s)\n' "${err_list[*]}" "$errors"
 printf 'RSS kB: after load %s, after warm-up %s, after each round %s\n' "$rss_start" "$rss_warm" "${rss_list[*]}"
-printf 'ceiling (bare ONNX Runtime): %s images/s\n' "$ceiling"
-printf 'ratio server/ceiling (best round): %s\n' "$(awk -v a="$best" -v b="$ceiling" 'BEGIN {printf "%.2f", a / b}')"
+printf 'ceiling images/s per round (bare ONNX Runtime, best of 1 and %s threads): %s\n' "$(nproc)" "${ceiling_list[*]}"
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf 'ratio requests/s ÷ ceiling images/s per round: %s  (median %s)\n' "${ratio_list[*]}" "$(median "${ratio_list[@]}")"
+printf 'CPU ms per image, server/ceiling, per round: %s\n' "${cpu_list[*]}"
+printf 'ratio ceiling CPU ÷ server CPU per image per round: %s  (median %s)\n' "${cpu_ratio_list[*]}" "$(median "${cpu_ratio_list[@]}")"
 [ "$errors" -eq 0 ] && [ "$server_exit" -eq 0 ] || { echo "FAILED: errors or unclean shutdown" >&2; exit 1; }

@@ -49,7 +49,20 @@ public sealed partial class ServeCommandTests(ServingFixture fixture) : IClassFi
             Assert.Equal(library.Predict(png).Scores.Select(s => s.Value), answer!.Score);
             Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await http.PostAsync("/predict", new ByteArrayContent(BadImages.Gif))).StatusCode);
 
+            // A request still uploading when SIGTERM arrives is finished before the server exits.
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var slow = new StreamContent(new GatedStream(png, gate.Task));
+            var inFlight = http.PostAsync("/predict", slow);
+            await Task.Delay(300); // the first half of the body is on the server
+            Assert.False(inFlight.IsCompleted);
             Assert.Equal(0, Kill(process.Id, Sigterm));
+            await Task.Delay(500);
+            Assert.False(process.HasExited, "exited with a request in flight");
+            gate.SetResult();
+            var finished = await inFlight;
+            Assert.Equal(HttpStatusCode.OK, finished.StatusCode);
+            Assert.Equal(answer.Score, (await finished.Content.ReadFromJsonAsync<PredictionResponse>(new JsonSerializerOptions(JsonSerializerDefaults.Web)))!.Score);
+
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "still running 30 s after SIGTERM");
             process.WaitForExit(); // flush the redirected output
             Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}:\n" + string.Join('\n', stdout));
@@ -73,6 +86,33 @@ public sealed partial class ServeCommandTests(ServingFixture fixture) : IClassFi
     }
 
     private const int Sigterm = 15;
+
+    /// <summary>Gives the first half of the bytes at once and the rest when the gate opens: an upload in progress.</summary>
+    private sealed class GatedStream(byte[] bytes, Task gate) : Stream
+    {
+        private int _position;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancel = default)
+        {
+            if (_position >= bytes.Length / 2) await gate.WaitAsync(cancel);
+            var end = _position < bytes.Length / 2 ? bytes.Length / 2 : bytes.Length;
+            var n = Math.Min(buffer.Length, end - _position);
+            bytes.AsMemory(_position, n).CopyTo(buffer);
+            _position += n;
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
