@@ -27,7 +27,7 @@ internal sealed class ImageClassifierApi(string modelName, ImageClassifierApiOpt
         var model = Classifier(http);
         var images = await ReadImagesAsync(http.Request, cancel);
         // One model generation answers the whole batch, even if a reload lands meanwhile.
-        return Results.Ok(model.Use(classifier =>
+        return Results.Ok(model.Use((classifier, generation) =>
         {
             var answers = new List<PredictionResponse>(images.Count);
             foreach (var (bytes, fileName) in images)
@@ -35,22 +35,22 @@ internal sealed class ImageClassifierApi(string modelName, ImageClassifierApiOpt
                 cancel.ThrowIfCancellationRequested();
                 answers.Add(PredictionResponse.From(classifier.Predict(bytes.Span, fileName), top, fileName));
             }
-            return new BatchPredictionResponse(model.Generation, answers);
+            return new BatchPredictionResponse(generation, answers);
         }));
     });
 
     public IResult ModelInfo(HttpContext http)
     {
         var model = Classifier(http);
-        return Results.Ok(model.Use(c => new ModelResponse(model.Name, Path.GetFileName(c.ModelPath), c.ModelSha256, model.Generation,
-            model.LoadedUtc, model.LastReloadError, c.Classes, c.Metadata)));
+        return Results.Ok(model.Use((c, generation) => new ModelResponse(model.Name, Path.GetFileName(c.ModelPath), c.ModelSha256, generation,
+            c.LoadedUtc, model.LastReloadError, c.Classes, c.Metadata)));
     }
 
     public IResult Health(HttpContext http)
     {
         var model = Classifier(http);
         var error = model.LastReloadError;
-        return Results.Ok(new HealthResponse(error is null ? "healthy" : "degraded", model.Generation, model.ModelSha256, error));
+        return Results.Ok(model.Use((c, generation) => new HealthResponse(error is null ? "healthy" : "degraded", generation, c.ModelSha256, error)));
     }
 
     private ReloadingImageClassifier Classifier(HttpContext http) => http.RequestServices.GetRequiredService<ImageClassifierPool>().Get(modelName);
@@ -74,7 +74,8 @@ internal sealed class ImageClassifierApi(string modelName, ImageClassifierApiOpt
         {
             // Kestrel's own limits (body size, upload rate) and malformed framing.
             problem = e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? ApiProblem.TooLargeAtLeast(null, options.MaxImageBytes)
+                ? new ApiProblem(e.StatusCode, "image_too_large", "Request too large",
+                    $"The request body is over the limit ({options.MaxImageBytes} bytes per image, {options.MaxBatchRequestBytes} per batch).")
                 : new ApiProblem(e.StatusCode, "bad_request", "Bad request", e.Message);
         }
         catch (InvalidDataException e)

@@ -79,6 +79,9 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
     /// <summary>SHA-256 (lowercase hex) of the zip's bytes as loaded ("" when built in memory).</summary>
     public string ModelSha256 { get; }
 
+    /// <summary>When this classifier was created (UTC).</summary>
+    public DateTime LoadedUtc { get; } = DateTime.UtcNow;
+
     /// <summary>Loads a model zip saved by this tool (or any ML.NET zip whose chain starts with LoadImages and ends
     /// in PredictedLabel and Score). The file is read once; the model and its metadata come from the same bytes.</summary>
     public static ImageClassifier Load(MLContext ml, string zipPath, ImageClassifierOptions? options = null)

@@ -36,7 +36,7 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
         _logger = logger ?? NullLogger.Instance;
         Name = name;
         ModelPath = Path.GetFullPath(zipPath);
-        _current = new ModelVersion(ImageClassifier.Load(new MLContext(), ModelPath, _options), 1, DateTime.UtcNow);
+        _current = new ModelVersion(ImageClassifier.Load(new MLContext(), ModelPath, _options), 1);
         _logger.LogInformation("Model {Name} loaded from {Path} ({Classes} classes, sha256 {Sha})",
             DisplayName, ModelPath, _current.Classifier.Classes.Count, _current.Classifier.ModelSha256);
         if (!_options.ReloadOnChange) return;
@@ -79,7 +79,7 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
     public int Generation => Volatile.Read(ref _current).Generation;
 
     /// <summary>When the current model was loaded (UTC).</summary>
-    public DateTime LoadedUtc => Volatile.Read(ref _current).LoadedUtc;
+    public DateTime LoadedUtc => Volatile.Read(ref _current).Classifier.LoadedUtc;
 
     /// <summary>SHA-256 of the current model's zip.</summary>
     public string ModelSha256 => Volatile.Read(ref _current).Classifier.ModelSha256;
@@ -122,7 +122,7 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
                 next.Dispose();
                 return false;
             }
-            Volatile.Write(ref _current, new ModelVersion(next, old.Generation + 1, DateTime.UtcNow));
+            Volatile.Write(ref _current, new ModelVersion(next, old.Generation + 1));
             old.Release(); // disposed once the calls still running on it return
             _logger.LogInformation("Model {Name} reloaded from {Path}: generation {Generation}, sha256 {Sha}",
                 DisplayName, ModelPath, old.Generation + 1, next.ModelSha256);
@@ -171,8 +171,15 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
     public T Use<T>(Func<ImageClassifier, T> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        return Use((classifier, _) => work(classifier));
+    }
+
+    /// <summary>As <see cref="Use{T}(Func{ImageClassifier, T})"/>, also passing that model's <see cref="Generation"/>.</summary>
+    public T Use<T>(Func<ImageClassifier, int, T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
         var model = Acquire();
-        try { return work(model.Classifier); }
+        try { return work(model.Classifier, model.Generation); }
         finally { model.Release(); }
     }
 
@@ -224,13 +231,12 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
     }
 
     /// <summary>One loaded model and a count of its users: the holder (while it is current) plus each running call.</summary>
-    private sealed class ModelVersion(ImageClassifier classifier, int generation, DateTime loadedUtc)
+    private sealed class ModelVersion(ImageClassifier classifier, int generation)
     {
         private int _users = 1;
 
         public ImageClassifier Classifier { get; } = classifier;
         public int Generation { get; } = generation;
-        public DateTime LoadedUtc { get; } = loadedUtc;
 
         /// <summary>Counts one more user, unless the count already reached zero (the model is being disposed).</summary>
         public bool TryAcquire()
