@@ -11,5 +11,6 @@ var root = new RootCommand(
     DemoCommand.Create(),
     DataCommand.Create(),
     BackbonesCommand.Create(),
+    ServeCommand.Create(),
 };
 return Cli.Run(root, args);

@@ -24,7 +24,14 @@ public sealed record ModelMetadata
 
     public static ModelMetadata? Read(string zipPath)
     {
-        using var zip = ZipFile.OpenRead(zipPath);
+        using var file = File.OpenRead(zipPath);
+        return Read(file);
+    }
+
+    /// <summary>Reads the entry from a model zip's bytes (the stream is left open); null when the zip has none.</summary>
+    public static ModelMetadata? Read(Stream zipStream)
+    {
+        using var zip = new ZipArchive(zipStream, ZipArchiveMode.Read, leaveOpen: true);
         var entry = zip.GetEntry(EntryName);
         if (entry is null) return null;
         using var s = entry.Open();
