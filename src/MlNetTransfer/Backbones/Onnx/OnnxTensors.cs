@@ -8,28 +8,16 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// <summary>Conversions between <see cref="TensorProto"/> and .NET arrays (raw_data or the typed fields, as ONNX allows both).</summary>
 public static class OnnxTensors
 {
-    public static TensorProto FromFloats(string name, float[] values, params long[] dims)
-    {
-        CheckCount(name, values.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)DataType.Float };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
-        return t;
-    }
+    public static TensorProto FromFloats(string name, float[] values, params long[] dims) => FromValues(name, DataType.Float, values, dims);
 
-    public static TensorProto FromInt64s(string name, long[] values, params long[] dims)
-    {
-        CheckCount(name, values.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)DataType.Int64 };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
-        return t;
-    }
+    public static TensorProto FromInt64s(string name, long[] values, params long[] dims) => FromValues(name, DataType.Int64, values, dims);
 
-    public static TensorProto FromInt32s(string name, int[] values, params long[] dims)
+    public static TensorProto FromInt32s(string name, int[] values, params long[] dims) => FromValues(name, DataType.Int32, values, dims);
+
+    private static TensorProto FromValues<T>(string name, DataType type, T[] values, long[] dims) where T : unmanaged
     {
         CheckCount(name, values.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)DataType.Int32 };
+        var t = new TensorProto { Name = name, DataType = (int)type };
         t.Dims.AddRange(dims);
         t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
         return t;
