@@ -141,6 +141,9 @@ public sealed class FineTuneOptions
         Augmentation?.Validate();
     }
 
+    /// <summary>A shallow copy (nested option objects are shared).</summary>
+    public FineTuneOptions Clone() => (FineTuneOptions)MemberwiseClone();
+
     internal float EffectiveWeightDecay => WeightDecay ?? (Optimizer == FineTuneOptimizer.AdamW ? 0.01f : 1e-4f);
 
     internal bool Augments => Augmentation is { Enabled: true };

@@ -132,7 +132,9 @@ public sealed class FineTuner
         {
             foreach (var g in _module.ParameterGroups) g.Trainable = phase.TrainableGroups.Contains(g.Index);
             var split = _module.SplitBefore(phase.TrainableGroups.Min());
-            var prefixFixed = _o.UseBottleneckCache && split.Step > 0 && _module.IsPrefixFixed(split);
+            // Worth caching only when the prefix holds frozen layers (before the first one it is just input normalisation,
+            // and the decoded images are already kept in memory).
+            var prefixFixed = _o.UseBottleneckCache && split.FirstGroup > 0 && _module.IsPrefixFixed(split);
             var parallelism = _o.DecodeParallelism;
             using var trainCache = prefixFixed && !_o.Augments
                 ? BottleneckCache.Build(_module, split, _train, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;

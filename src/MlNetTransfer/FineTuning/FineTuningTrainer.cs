@@ -20,6 +20,9 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     /// <summary>Prefix of the nodes the preprocessing baker adds (input normalisation): never trained.</summary>
     private const string PreprocessingNodePrefix = "preprocess/";
 
+    /// <summary>What ONNX Runtime's quantizer appends to a quantized activation's name.</summary>
+    private const string QuantizedSuffix = "_quantized";
+
     private readonly MLContext _ml;
     private readonly FineTuneOptions _options;
     private readonly ResolvedBackbone? _backbone;
@@ -81,15 +84,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         if (classes.Count < 2) throw new MlNetTransferException($"Fine-tuning needs at least 2 classes; the data has {classes.Count}.");
 
         var prepared = PrepareBackbone();
-        var module = OnnxTorchModule.FromOnnx(prepared.FeaturizerModel, new OnnxTorchModuleOptions
-        {
-            EmbeddingTensor = PreparedBackbone.OutputName,
-            NumClasses = classes.Count,
-            Seed = _options.Seed,
-            Device = _options.Device,
-            ConstantNodes = prepared.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
-                .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
-        });
+        var module = CreateModule(prepared, classes.Count, _options);
         try
         {
             var reader = new ImagePixelReader(prepared.Spec.InputWidth, prepared.Spec.InputHeight, _options.Resizing);
@@ -101,6 +96,23 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             module.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The trainable module fine-tuning starts from: the prepared backbone (<c>pixels</c> → embedding) with a new
+    /// linear head of <paramref name="classes"/> outputs, its baked-in input normalisation kept constant.</summary>
+    public static OnnxTorchModule CreateModule(PreparedBackbone backbone, int classes, FineTuneOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        options ??= new FineTuneOptions();
+        return OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
+        {
+            EmbeddingTensor = PreparedBackbone.OutputName,
+            NumClasses = classes,
+            Seed = options.Seed,
+            Device = options.Device,
+            ConstantNodes = backbone.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
+                .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
+        });
     }
 
     /// <summary>The input plus <c>embedding</c>, <see cref="FineTuneOptions.ScoreColumnName"/> and <see cref="FineTuneOptions.PredictedLabelColumnName"/>
@@ -135,7 +147,12 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     {
         var resolved = _backbone ?? BackboneResolver.Resolve(_options.Arch, new BackboneResolveOptions { Mirrors = _options.Mirrors, EmbeddingTensor = _options.EmbeddingTensor });
         var spec = _options.EmbeddingTensor is { } tensor ? resolved.Spec with { EmbeddingTensor = tensor } : resolved.Spec;
-        var model = Dequantizer.IsQuantized(resolved.Model) ? Dequantizer.Dequantize(resolved.Model) : resolved.Model;
+        if (!Dequantizer.IsQuantized(resolved.Model)) return BackbonePreparer.Prepare(resolved.Model, spec);
+        var model = Dequantizer.Dequantize(resolved.Model);
+        // The dequantizer gives a quantized activation's float version the name without the quantizer's suffix.
+        if (spec.EmbeddingTensor is { } quantized && quantized.EndsWith(QuantizedSuffix, StringComparison.Ordinal)
+            && !new OnnxGraphIndex(model.Graph).Exists(quantized) && new OnnxGraphIndex(model.Graph).Exists(quantized[..^QuantizedSuffix.Length]))
+            spec = spec with { EmbeddingTensor = quantized[..^QuantizedSuffix.Length] };
         return BackbonePreparer.Prepare(model, spec);
     }
 
@@ -154,7 +171,11 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         var all = weight.data<float>().ToArray();
         var rows = Enumerable.Range(0, classes.Count).Select(c => all.AsSpan(c * width, width).ToArray()).ToList();
         var bias = head.bias!.detach().cpu().data<float>().ToArray();
-        var headTransformer = LinearHeadTransformer.Create(_ml, rows, bias, classes, ImageFeaturizer.EmbeddingColumn, width,
+        var embeddingType = (VectorDataViewType)featurizer.GetOutputSchema(
+            _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(), ImageFeaturizer.SchemaFor(_ml, _options.ImagePathColumnName)).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
+        if (embeddingType.Size != width)
+            throw new InvalidOperationException($"The fine-tuned featurizer emits {embeddingType.Size} values but the head reads {width}.");
+        var headTransformer = LinearHeadTransformer.Create(_ml, rows, bias, classes, ImageFeaturizer.EmbeddingColumn, embeddingType,
             _options.ScoreColumnName, _options.PredictedLabelColumnName);
         return new FineTuningResult(featurizer, headTransformer, run, classes, prepared, featurizerModel, OnnxModelFile.Sha256(bytes), module);
     }

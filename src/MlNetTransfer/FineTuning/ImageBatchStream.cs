@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 
 namespace MlNetTransfer.FineTuning;
 
@@ -72,12 +73,20 @@ internal sealed class ImageBatchStream : IDisposable
                 {
                     var indices = order.Skip(start).Take(batchSize).ToArray();
                     var pixels = new float[indices.Length * length];
-                    Parallel.For(0, indices.Length, parallel, i =>
+                    try
                     {
-                        var span = pixels.AsSpan(i * length, length);
-                        if (augmentation is null) set.ReadPlain(indices[i], span);
-                        else set.Reader.ReadAugmented(set.Paths[indices[i]], span, augmentation, new Random(SampleSeed(seed, epoch, indices[i])));
-                    });
+                        Parallel.For(0, indices.Length, parallel, i =>
+                        {
+                            var span = pixels.AsSpan(i * length, length);
+                            if (augmentation is null) set.ReadPlain(indices[i], span);
+                            else set.Reader.ReadAugmented(set.Paths[indices[i]], span, augmentation, new Random(SampleSeed(seed, epoch, indices[i])));
+                        });
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                    {
+                        // The first failing image's own error (it names the file), not the parallel loop's wrapper.
+                        ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                    }
                     _ready.Add(new PixelBatch(pixels, indices.Select(i => (long)set.Labels[i]).ToArray(), indices), token);
                 }
             }

@@ -29,14 +29,16 @@ public static class LinearHeadTransformer
     /// <param name="bias">b, one value per class.</param>
     /// <param name="classes">Class names in output order.</param>
     /// <param name="featureColumn">The embedding column the head reads.</param>
-    /// <param name="featureSize">Length of the embedding.</param>
+    /// <param name="featureType">The embedding column's type as the featurizer emits it (ML.NET binds a predictor to the exact
+    /// vector shape it was "trained" on, e.g. [1, D] from an ONNX output [N, D]).</param>
     /// <param name="scoreColumn">Output: class probabilities.</param>
     /// <param name="predictedLabelColumn">Output: the class name.</param>
     public static ITransformer Create(MLContext ml, IReadOnlyList<float[]> weights, IReadOnlyList<float> bias, IReadOnlyList<string> classes,
-        string featureColumn, int featureSize, string scoreColumn = "Score", string predictedLabelColumn = "PredictedLabel")
+        string featureColumn, VectorDataViewType featureType, string scoreColumn = "Score", string predictedLabelColumn = "PredictedLabel")
     {
         ArgumentNullException.ThrowIfNull(ml);
-        int c = classes.Count;
+        ArgumentNullException.ThrowIfNull(featureType);
+        int c = classes.Count, featureSize = featureType.Size;
         if (c < 1 || weights.Count != c || bias.Count != c || weights.Any(w => w.Length != featureSize))
             throw new ArgumentException($"A head for {c} classes needs {c} weight rows of {featureSize} values and {c} biases.");
         const string labelColumn = "Label";
@@ -58,7 +60,7 @@ public static class LinearHeadTransformer
         keyValues.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, c),
             (ref VBuffer<ReadOnlyMemory<char>> v) => v = new VBuffer<ReadOnlyMemory<char>>(c, names));
         var schema = new DataViewSchema.Builder();
-        schema.AddColumn(featureColumn, new VectorDataViewType(NumberDataViewType.Single, featureSize));
+        schema.AddColumn(featureColumn, featureType);
         schema.AddColumn(labelColumn, new KeyDataViewType(typeof(uint), c), keyValues.ToAnnotations());
         var trainSchema = schema.ToSchema();
 

@@ -39,6 +39,41 @@ public sealed class FineTuneFixture : IDisposable
         return new ResolvedBackbone(model, spec, "generated in the test");
     }
 
+    /// <summary>The fixture's backbone as a featurizer graph taking raw pixels.</summary>
+    public static PreparedBackbone Prepared(int seed = 3)
+    {
+        var backbone = Backbone(seed);
+        return BackbonePreparer.Prepare(backbone.Model, backbone.Spec);
+    }
+
+    public static ImagePixelReader Reader => new(ImageSize, ImageSize);
+
+    /// <summary>Mean validation cross-entropy and accuracy of a module (what the trainer measures after each epoch).</summary>
+    public (double Loss, double Accuracy) Evaluate(OnnxTorchModule module)
+    {
+        module.eval();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var noGrad = TorchSharp.torch.no_grad();
+        var reader = Reader;
+        var pixels = new float[Validation.Count * reader.Length];
+        var planes = new byte[reader.Length];
+        for (int i = 0; i < Validation.Count; i++)
+        {
+            reader.Read(Validation[i].Path, planes);
+            for (int k = 0; k < planes.Length; k++) pixels[i * reader.Length + k] = planes[k];
+        }
+        var x = TorchSharp.torch.tensor(pixels, [Validation.Count, 3, ImageSize, ImageSize]);
+        var y = TorchSharp.torch.tensor(Validation.Select(e => (long)Classes.ToList().IndexOf(e.Label)).ToArray());
+        var logits = module.forward(x);
+        var loss = TorchSharp.torch.nn.functional.cross_entropy(logits, y).item<float>();
+        var accuracy = logits.argmax(1).eq(y).to_type(TorchSharp.torch.ScalarType.Float32).mean().item<float>();
+        return (loss, accuracy);
+    }
+
+    /// <summary>Copies of every parameter and buffer, by name.</summary>
+    public static Dictionary<string, float[]> Snapshot(OnnxTorchModule module) =>
+        module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().data<float>().ToArray());
+
     /// <summary>Fast settings: tiny batches, few epochs, no early stopping unless a test asks.</summary>
     public static FineTuneOptions Options(int epochs = 4) => new()
     {
