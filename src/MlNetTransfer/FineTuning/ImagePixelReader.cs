@@ -38,16 +38,19 @@ public sealed class ImagePixelReader
             CopyPlanes(source, planes);
             return;
         }
+        if (Resizing == ImageResizingEstimator.ResizingKind.Fill)
+        {
+            // ML.NET stretches with SKBitmap.Resize and no filtering (nearest neighbour).
+            using var stretched = source.Resize(new SKSizeI(Width, Height), SKFilterQuality.None)
+                ?? throw new MlNetTransferException($"{path}: could not be resized to {Width}x{Height}.");
+            CopyPlanes(stretched, planes);
+            return;
+        }
         using var resized = new SKBitmap(Width, Height, isOpaque: true);
         resized.Erase(SKColors.Black);
         using (var canvas = new SKCanvas(resized))
         using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
-        {
-            if (Resizing == ImageResizingEstimator.ResizingKind.Fill)
-                canvas.DrawBitmap(source, new SKRect(0, 0, source.Width, source.Height), new SKRect(0, 0, Width, Height), paint);
-            else
-                canvas.DrawBitmap(source, new SKRect(0, 0, source.Width, source.Height), DestinationRect(source.Width, source.Height), paint);
-        }
+            canvas.DrawBitmap(source, new SKRect(0, 0, source.Width, source.Height), DestinationRect(source.Width, source.Height), paint);
         CopyPlanes(resized, planes);
     }
 
