@@ -140,13 +140,16 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         return new SchemaShape(inputSchema.Where(c => !added.Contains(c.Name)).Concat(output.Where(c => added.Contains(c.Name))));
     }
 
-    /// <summary>The backbone as a float featurizer graph taking raw <c>pixels</c> (an int8 graph is dequantized first).</summary>
-    private PreparedBackbone PrepareBackbone() => _prepared ??= Prepare();
+    private PreparedBackbone PrepareBackbone() => _prepared ??= PrepareBackbone(
+        _backbone ?? BackboneResolver.Resolve(_options.Arch, new BackboneResolveOptions { Mirrors = _options.Mirrors, EmbeddingTensor = _options.EmbeddingTensor }),
+        _options.EmbeddingTensor);
 
-    private PreparedBackbone Prepare()
+    /// <summary>The graph fine-tuning starts from: the backbone as a float featurizer taking raw <c>pixels</c>, cut at its
+    /// embedding (an int8 graph is dequantized first).</summary>
+    public static PreparedBackbone PrepareBackbone(ResolvedBackbone resolved, string? embeddingTensor = null)
     {
-        var resolved = _backbone ?? BackboneResolver.Resolve(_options.Arch, new BackboneResolveOptions { Mirrors = _options.Mirrors, EmbeddingTensor = _options.EmbeddingTensor });
-        var spec = _options.EmbeddingTensor is { } tensor ? resolved.Spec with { EmbeddingTensor = tensor } : resolved.Spec;
+        ArgumentNullException.ThrowIfNull(resolved);
+        var spec = embeddingTensor is { } tensor ? resolved.Spec with { EmbeddingTensor = tensor } : resolved.Spec;
         if (!Dequantizer.IsQuantized(resolved.Model)) return BackbonePreparer.Prepare(resolved.Model, spec);
         var model = Dequantizer.Dequantize(resolved.Model);
         // The dequantizer gives a quantized activation's float version the name without the quantizer's suffix.
