@@ -66,6 +66,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => defaults.FreezeFraction,
         };
         var trainFrom = new Option<string?>("--train-from") { Description = "fine-tune: freeze by name instead: the first layer (ONNX node) that trains." };
+        var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
         var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
         var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the new head; pretrained layers get 0.1 of it.", DefaultValueFactory = _ => defaults.LearningRate };
         var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
@@ -80,10 +81,11 @@ internal static class TrainCommand
         var device = new Option<string>("--device") { Description = "fine-tune/chain-thaw: cpu, cuda or cuda:N (needs a CUDA build of libtorch).", DefaultValueFactory = _ => TorchDevices.Cpu };
         var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference).", DefaultValueFactory = _ => Environment.ProcessorCount };
 
-        var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached), train a head, evaluate on the held-out split, save one model zip and a JSON report.")
+        var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
+                                           "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, epochs, lr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
+            freeze, trainFrom, headEpochs, epochs, lr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -113,6 +115,7 @@ internal static class TrainCommand
             fineTune.FreezeFraction = parse.GetValue(freeze);
             fineTune.TrainFromNode = parse.GetValue(trainFrom);
             fineTune.Epoch = parse.GetValue(epochs);
+            fineTune.HeadWarmupEpochs = parse.GetValue(headEpochs);
             fineTune.LearningRate = parse.GetValue(lr);
             fineTune.BatchSize = parse.GetValue(batchSize);
             fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);

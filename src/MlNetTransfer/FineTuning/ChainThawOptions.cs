@@ -11,7 +11,7 @@ public sealed class ChainThawOptions
     /// Felbo et al. thaw every layer; deep CNNs have dozens, so blocks of layers keep the run affordable. Default 4.</summary>
     public int Blocks { get; set; } = 4;
 
-    /// <summary>Epochs for the head phase and for each block phase (early stopping may end a phase sooner). The final
-    /// whole-network phase runs <see cref="FineTuneOptions.Epoch"/> epochs. Default 1.</summary>
+    /// <summary>Epochs for each block phase (early stopping may end a phase sooner). The head phase runs
+    /// <see cref="FineTuneOptions.HeadWarmupEpochs"/> epochs, the final whole-network phase <see cref="FineTuneOptions.Epoch"/>. Default 1.</summary>
     public int EpochsPerPhase { get; set; } = 1;
 }

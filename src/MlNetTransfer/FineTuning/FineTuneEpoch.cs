@@ -24,7 +24,7 @@ public sealed record FineTuneEpoch
     /// <summary>Validation accuracy; NaN without a validation set.</summary>
     public double ValidationAccuracy { get; init; } = double.NaN;
 
-    /// <summary>Head learning rate at the epoch's last step.</summary>
+    /// <summary>Highest learning rate in use at the epoch's last step (the head's, when it trains).</summary>
     public double LearningRate { get; init; }
 
     /// <summary>Parameter groups trained in this epoch (the head included).</summary>

@@ -73,6 +73,13 @@ public sealed class FineTuneOptions
     /// earlier ones stay frozen). Default null.</summary>
     public string? TrainFromNode { get; set; }
 
+    /// <summary>Epochs of training the new head alone before any pretrained layer thaws (linear probing, then fine-tuning:
+    /// Kumar et al. 2022 — a random head's first gradients would otherwise distort the pretrained features; chain-thaw's
+    /// first phase). These epochs see plain images, so the frozen network runs once over the training set and the epochs
+    /// themselves cost next to nothing; early stopping may end them sooner. 0 skips the warm-up (not allowed with chain-thaw).
+    /// Default 20.</summary>
+    public int HeadWarmupEpochs { get; set; } = 20;
+
     /// <summary>Chain-thaw instead of one phase at a fixed depth; null (default) fine-tunes once at <see cref="FreezeFraction"/>.</summary>
     public ChainThawOptions? ChainThaw { get; set; }
 
@@ -135,6 +142,8 @@ public sealed class FineTuneOptions
         if (EarlyStoppingCriteria is { Patience: < 1 } e) throw new MlNetTransferException($"Early stopping Patience is {e.Patience}; it must be at least 1.");
         if (ChainThaw is { } c && (c.Blocks < 1 || c.EpochsPerPhase < 1))
             throw new MlNetTransferException($"Chain-thaw needs at least 1 block and 1 epoch per phase (got {c.Blocks} blocks, {c.EpochsPerPhase} epochs).");
+        if (HeadWarmupEpochs < 0 || (ChainThaw is not null && HeadWarmupEpochs < 1))
+            throw new MlNetTransferException($"Fine-tuning HeadWarmupEpochs is {HeadWarmupEpochs}; it must be 0 or more (at least 1 with chain-thaw, whose first phase it is).");
         if (DecodeParallelism < 1) throw new MlNetTransferException($"Fine-tuning DecodeParallelism is {DecodeParallelism}; it must be at least 1.");
         if (NumberOfThreads is < 1) throw new MlNetTransferException($"Fine-tuning NumberOfThreads is {NumberOfThreads}; it must be at least 1.");
         if (BottleneckCacheMaxMegabytes < 0) throw new MlNetTransferException($"BottleneckCacheMaxMegabytes is {BottleneckCacheMaxMegabytes}; it must not be negative.");

@@ -4,10 +4,15 @@ namespace MlNetTransfer.FineTuning;
 /// <param name="Name"><c>fine-tune</c>; for chain-thaw <c>head</c>, <c>block k/n</c> or <c>all</c>.</param>
 /// <param name="TrainableGroups">Indices (see <see cref="OnnxTorchModule.ParameterGroups"/>) of the groups that learn.</param>
 /// <param name="Epochs">Most epochs the phase runs (early stopping may end it sooner).</param>
-public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs)
+/// <param name="Augment">Whether training images are augmented in this phase (when augmentation is on at all). The head
+/// warm-up trains on plain images, so the frozen network's embeddings are computed once (bottleneck cache).</param>
+public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs, bool Augment = true)
 {
-    /// <summary>Plans the phases for a module with a new head: one phase at the freeze depth, or chain-thaw's head, each
-    /// block alone (input side first), then everything.</summary>
+    /// <summary>Name of the head-only phase.</summary>
+    public const string HeadPhase = "head";
+
+    /// <summary>Plans the phases for a module with a new head: the head warm-up (<see cref="FineTuneOptions.HeadWarmupEpochs"/>),
+    /// then one phase at the freeze depth, or chain-thaw's blocks alone (input side first), then everything.</summary>
     public static IReadOnlyList<FineTunePhase> Plan(OnnxTorchModule module, FineTuneOptions options)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -17,9 +22,10 @@ public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroup
         var head = groups.Single(g => g.IsHead).Index;
         var pretrained = groups.Where(g => !g.IsHead).Select(g => g.Index).ToList();
 
+        var phases = new List<FineTunePhase>();
+        if (options.HeadWarmupEpochs > 0) phases.Add(new(HeadPhase, new HashSet<int> { head }, options.HeadWarmupEpochs, Augment: false));
         if (options.ChainThaw is { } chain)
         {
-            var phases = new List<FineTunePhase> { new("head", new HashSet<int> { head }, chain.EpochsPerPhase) };
             var blocks = Math.Min(chain.Blocks, pretrained.Count);
             for (int b = 0; b < blocks; b++)
             {
@@ -42,6 +48,7 @@ public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroup
         }
         else firstTrainable = (int)Math.Floor(options.FreezeFraction * pretrained.Count + 1e-9);
         var trainable = groups.Where(g => g.IsHead || g.Index >= firstTrainable).Select(g => g.Index).ToHashSet();
-        return [new("fine-tune", trainable, options.Epoch)];
+        phases.Add(new("fine-tune", trainable, options.Epoch));
+        return phases;
     }
 }

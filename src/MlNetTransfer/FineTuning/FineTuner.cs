@@ -136,7 +136,8 @@ public sealed class FineTuner
             // and the decoded images are already kept in memory).
             var prefixFixed = _o.UseBottleneckCache && split.FirstGroup > 0 && _module.IsPrefixFixed(split);
             var parallelism = _o.DecodeParallelism;
-            using var trainCache = prefixFixed && !_o.Augments
+            var augment = _o.Augments && phase.Augment;
+            using var trainCache = prefixFixed && !augment
                 ? BottleneckCache.Build(_module, split, _train, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
             using var validationCache = prefixFixed && HasValidation
                 ? BottleneckCache.Build(_module, split, _validation, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
@@ -151,7 +152,7 @@ public sealed class FineTuner
                 _cancel.ThrowIfCancellationRequested();
                 var epochNumber = _epochs.Count + 1;
                 var started = _clock.Elapsed;
-                var (loss, accuracy, imagesPerSecond, rate) = TrainEpoch(phase, epochNumber, split, trainCache, optimizer, groups, batches, ref step, totalSteps);
+                var (loss, accuracy, imagesPerSecond, rate) = TrainEpoch(phase, epochNumber, split, trainCache, augment, optimizer, groups, batches, ref step, totalSteps);
                 var (valLoss, valAccuracy) = HasValidation ? Validate(split, validationCache) : (double.NaN, double.NaN);
                 var best = IsImprovement(valLoss, valAccuracy);
                 if (best) Remember(epochNumber, valLoss, valAccuracy);
@@ -182,13 +183,13 @@ public sealed class FineTuner
         }
 
         private (double Loss, double Accuracy, double ImagesPerSecond, double Rate) TrainEpoch(FineTunePhase phase, int epochNumber, OnnxForwardSplit split,
-            BottleneckCache? cache, optim.Optimizer optimizer, List<(ParamGroup Group, double BaseRate, bool IsHead)> groups, int batches, ref long step, long totalSteps)
+            BottleneckCache? cache, bool augment, optim.Optimizer optimizer, List<(ParamGroup Group, double BaseRate)> groups, int batches, ref long step, long totalSteps)
         {
             _module.train();
             var order = Enumerable.Range(0, _train.Count).ToArray();
             new Random(ImageBatchStream.SampleSeed(_o.Seed, epochNumber, -1)).Shuffle(order);
             using var stream = cache is null
-                ? new ImageBatchStream(_train, order, _o.BatchSize, _o.Augments ? _o.Augmentation : null, _o.Seed, epochNumber, _o.DecodeParallelism, _cancel)
+                ? new ImageBatchStream(_train, order, _o.BatchSize, augment ? _o.Augmentation : null, _o.Seed, epochNumber, _o.DecodeParallelism, _cancel)
                 : null;
             IEnumerable<int[]> Chunks() { for (int s = 0; s < order.Length; s += _o.BatchSize) yield return order[s..Math.Min(order.Length, s + _o.BatchSize)]; }
             IEnumerable<(int[] Indices, float[]? Pixels, long[] Labels)> source = stream is not null
@@ -203,10 +204,11 @@ public sealed class FineTuner
             {
                 _cancel.ThrowIfCancellationRequested();
                 var factor = LearningRateSchedules.Factor(_o.Schedule, step, totalSteps, _o.WarmupFraction);
-                foreach (var (group, baseRate, isHead) in groups)
+                rate = 0;
+                foreach (var (group, baseRate) in groups)
                 {
                     group.LearningRate = baseRate * factor;
-                    if (isHead) rate = group.LearningRate;
+                    rate = Math.Max(rate, group.LearningRate);
                 }
                 using (var scope = torch.NewDisposeScope())
                 {
@@ -295,7 +297,7 @@ public sealed class FineTuner
         }
 
         /// <summary>Discriminative rates (head: LearningRate; pretrained: LearningRate × factor), decay on weights only.</summary>
-        private (optim.Optimizer Optimizer, List<(ParamGroup Group, double BaseRate, bool IsHead)> Groups) CreateOptimizer(FineTunePhase phase)
+        private (optim.Optimizer Optimizer, List<(ParamGroup Group, double BaseRate)> Groups) CreateOptimizer(FineTunePhase phase)
         {
             var decay = _o.EffectiveWeightDecay;
             var sets = new List<(List<Parameter> Parameters, double Rate, double Decay, bool IsHead)>();
@@ -308,19 +310,19 @@ public sealed class FineTuner
                 if (weights.Count > 0) sets.Add((weights, rate, decay, isHead));
                 if (others.Count > 0) sets.Add((others, rate, 0, isHead));
             }
-            var groups = new List<(ParamGroup, double, bool)>();
+            var groups = new List<(ParamGroup, double)>();
             optim.Optimizer optimizer;
             if (_o.Optimizer == FineTuneOptimizer.AdamW)
             {
                 var paramGroups = sets.Select(s => new AdamW.ParamGroup(s.Parameters, lr: s.Rate, weight_decay: s.Decay)).ToList();
                 optimizer = torch.optim.AdamW(paramGroups, _o.LearningRate);
-                groups.AddRange(paramGroups.Zip(sets, (g, s) => ((ParamGroup)g, s.Rate, s.IsHead)));
+                groups.AddRange(paramGroups.Zip(sets, (g, s) => ((ParamGroup)g, s.Rate)));
             }
             else
             {
                 var paramGroups = sets.Select(s => new SGD.ParamGroup(s.Parameters, lr: s.Rate, momentum: _o.Momentum, weight_decay: s.Decay)).ToList();
                 optimizer = torch.optim.SGD(paramGroups, _o.LearningRate, momentum: _o.Momentum);
-                groups.AddRange(paramGroups.Zip(sets, (g, s) => ((ParamGroup)g, s.Rate, s.IsHead)));
+                groups.AddRange(paramGroups.Zip(sets, (g, s) => ((ParamGroup)g, s.Rate)));
             }
             return (optimizer, groups);
         }

@@ -82,6 +82,7 @@ public sealed class FineTuneFixture : IDisposable
         LearningRate = 0.01f,
         PretrainedLearningRateFactor = 0.5f,
         FreezeFraction = 0.5,
+        HeadWarmupEpochs = 0,
         EarlyStoppingCriteria = null,
         Augmentation = { Enabled = false },
         DecodeParallelism = 2,

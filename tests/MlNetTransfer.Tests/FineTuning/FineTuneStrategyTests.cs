@@ -78,6 +78,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
     {
         var options = Options(TransferLearningOptions.ChainThawStrategy);
         options.FineTune.Epoch = 1;
+        options.FineTune.HeadWarmupEpochs = 1;
         options.FineTune.ChainThaw = new MlNetTransfer.FineTuning.ChainThawOptions { Blocks = 2 };
         var report = new MLContext(1).TransferLearning().Train(options).Report;
         Assert.Equal("chain-thaw", report.FineTune!.Method);
@@ -111,7 +112,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         using var dir = new TempDirectory();
         var zip = dir.Combine("model.zip");
         var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
-            "--freeze", "0.5", "--epochs", "2", "--lr", "0.01", "--batch-size", "8", "--no-augment", "--patience", "0", "--seed", "3",
+            "--freeze", "0.5", "--head-epochs", "0", "--epochs", "2", "--lr", "0.01", "--batch-size", "8", "--no-augment", "--patience", "0", "--seed", "3",
             "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
         Assert.True(run.ExitCode == 0, run.All);
         Assert.True(File.Exists(zip));

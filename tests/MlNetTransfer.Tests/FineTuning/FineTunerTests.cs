@@ -87,6 +87,7 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
     public void ChainThawTrainsTheHeadThenEachBlockAloneThenEverything()
     {
         var options = FineTuneFixture.Options(epochs: 1);
+        options.HeadWarmupEpochs = 1;
         options.ChainThaw = new ChainThawOptions { Blocks = 3, EpochsPerPhase = 1 };
         using var module = Module(options);
         var snapshots = new List<Dictionary<string, float[]>> { FineTuneFixture.Snapshot(module) };
@@ -148,6 +149,26 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         using var module = Module(options);
         var run = Train(module, options);
         Assert.Equal(expected, run.Epochs.Single().BottleneckCached);
+    }
+
+    [Fact]
+    public void TheHeadWarmsUpAloneOnCachedPlainImagesBeforeTheLayersThaw()
+    {
+        var options = FineTuneFixture.Options(epochs: 2);
+        options.HeadWarmupEpochs = 3;
+        options.Augmentation.Enabled = true;
+        using var module = Module(options);
+        var before = FineTuneFixture.Snapshot(module);
+        var afterWarmup = new Dictionary<string, float[]>();
+        options.MetricsCallback = e => { if (e.Epoch == 3) afterWarmup = FineTuneFixture.Snapshot(module); };
+        var run = Train(module, options);
+
+        Assert.Equal(["head", "head", "head", "fine-tune", "fine-tune"], run.Epochs.Select(e => e.Phase));
+        Assert.All(run.Epochs.Take(3), e => Assert.True(e.BottleneckCached));   // plain images: the whole network ran once
+        Assert.All(run.Epochs.Skip(3), e => Assert.False(e.BottleneckCached));  // augmented: the prefix runs every step
+        foreach (var (name, values) in before)
+            if (name.StartsWith("head.", StringComparison.Ordinal)) Assert.NotEqual(values, afterWarmup[name]);
+            else Assert.Equal(values, afterWarmup[name]);
     }
 
     [Fact]
