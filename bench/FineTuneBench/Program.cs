@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Data;
+using MlNetTransfer.FineTuning;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+// FineTuneBench: the speed of fine-tuning here against PyTorch, and the bottleneck cache's speed-up. See RESULTS.md.
+//
+//   speed  --data DIR [--backbone mobilenet_v2] [--mirror DIR] [--batch 16] [--batches 12] [--threads 2] [--freeze 0] [--rounds 3] [--work DIR]
+//          One fine-tuning pass over the same batches here (TorchSharp) and in PyTorch (/usr/bin/python3 torch_epoch.py):
+//          same network and initial weights (exported ONNX), same augmented pixels (decoded and augmented here, written to
+//          a file both sides read), batch size, AdamW settings, thread count. Prints both images/s and the ratio.
+//   cache  --data DIR [--backbone ...] [--mirror DIR] [--batch 16] [--epochs 3] [--threads 2] [--freeze 0.7]
+//          Trains the same suffix with and without the bottleneck cache (no augmentation) and prints the speed-up.
+var argsList = args.ToList();
+string Arg(string name, string fallback)
+{
+    var i = argsList.IndexOf(name);
+    return i >= 0 && i + 1 < argsList.Count ? argsList[i + 1] : fallback;
+}
+if (argsList.Count == 0 || argsList[0] is not ("speed" or "cache"))
+{
+    Console.Error.WriteLine("usage: FineTuneBench speed|cache --data DIR [options]  (see the top of Program.cs)");
+    return 2;
+}
+var inv = CultureInfo.InvariantCulture;
+var data = Arg("--data", "/work/shared/data/hymenoptera/train");
+var backboneName = Arg("--backbone", "mobilenet_v2");
+var mirror = Arg("--mirror", "/work/shared/models");
+var batch = int.Parse(Arg("--batch", "16"), inv);
+var threads = int.Parse(Arg("--threads", "2"), inv);
+torch.set_num_threads(threads);
+
+var examples = Directory.GetDirectories(data).Order(StringComparer.Ordinal)
+    .SelectMany(d => Directory.GetFiles(d).Where(f => !f.EndsWith(".gif", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal)
+        .Select(f => new ImageExample(f, Path.GetFileName(d))))
+    .ToList();
+var classes = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+var resolved = BackboneResolver.Resolve(backboneName, new BackboneResolveOptions { Mirrors = [mirror] });
+var prepared = FineTuningTrainer.PrepareBackbone(resolved);
+var reader = new ImagePixelReader(prepared.Spec.InputWidth, prepared.Spec.InputHeight);
+Console.WriteLine($"backbone {prepared.Spec.Name} ({prepared.Spec.InputWidth}x{prepared.Spec.InputHeight}), {examples.Count} images in {classes.Count} classes, batch {batch}, {threads} threads");
+return argsList[0] == "speed" ? Speed() : Cache();
+
+int Speed()
+{
+    var batches = int.Parse(Arg("--batches", "12"), inv);
+    var freeze = double.Parse(Arg("--freeze", "0"), inv);
+    var rounds = int.Parse(Arg("--rounds", "3"), inv);
+    var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
+    Directory.CreateDirectory(work);
+    var options = new FineTuneOptions { Seed = 1 };
+
+    // The shared inputs: the network with its new head (initial weights) and augmented batches.
+    using (var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
+        OnnxModelFile.Save(module.ToOnnx(), Path.Combine(work, "model.onnx"));
+    var order = Enumerable.Range(0, examples.Count).ToArray();
+    new Random(1).Shuffle(order);
+    var pixels = new float[batches * batch * reader.Length];
+    var labels = new long[batches * batch];
+    Parallel.For(0, batches * batch, i =>
+    {
+        var e = examples[order[i % order.Length]];
+        reader.ReadAugmented(e.Path, pixels.AsSpan(i * reader.Length, reader.Length), options.Augmentation, new Random(i));
+        labels[i] = classes.IndexOf(e.Label);
+    });
+    File.WriteAllBytes(Path.Combine(work, "batches.bin"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray());
+    File.WriteAllBytes(Path.Combine(work, "labels.bin"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(labels.AsSpan()).ToArray());
+    var constantNodes = prepared.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith("preprocess/", StringComparison.Ordinal)).Select(n => n.Name);
+    File.WriteAllText(Path.Combine(work, "meta.txt"), string.Join("\n",
+        $"batches={batches}", $"batch={batch}", $"size={reader.Width}", $"lr={options.LearningRate.ToString(inv)}",
+        $"factor={options.PretrainedLearningRateFactor.ToString(inv)}", $"decay=0.01", $"smoothing={options.LabelSmoothing.ToString(inv)}",
+        $"constant_nodes={string.Join(",", constantNodes)}"));
+
+    int freezeFrom;
+    using (var probe = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
+        freezeFrom = (int)Math.Floor(freeze * (probe.ParameterGroups.Count - 1) + 1e-9);
+    Console.WriteLine($"frozen: the first {freezeFrom} layers with weights; {batches - 1} timed steps of {batch} images after one warm-up step");
+
+    var ours = new List<double>();
+    var theirs = new List<double>();
+    var oursCpu = new List<double>();
+    var theirsCpu = new List<double>();
+    for (int r = 0; r < rounds; r++)
+    {
+        // Alternate the two sides: the machine is shared, so neither gets all the quiet moments.
+        var (speed, cpuSpeed, loss) = TorchSharpSteps(options, pixels, labels, batches, freezeFrom);
+        ours.Add(speed);
+        oursCpu.Add(cpuSpeed);
+        var python = RunPython(work, freezeFrom);
+        theirs.Add(python.Speed);
+        theirsCpu.Add(python.CpuSpeed);
+        Console.WriteLine($"round {r + 1}: TorchSharp {speed:0.00} img/s, {cpuSpeed:0.00} img/CPU-s (first-batch loss {loss:0.000000}); " +
+                          $"PyTorch {python.Speed:0.00} img/s, {python.CpuSpeed:0.00} img/CPU-s (first-batch loss {python.Loss:0.000000})");
+    }
+    double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+    Console.WriteLine($"median wall clock: TorchSharp {Median(ours):0.00} img/s, PyTorch {Median(theirs):0.00} img/s, ratio {Median(ours) / Median(theirs):0.00}");
+    Console.WriteLine($"median per CPU second: TorchSharp {Median(oursCpu):0.00}, PyTorch {Median(theirsCpu):0.00}, ratio {Median(oursCpu) / Median(theirsCpu):0.00}");
+
+    // For context: a whole epoch through FineTuner, decoding and augmenting on the producer task while training.
+    var epochOptions = new FineTuneOptions { Epoch = 1, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads };
+    using var tuned = FineTuningTrainer.CreateModule(prepared, classes.Count, epochOptions);
+    var subset = order.Take(batches * batch).Select(i => examples[i]).ToList();
+    var run = new FineTuner(epochOptions).Train(tuned, reader, classes, subset, []);
+    Console.WriteLine($"FineTuner epoch over the same {subset.Count} images (decode + augment on the producer task): {run.Epochs[0].ImagesPerSecond:0.00} img/s");
+    return 0;
+}
+
+(double Speed, double CpuSpeed, double Loss) TorchSharpSteps(FineTuneOptions options, float[] pixels, long[] labels, int batches, int freezeFrom)
+{
+    using var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options);
+    module.FreezeBefore(freezeFrom);
+    var sets = new List<AdamW.ParamGroup>();
+    foreach (var isHead in new[] { true, false })
+    {
+        var ps = module.ParameterGroups.Where(g => g.IsHead == isHead && g.Trainable).SelectMany(g => g.Parameters).ToList();
+        var rate = isHead ? options.LearningRate : options.LearningRate * options.PretrainedLearningRateFactor;
+        if (ps.Any(p => p.dim() > 1)) sets.Add(new AdamW.ParamGroup(ps.Where(p => p.dim() > 1), lr: rate, weight_decay: 0.01));
+        if (ps.Any(p => p.dim() <= 1)) sets.Add(new AdamW.ParamGroup(ps.Where(p => p.dim() <= 1), lr: rate, weight_decay: 0));
+    }
+    using var optimizer = torch.optim.AdamW(sets, options.LearningRate);
+    module.train();
+    var size = reader.Length * batch;
+    Tensor X(int b) => torch.tensor(pixels.AsSpan(b * size, size).ToArray(), [batch, 3, reader.Height, reader.Width]);
+    Tensor Y(int b) => torch.tensor(labels.AsSpan(b * batch, batch).ToArray());
+    double first;
+    using (var scope = torch.NewDisposeScope())
+    using (torch.no_grad())
+        first = F.cross_entropy(module.forward(X(0)), Y(0), label_smoothing: options.LabelSmoothing).item<float>();
+    void Step(int b)
+    {
+        using var scope = torch.NewDisposeScope();
+        var loss = F.cross_entropy(module.forward(X(b)), Y(b), label_smoothing: options.LabelSmoothing);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        loss.item<float>();
+    }
+    Step(0);
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+    var clock = Stopwatch.StartNew();
+    for (int b = 1; b < batches; b++) Step(b);
+    var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+    return ((batches - 1) * batch / clock.Elapsed.TotalSeconds, (batches - 1) * batch / cpuSeconds, first);
+}
+
+(double Speed, double CpuSpeed, double Loss) RunPython(string work, int freezeFrom)
+{
+    var script = Path.Combine(AppContext.BaseDirectory, "torch_epoch.py");
+    var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var a in new[] { script, work, threads.ToString(inv), freezeFrom.ToString(inv) }) psi.ArgumentList.Add(a);
+    using var p = Process.Start(psi)!;
+    var output = p.StandardOutput.ReadToEnd();
+    var error = p.StandardError.ReadToEnd();
+    p.WaitForExit();
+    if (p.ExitCode != 0) throw new InvalidOperationException($"torch_epoch.py failed: {error}");
+    var values = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=')).Where(kv => kv.Length == 2)
+        .ToDictionary(kv => kv[0], kv => double.Parse(kv[1], inv));
+    return (values["images_per_second"], values["images_per_cpu_second"], values["first_batch_loss"]);
+}
+
+int Cache()
+{
+    var epochs = int.Parse(Arg("--epochs", "3"), inv);
+    var freeze = double.Parse(Arg("--freeze", "0.7"), inv);
+    var results = new Dictionary<bool, FineTuneRun>();
+    foreach (var cached in new[] { false, true })
+    {
+        var options = new FineTuneOptions
+        {
+            Epoch = epochs, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads,
+            UseBottleneckCache = cached, Augmentation = { Enabled = false }, EarlyStoppingCriteria = null,
+        };
+        using var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options);
+        var run = new FineTuner(options).Train(module, reader, classes, examples, []);
+        results[cached] = run;
+        Console.WriteLine($"{(cached ? "bottleneck cache" : "naive          ")}: epochs {string.Join(", ", run.Epochs.Select(e => $"{e.Seconds:0.0}s"))}, total {run.Seconds:0.0}s" +
+                          $"{(cached ? $" (cache built in {run.Seconds - run.Epochs.Sum(e => e.Seconds):0.0}s)" : "")}");
+    }
+    var naive = results[false].Epochs.Average(e => e.Seconds);
+    var cachedEpoch = results[true].Epochs.Average(e => e.Seconds);
+    Console.WriteLine($"freeze {freeze}: per epoch naive {naive:0.00}s, cached {cachedEpoch:0.00}s, speed-up {naive / cachedEpoch:0.0}x; " +
+                      $"whole run ({epochs} epochs, cache building included) {results[false].Seconds / results[true].Seconds:0.0}x");
+    return 0;
+}
