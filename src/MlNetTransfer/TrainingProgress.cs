@@ -7,6 +7,7 @@ public sealed record TrainingProgress(string Stage, long Done, long Total, strin
     public const string Preparing = "backbone";
     public const string Featurizing = "featurize";
     public const string Training = "train";
+    public const string FineTuning = "fine-tune";
     public const string Evaluating = "evaluate";
     public const string Saving = "save";
 }

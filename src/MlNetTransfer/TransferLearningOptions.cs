@@ -1,4 +1,5 @@
 using MlNetTransfer.Data;
+using MlNetTransfer.FineTuning;
 using MlNetTransfer.Featurization;
 using MlNetTransfer.Heads;
 
@@ -18,8 +19,22 @@ public sealed class TransferLearningOptions
     /// <summary>Tensor to cut the backbone at; null means the catalog's, or the one <c>inspect</c> ranks first.</summary>
     public string? EmbeddingTensor { get; set; }
 
-    /// <summary>How much of the pretrained network to reuse. Default <c>feature-extractor</c> (the network frozen, a new head learned on its embeddings).</summary>
-    public string Strategy { get; set; } = "feature-extractor";
+    /// <summary>How much of the pretrained network to reuse: <c>feature-extractor</c> (default: the network frozen, an ML.NET head
+    /// learned on its embeddings), <c>fine-tune</c> (the top of the network retrained with a new head, see <see cref="FineTune"/>)
+    /// or <c>chain-thaw</c> (head, then each block of layers alone, then everything).</summary>
+    public string Strategy { get; set; } = FeatureExtractor;
+
+    public const string FeatureExtractor = "feature-extractor";
+    public const string FineTuneStrategy = "fine-tune";
+    public const string ChainThawStrategy = "chain-thaw";
+
+    /// <summary>The strategies <see cref="Strategy"/> accepts.</summary>
+    public static IReadOnlyList<string> Strategies { get; } = [FeatureExtractor, FineTuneStrategy, ChainThawStrategy];
+
+    /// <summary>Fine-tuning settings for the <c>fine-tune</c> and <c>chain-thaw</c> strategies (default: freeze 70% of the layers,
+    /// 10 epochs, AdamW, warm-up + cosine, augmentation, early stopping). The run's backbone, mirrors, embedding tensor, seed,
+    /// image path column and resizing come from this object's own properties, not from these options.</summary>
+    public FineTuneOptions FineTune { get; set; } = new();
 
     /// <summary>Loading and splitting. Default 80/10/10 stratified with seed 42.</summary>
     public DatasetOptions Dataset { get; set; } = new();

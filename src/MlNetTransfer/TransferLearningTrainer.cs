@@ -13,33 +13,53 @@ namespace MlNetTransfer;
 /// The facade: data → backbone → embeddings (once, cached) → head → evaluation → one model.
 /// Each stage lives in its own folder; this class only composes them.
 /// </summary>
-public sealed class TransferLearningTrainer
+public sealed partial class TransferLearningTrainer
 {
     private readonly MLContext _ml;
 
     public TransferLearningTrainer(MLContext ml) => _ml = ml;
 
-    /// <summary>Runs the whole feature-extractor path and returns the trained model with its report.</summary>
+    /// <summary>Runs the whole path for <see cref="TransferLearningOptions.Strategy"/> and returns the trained model with its report.
+    /// Cancelling a fine-tuning run stops it at the next batch and returns the best epoch so far (the report says so); the
+    /// feature-extractor path, and a fine-tuning run cancelled before its first epoch ends, throw <see cref="OperationCanceledException"/>.</summary>
     public TransferLearningResult Train(TransferLearningOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
-        if (options.Strategy != "feature-extractor")
-            throw new MlNetTransferException($"Strategy '{options.Strategy}' is not available in this build; use feature-extractor.");
-        var total = Stopwatch.StartNew();
+        if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
+            throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
+        var run = new RunContext { Options = options, Progress = progress, Cancel = cancel };
 
         var sw = Stopwatch.StartNew();
         progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
-        var dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
+        run.Dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
             progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 100))));
-        var loadSeconds = sw.Elapsed.TotalSeconds;
+        run.LoadSeconds = sw.Elapsed.TotalSeconds;
 
         progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
-        var resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
-        var backbone = BackbonePreparer.Prepare(resolved.Model, resolved.Spec);
+        run.Resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
+        return options.Strategy == TransferLearningOptions.FeatureExtractor ? TrainFeatureExtractor(run) : TrainFineTuned(run);
+    }
+
+    /// <summary>What every strategy shares: the options, the loaded data, the backbone, the clock.</summary>
+    private sealed class RunContext
+    {
+        public required TransferLearningOptions Options { get; init; }
+        public IProgress<TrainingProgress>? Progress { get; init; }
+        public CancellationToken Cancel { get; init; }
+        public ImageDataset Dataset { get; set; } = null!;
+        public ResolvedBackbone Resolved { get; set; } = null!;
+        public double LoadSeconds { get; set; }
+        public Stopwatch Total { get; } = Stopwatch.StartNew();
+    }
+
+    private TransferLearningResult TrainFeatureExtractor(RunContext run)
+    {
+        var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
+        var backbone = BackbonePreparer.Prepare(run.Resolved.Model, run.Resolved.Spec);
 
         var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
         var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer), backbone.Sha256, options.Featurizer);
-        sw.Restart();
+        var sw = Stopwatch.StartNew();
         var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
         var embeddings = extractor.Extract(all.Select(e => e.Path).ToList(),
             progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
@@ -52,7 +72,7 @@ public sealed class TransferLearningTrainer
         var test = ToDataView(dataset.Test, embeddings.AsSpan(nTrain + nVal).ToArray(), backbone.EmbeddingSize);
 
         // Label → key is fitted on its own and left out of the saved chain: predicting must not need a Label column.
-        var labelToKey = _ml.Transforms.Conversion.MapValueToKey(HeadEstimator.LabelColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train);
+        var labelToKey = LabelToKey(train);
         var keyedTrain = _ml.Data.Cache(labelToKey.Transform(train));
 
         sw.Restart();
@@ -66,9 +86,45 @@ public sealed class TransferLearningTrainer
         var valReport = nVal > 0 ? Evaluate(head, labelToKey.Transform(val), classes) : null;
         var testReport = dataset.Test.Count > 0 ? Evaluate(head, labelToKey.Transform(test), classes) : null;
         var evaluateSeconds = sw.Elapsed.TotalSeconds;
-        var primary = testReport ?? valReport ?? throw new MlNetTransferException($"{options.DataPath}: no validation or test images to evaluate on.");
 
+        var trainer = new TrainerReport
+        {
+            Name = options.Head.Trainer.ToString().ToLowerInvariant(),
+            MlNetTrainer = options.Head.Trainer switch
+            {
+                HeadTrainer.Sdca => "SdcaMaximumEntropy",
+                HeadTrainer.Lbfgs => "LbfgsMaximumEntropy",
+                _ => "OneVersusAll(LinearSvm)",
+            },
+            MaximumIterations = options.Head.IterationsFor(options.Head.Trainer),
+            L2Regularization = options.Head.L2Regularization,
+            Normalization = options.Head.Normalization.ToString(),
+        };
+        var featurization = new FeaturizationReport
+        {
+            Images = all.Count,
+            CacheHits = cacheHits,
+            ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
+            DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+        };
+        var timings = new TimingsReport
+        {
+            LoadSeconds = run.LoadSeconds,
+            FeaturizeSeconds = featurizeSeconds,
+            TrainSeconds = trainSeconds,
+            EvaluateSeconds = evaluateSeconds,
+        };
         var model = new TransformerChain<ITransformer>(featurizer, head);
+        return Finish(run, model, backbone, classes, valReport, testReport, trainer, featurization, timings, fineTune: null, curve: []);
+    }
+
+    /// <summary>Builds the report and metadata common to every strategy.</summary>
+    private TransferLearningResult Finish(RunContext run, ITransformer model, PreparedBackbone backbone, IReadOnlyList<string> classes,
+        ClassificationReport? valReport, ClassificationReport? testReport, TrainerReport trainer, FeaturizationReport featurization,
+        TimingsReport timings, FineTuneReport? fineTune, IReadOnlyList<EpochReport> curve)
+    {
+        var (options, dataset) = (run.Options, run.Dataset);
+        var primary = testReport ?? valReport ?? throw new MlNetTransferException($"{options.DataPath}: no validation or test images to evaluate on.");
         var report = new TrainingReport
         {
             Strategy = options.Strategy,
@@ -86,8 +142,8 @@ public sealed class TransferLearningTrainer
             },
             Counts = new SplitCounts
             {
-                Train = nTrain,
-                Validation = nVal,
+                Train = dataset.Train.Count,
+                Validation = dataset.Validation.Count,
                 Test = dataset.Test.Count,
                 Skipped = dataset.Skipped.Count,
                 PerClass = classes.ToDictionary(c => c, c => new[]
@@ -99,7 +155,7 @@ public sealed class TransferLearningTrainer
             Backbone = new BackboneReport
             {
                 Name = backbone.Spec.Name,
-                Source = resolved.Source,
+                Source = run.Resolved.Source,
                 Sha256 = backbone.Sha256,
                 EmbeddingTensor = backbone.Spec.EmbeddingTensor ?? "",
                 EmbeddingSize = backbone.EmbeddingSize,
@@ -107,44 +163,21 @@ public sealed class TransferLearningTrainer
                 InputHeight = backbone.Spec.InputHeight,
                 SourceDomain = backbone.Spec.SourceDomain,
             },
-            Trainer = new TrainerReport
-            {
-                Name = options.Head.Trainer.ToString().ToLowerInvariant(),
-                MlNetTrainer = options.Head.Trainer switch
-                {
-                    HeadTrainer.Sdca => "SdcaMaximumEntropy",
-                    HeadTrainer.Lbfgs => "LbfgsMaximumEntropy",
-                    _ => "OneVersusAll(LinearSvm)",
-                },
-                MaximumIterations = options.Head.IterationsFor(options.Head.Trainer),
-                L2Regularization = options.Head.L2Regularization,
-                Normalization = options.Head.Normalization.ToString(),
-            },
-            Featurization = new FeaturizationReport
-            {
-                Images = all.Count,
-                CacheHits = cacheHits,
-                ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
-                DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
-            },
-            Timings = new TimingsReport
-            {
-                LoadSeconds = loadSeconds,
-                FeaturizeSeconds = featurizeSeconds,
-                TrainSeconds = trainSeconds,
-                EvaluateSeconds = evaluateSeconds,
-                TotalSeconds = total.Elapsed.TotalSeconds,
-            },
+            Trainer = trainer,
+            Featurization = featurization,
+            Timings = timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds },
+            FineTune = fineTune,
+            LearningCurve = curve,
         };
         var metadata = new ModelMetadata
         {
             Kind = options.Strategy,
             Classes = classes,
             Backbone = backbone.Spec.Name,
-            BackboneSha256 = backbone.Sha256,
+            BackboneSha256 = fineTune?.FineTunedSha256 ?? backbone.Sha256,
             InputWidth = backbone.Spec.InputWidth,
             InputHeight = backbone.Spec.InputHeight,
-            Trainer = report.Trainer.MlNetTrainer,
+            Trainer = trainer.MlNetTrainer,
             ImagePathColumn = options.Featurizer.ImagePathColumn,
             Metrics = new Dictionary<string, double>
             {
@@ -181,6 +214,9 @@ public sealed class TransferLearningTrainer
         return new ImageClassifier(_ml, model, metadata);
     }
 
+    private ITransformer LabelToKey(IDataView train) =>
+        _ml.Transforms.Conversion.MapValueToKey(HeadEstimator.LabelColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train);
+
     private ClassificationReport Evaluate(ITransformer head, IDataView keyed, IReadOnlyList<string> classes)
     {
         // The evaluator wants the key-typed PredictedLabel, so score without the head's final key → value step.
@@ -197,11 +233,14 @@ public sealed class TransferLearningTrainer
         return names.DenseValues().Select(v => v.ToString()).ToArray();
     }
 
-    private IDataView ToDataView(IReadOnlyList<ImageExample> examples, float[][] embeddings, int dimension)
+    private IDataView ToDataView(IReadOnlyList<ImageExample> examples, float[][] embeddings, int dimension) =>
+        ToDataView(examples, embeddings, new VectorDataViewType(NumberDataViewType.Single, dimension));
+
+    private IDataView ToDataView(IReadOnlyList<ImageExample> examples, float[][] embeddings, VectorDataViewType type)
     {
         var rows = examples.Select((e, i) => new EmbeddingRow { ImagePath = e.Path, Label = e.Label, Embedding = embeddings[i] }).ToArray();
         var schema = SchemaDefinition.Create(typeof(EmbeddingRow));
-        schema[nameof(EmbeddingRow.Embedding)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, dimension);
+        schema[nameof(EmbeddingRow.Embedding)].ColumnType = type;
         schema[nameof(EmbeddingRow.Embedding)].ColumnName = ImageFeaturizer.EmbeddingColumn;
         return _ml.Data.LoadFromEnumerable(rows, schema);
     }

@@ -12,7 +12,9 @@ internal static class Cli
 
     public static int Run(RootCommand root, string[] args)
     {
-        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        // Ctrl-C is handled by Guard (CtrlC below), not by System.CommandLine, whose handler gives a command only
+        // two seconds to wind down: too short for a fine-tuning run that finishes its batch, evaluates and saves.
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
             return root.Parse(args).Invoke(config);
@@ -25,17 +27,44 @@ internal static class Cli
 
     /// <summary>Wraps an action so a user-fixable problem prints its message (no stack trace) and a bug prints everything.</summary>
     public static Func<ParseResult, CancellationToken, Task<int>> Guard(Func<ParseResult, CancellationToken, int> action) =>
-        (parse, cancel) =>
+        (parse, _) =>
         {
             try
             {
-                return Task.FromResult(action(parse, cancel));
+                using var ctrlC = new CtrlC();
+                return Task.FromResult(action(parse, ctrlC.Token));
             }
             catch (Exception e)
             {
                 return Task.FromResult(Fail(e));
             }
         };
+
+    /// <summary>The first Ctrl-C cancels the token (a command stops at its next safe point; fine-tuning keeps and saves its best
+    /// epoch so far); a second one ends the process at once (files are written atomically, so nothing is left half-written).</summary>
+    private sealed class CtrlC : IDisposable
+    {
+        private readonly CancellationTokenSource _cancel = new();
+        private int _presses;
+
+        public CtrlC() => Console.CancelKeyPress += OnCancelKeyPress;
+
+        public CancellationToken Token => _cancel.Token;
+
+        private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
+        {
+            if (Interlocked.Increment(ref _presses) > 1) return;
+            e.Cancel = true;
+            Console.Error.WriteLine("Stopping at the next safe point (Ctrl-C again to quit at once)...");
+            _cancel.Cancel();
+        }
+
+        public void Dispose()
+        {
+            Console.CancelKeyPress -= OnCancelKeyPress;
+            _cancel.Dispose();
+        }
+    }
 
     private static int Fail(Exception e)
     {
@@ -99,6 +128,7 @@ internal static class Cli
         TrainingProgress.Preparing => "Backbone",
         TrainingProgress.Featurizing => "Featurizing",
         TrainingProgress.Training => "Training head",
+        TrainingProgress.FineTuning => "Fine-tuning",
         TrainingProgress.Evaluating => "Evaluating",
         TrainingProgress.Saving => "Saving",
         _ => stage,

@@ -15,6 +15,17 @@ internal static class ReportPrinter
         AnsiConsole.MarkupLine($"images: train {r.Counts.Train}, validation {r.Counts.Validation}, test {r.Counts.Test}, skipped {r.Counts.Skipped}");
         AnsiConsole.MarkupLine($"time: featurize {r.Timings.FeaturizeSeconds:0.0}s ({r.Featurization.CacheHits} of {r.Featurization.Images} from cache), train {r.Timings.TrainSeconds:0.0}s, total {r.Timings.TotalSeconds:0.0}s");
 
+        if (r.FineTune is { } ft)
+        {
+            AnsiConsole.MarkupLine($"{Markup.Escape(ft.Method)}: {ft.PretrainedLayers} pretrained layers, phases {Markup.Escape(string.Join(", ", ft.Phases.Select(p => $"{p.Name} ({p.TrainableLayers} layers)")))}; " +
+                                   $"best epoch {ft.BestEpoch} of {ft.EpochsRun}{(ft.StoppedEarly ? " (stopped early)" : "")}{(ft.Cancelled ? " (interrupted)" : "")}");
+            var curve = new Table().Title("learning curve").AddColumns("epoch", "phase", "train loss", "val loss", "val acc", "img/s", "seconds");
+            foreach (var e in r.LearningCurve)
+                curve.AddRow($"{e.Epoch}{(e.Best ? "*" : "")}", Markup.Escape(e.Phase), $"{e.TrainLoss:0.000}", $"{e.ValidationLoss:0.000}", $"{e.ValidationAccuracy:0.000}",
+                    $"{e.ImagesPerSecond:0.0}{(e.BottleneckCached ? " (cached)" : "")}", $"{e.Seconds:0.0}");
+            AnsiConsole.Write(curve);
+        }
+
         var perClass = new Table().AddColumns("class", "precision", "recall", "F1", "support");
         foreach (var c in m.PerClass)
             perClass.AddRow(Markup.Escape(c.Class), $"{c.Precision:0.000}", $"{c.Recall:0.000}", $"{c.F1:0.000}", c.Support.ToString());

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML;
+using MlNetTransfer.FineTuning;
 using MlNetTransfer.Heads;
 using Spectre.Console;
 
@@ -22,10 +23,11 @@ internal static class TrainCommand
         };
         var strategy = new Option<string>("--strategy", "-s")
         {
-            Description = "How much of the pretrained network to reuse. feature-extractor: freeze it, learn a new head on its embeddings.",
-            DefaultValueFactory = _ => "feature-extractor",
+            Description = "How much of the pretrained network to reuse. feature-extractor: freeze it, learn a new head on its embeddings. " +
+                          "fine-tune: retrain the top of the network (--freeze) with a new head on TorchSharp. chain-thaw: train the new head, then each block of layers alone, then everything.",
+            DefaultValueFactory = _ => TransferLearningOptions.FeatureExtractor,
         };
-        strategy.AcceptOnlyFromAmong("feature-extractor");
+        strategy.AcceptOnlyFromAmong([.. TransferLearningOptions.Strategies]);
         var trainer = new Option<string>("--trainer", "-t")
         {
             Description = "Head trained on the embeddings: sdca (SdcaMaximumEntropy), lbfgs (LbfgsMaximumEntropy), svm (one-vs-all LinearSvm, Platt-calibrated).",
@@ -57,11 +59,31 @@ internal static class TrainCommand
         };
         var cacheDir = new Option<string?>("--cache-dir") { Description = $"Embedding cache folder. Default {Featurization.EmbeddingCache.DefaultDirectory}." };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache." };
+        var defaults = new FineTuneOptions();
+        var freeze = new Option<double>("--freeze")
+        {
+            Description = "fine-tune: fraction of the pretrained layers kept frozen, input side first (0 trains everything, 1 only the new head).",
+            DefaultValueFactory = _ => defaults.FreezeFraction,
+        };
+        var trainFrom = new Option<string?>("--train-from") { Description = "fine-tune: freeze by name instead: the first layer (ONNX node) that trains." };
+        var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
+        var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the new head; pretrained layers get 0.1 of it.", DefaultValueFactory = _ => defaults.LearningRate };
+        var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
+        var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
+        var noAugment = new Option<bool>("--no-augment") { Description = "fine-tune/chain-thaw: train on the plain resized images (lets a frozen prefix be computed once)." };
+        var patience = new Option<int>("--patience") { Description = "fine-tune/chain-thaw: stop after this many epochs without a lower validation loss, keeping the best epoch; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
+        var optimizer = new Option<string>("--optimizer") { Description = "fine-tune/chain-thaw: adamw or sgd (with momentum 0.9).", DefaultValueFactory = _ => "adamw" };
+        optimizer.AcceptOnlyFromAmong("adamw", "sgd");
+        var schedule = new Option<string>("--schedule") { Description = "fine-tune/chain-thaw: learning-rate schedule: cosine (warm-up then cosine decay), onecycle, constant.", DefaultValueFactory = _ => "cosine" };
+        schedule.AcceptOnlyFromAmong("cosine", "onecycle", "constant");
+        var blocks = new Option<int>("--blocks") { Description = "chain-thaw: blocks of layers thawed one at a time.", DefaultValueFactory = _ => new ChainThawOptions().Blocks };
+        var device = new Option<string>("--device") { Description = "fine-tune/chain-thaw: cpu, cuda or cuda:N (needs a CUDA build of libtorch).", DefaultValueFactory = _ => TorchDevices.Cpu };
         var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference).", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached), train a head, evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
+            freeze, trainFrom, epochs, lr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -87,6 +109,25 @@ internal static class TrainCommand
             options.Featurizer.DegreeOfParallelism = Math.Max(1, parse.GetValue(threads));
             options.Featurizer.CacheDirectory = parse.GetValue(noCache) ? null : parse.GetValue(cacheDir) ?? options.Featurizer.CacheDirectory;
 
+            var fineTune = options.FineTune;
+            fineTune.FreezeFraction = parse.GetValue(freeze);
+            fineTune.TrainFromNode = parse.GetValue(trainFrom);
+            fineTune.Epoch = parse.GetValue(epochs);
+            fineTune.LearningRate = parse.GetValue(lr);
+            fineTune.BatchSize = parse.GetValue(batchSize);
+            fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);
+            fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(patience) } : null;
+            fineTune.Optimizer = parse.GetValue(optimizer) == "sgd" ? FineTuneOptimizer.Sgd : FineTuneOptimizer.AdamW;
+            fineTune.Schedule = parse.GetValue(schedule) switch
+            {
+                "onecycle" => LearningRateSchedule.OneCycle,
+                "constant" => LearningRateSchedule.Constant,
+                _ => LearningRateSchedule.WarmupCosine,
+            };
+            fineTune.ChainThaw = new ChainThawOptions { Blocks = parse.GetValue(blocks) };
+            fineTune.Device = parse.GetValue(device)!;
+            fineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;
+
             var modelPath = parse.GetValue(output)!;
             var reportPath = parse.GetValue(report) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "report.json");
             return Train(options, modelPath, reportPath, cancel);
@@ -98,9 +139,12 @@ internal static class TrainCommand
     {
         var ml = new MLContext(options.Seed);
         var result = Cli.WithProgress(progress => ml.TransferLearning().Train(options, progress, cancel));
-        cancel.ThrowIfCancellationRequested();
+        // A fine-tuning run cancelled by Ctrl-C comes back holding its best epoch so far: that one is saved.
+        if (result.Report.FineTune is null) cancel.ThrowIfCancellationRequested();
         result.Save(modelPath, reportPath);
         ReportPrinter.Print(result.Report);
+        if (result.Report.FineTune is { Cancelled: true } ft)
+            AnsiConsole.MarkupLine($"[yellow]Interrupted after {ft.EpochsRun} epoch(s); saved the best epoch so far (epoch {ft.BestEpoch}).[/]");
         AnsiConsole.MarkupLine($"Model:  [green]{Markup.Escape(Path.GetFullPath(modelPath))}[/]");
         AnsiConsole.MarkupLine($"Report: [green]{Markup.Escape(Path.GetFullPath(reportPath))}[/]");
         return 0;

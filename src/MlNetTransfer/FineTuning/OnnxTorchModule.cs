@@ -34,12 +34,14 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     private readonly List<OnnxParameterGroup> _groups = [];
     private readonly Dictionary<NodeProto, OnnxParameterGroup> _groupOfNode = new(ReferenceEqualityComparer.Instance);
     private readonly Linear? _head;
+    private readonly HashSet<string> _constantNodes;
 
     private OnnxTorchModule(ModelProto model, OnnxTorchModuleOptions options) : base(nameof(OnnxTorchModule))
     {
         _source = model;
         _headName = options.HeadName;
         _probeInputShape = options.ProbeInputShape?.ToArray();
+        _constantNodes = new HashSet<string>(options.ConstantNodes ?? new HashSet<string>(), StringComparer.Ordinal);
         Device = TorchDevices.Resolve(options.Device);
         var graph = model.Graph ?? throw new MlNetTransferException("ONNX model: it has no graph.");
         Opset = (int)(model.OpsetImport.Where(o => OnnxTorchOps.IsDefaultDomain(o.Domain)).Select(o => o.Version).DefaultIfEmpty(0).Max());
@@ -141,9 +143,17 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     {
         var values = Run(inputs, training);
         if (!HasHead) return values;
-        using var flat = values[EmbeddingTensor!].flatten(1);
-        return new Dictionary<string, Tensor> { [OutputNames[0]] = _head!.forward(flat) };
+        return new Dictionary<string, Tensor> { [OutputNames[0]] = ApplyHead(values[EmbeddingTensor!]) };
     }
+
+    private Tensor ApplyHead(Tensor embedding)
+    {
+        using var flat = embedding.flatten(1);
+        return _head!.forward(flat);
+    }
+
+    /// <summary>The new classification head (null without one): logits = embedding · Wᵀ + b.</summary>
+    public Linear? Head => _head;
 
     internal Parameter ParameterOf(string onnxName)
     {
@@ -247,7 +257,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
                 if (!initializers.TryGetValue(name, out var t)) continue;
                 used.Add(name);
                 if (!IsFloatType(t.DataType)) continue;
-                if (IsWeightSlot(node, slot, t)) _parameterValues.Add(name);
+                if (IsWeightSlot(node, slot, t) && !_constantNodes.Contains(node.Name)) _parameterValues.Add(name);
                 if (node.OpType == "BatchNormalization" && slot is 3 or 4) _runningStatistics.Add(name);
             }
         used.AddRange(_targets.Where(initializers.ContainsKey));
@@ -406,9 +416,26 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
             if (!inputs.TryGetValue(name, out var t)) throw new MlNetTransferException($"Input '{name}' was not given.");
             env[name] = t.device == Device ? t : t.to(Device);
         }
+        RunSteps(env, 0, _steps.Count, trainingMode);
+        return Targets(env);
+    }
+
+    private Dictionary<string, Tensor> Targets(Dictionary<string, Tensor> env)
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var name in _targets)
+            result[name] = env.TryGetValue(name, out var v) ? (InputNames.Contains(name) ? v.alias() : v) : State(name).alias();
+        return result;
+    }
+
+    /// <summary>Runs steps [<paramref name="from"/>, <paramref name="to"/>) on the values in <paramref name="env"/>, releasing
+    /// each intermediate after its last use (graph inputs are the caller's and never released).</summary>
+    private void RunSteps(Dictionary<string, Tensor> env, int from, int to, bool trainingMode)
+    {
         var run = new OnnxRunContext { Training = trainingMode };
-        foreach (var step in _steps)
+        for (int s = from; s < to; s++)
         {
+            var step = _steps[s];
             var args = new Tensor?[step.Inputs.Length];
             for (int j = 0; j < args.Length; j++)
                 args[j] = step.Inputs[j].Length == 0 ? null : env.TryGetValue(step.Inputs[j], out var v) ? v : State(step.Inputs[j]);
@@ -426,10 +453,6 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
             foreach (var name in step.Release)
                 if (env.Remove(name, out var dead)) dead.Dispose();
         }
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var name in _targets)
-            result[name] = env.TryGetValue(name, out var v) ? (InputNames.Contains(name) ? v.alias() : v) : State(name).alias();
-        return result;
     }
 
     private static Tensor?[] Invoke(NodeProto node, OnnxKernel kernel, Tensor?[] args, OnnxRunContext run)
@@ -498,6 +521,30 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         graph.ValueInfo.AddRange(keptInfo);
         graph.Output.Clear();
         graph.Output.Add(OnnxNodes.TensorValue(OutputNames[0], DataType.Float, -1, numClasses));
+        return model;
+    }
+    /// <summary>
+    /// The graph up to the new head's input with the current weights: the same input(s) as the source and one output,
+    /// <paramref name="outputName"/>, the flattened embedding float [N, D] — what a featurizer runs in front of a head
+    /// that reproduces <see cref="Head"/>.
+    /// </summary>
+    public ModelProto ToOnnxEmbedding(string outputName)
+    {
+        if (!HasHead) throw new InvalidOperationException("ToOnnxEmbedding needs a module with a new head (EmbeddingTensor set).");
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputName);
+        var model = ToOnnx();
+        var graph = model.Graph;
+        var gemm = graph.Node.Single(n => n.Name == HeadGemmName);
+        graph.Node.Remove(gemm);
+        foreach (var t in graph.Initializer.Where(t => t.Name == HeadWeightName || t.Name == HeadBiasName).ToList()) graph.Initializer.Remove(t);
+        graph.Output.Clear();
+        if (outputName != HeadFlatTensor)
+        {
+            OnnxGraphEditing.Reserve(graph, outputName);
+            OnnxGraphEditing.RenameTensor(graph, HeadFlatTensor, outputName);
+        }
+        var width = _head!.weight!.shape[1];
+        graph.Output.Add(OnnxNodes.TensorValue(outputName, DataType.Float, -1, width));
         return model;
     }
 }

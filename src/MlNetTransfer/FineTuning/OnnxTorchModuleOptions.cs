@@ -25,4 +25,8 @@ public sealed class OnnxTorchModuleOptions
     /// <summary>Shape used to probe the embedding's size when the model's input has symbolic dimensions other than the batch.
     /// Null (default): the input's declared shape with the batch dimension set to 1.</summary>
     public long[]? ProbeInputShape { get; set; }
+
+    /// <summary>Names of nodes whose initializers stay constants even where they would be learned weights (e.g. a baked-in
+    /// input normalisation, which must never drift). Default none.</summary>
+    public ISet<string> ConstantNodes { get; set; } = new HashSet<string>(StringComparer.Ordinal);
 }

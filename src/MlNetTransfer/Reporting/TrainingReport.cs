@@ -25,6 +25,12 @@ public sealed record TrainingReport
     public FeaturizationReport Featurization { get; init; } = new();
     public TimingsReport Timings { get; init; } = new();
 
+    /// <summary>Fine-tuning settings and outcome; null for the feature-extractor strategy.</summary>
+    public FineTuneReport? FineTune { get; init; }
+
+    /// <summary>Per-epoch learning curve of a fine-tuning run (empty for the feature-extractor strategy).</summary>
+    public IReadOnlyList<EpochReport> LearningCurve { get; init; } = [];
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -100,4 +106,53 @@ public sealed record TimingsReport
     public double TrainSeconds { get; init; }
     public double EvaluateSeconds { get; init; }
     public double TotalSeconds { get; init; }
+}
+
+/// <summary>How a network was fine-tuned and how the run ended.</summary>
+public sealed record FineTuneReport
+{
+    /// <summary><c>fine-tune</c> (one phase at a freeze depth) or <c>chain-thaw</c>.</summary>
+    public string Method { get; init; } = "";
+    public double FreezeFraction { get; init; }
+    public string? TrainFromNode { get; init; }
+    /// <summary>Layers with weights in the pretrained network (parameter groups, head excluded).</summary>
+    public int PretrainedLayers { get; init; }
+    /// <summary>Per phase: its name, trainable layers (head included) and planned epochs.</summary>
+    public IReadOnlyList<PhaseReport> Phases { get; init; } = [];
+    public int EpochsRun { get; init; }
+    public int BestEpoch { get; init; }
+    public bool StoppedEarly { get; init; }
+    public bool Cancelled { get; init; }
+    public string Optimizer { get; init; } = "";
+    public double LearningRate { get; init; }
+    public double PretrainedLearningRateFactor { get; init; }
+    public string Schedule { get; init; } = "";
+    public double WeightDecay { get; init; }
+    public double LabelSmoothing { get; init; }
+    public int BatchSize { get; init; }
+    public bool Augmentation { get; init; }
+    public string EarlyStopping { get; init; } = "";
+    /// <summary>Epochs whose frozen prefix came from the bottleneck cache.</summary>
+    public int BottleneckCachedEpochs { get; init; }
+    public string Device { get; init; } = "";
+    public int Seed { get; init; }
+    public string FineTunedSha256 { get; init; } = "";
+}
+
+public sealed record PhaseReport(string Name, int TrainableLayers, int Epochs);
+
+/// <summary>One point of the learning curve.</summary>
+public sealed record EpochReport
+{
+    public int Epoch { get; init; }
+    public string Phase { get; init; } = "";
+    public double TrainLoss { get; init; }
+    public double TrainAccuracy { get; init; }
+    public double ValidationLoss { get; init; }
+    public double ValidationAccuracy { get; init; }
+    public double LearningRate { get; init; }
+    public double ImagesPerSecond { get; init; }
+    public double Seconds { get; init; }
+    public bool BottleneckCached { get; init; }
+    public bool Best { get; init; }
 }

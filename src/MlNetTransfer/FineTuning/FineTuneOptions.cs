@@ -1,0 +1,150 @@
+using Microsoft.ML;
+using Microsoft.ML.Transforms.Image;
+
+namespace MlNetTransfer.FineTuning;
+
+/// <summary>
+/// Options of <see cref="FineTuningTrainer"/>: retrain part or all of a pretrained network with a new head. Names follow
+/// ML.NET's <c>ImageClassificationTrainer.Options</c> where the concept is the same (<see cref="Arch"/>, <see cref="Epoch"/>,
+/// <see cref="BatchSize"/>, <see cref="LearningRate"/>, <see cref="EarlyStoppingCriteria"/>, <see cref="ValidationSet"/>,
+/// <see cref="ValidationSetFraction"/>, <see cref="MetricsCallback"/>, the column names). Every property has a default, so
+/// <c>new FineTuneOptions()</c> fine-tunes the top 30% of <c>mobilenet_v2</c>.
+/// </summary>
+public sealed class FineTuneOptions
+{
+    /// <summary>The pretrained network: a catalog name, an .onnx path or a TF.js model.json (as <c>--backbone</c>). Default <c>mobilenet_v2</c>.</summary>
+    public string Arch { get; set; } = "mobilenet_v2";
+
+    /// <summary>Tensor the new head is put on; null means the backbone's known embedding (or the inspector's best candidate).</summary>
+    public string? EmbeddingTensor { get; set; }
+
+    /// <summary>Folders searched for backbone files before any download. Default none.</summary>
+    public IList<string> Mirrors { get; set; } = new List<string>();
+
+    /// <summary>Input column of image file paths. Default <c>ImagePath</c>.</summary>
+    public string ImagePathColumnName { get; set; } = "ImagePath";
+
+    /// <summary>Label column (text, or a key with class names as key values). Default <c>Label</c>.</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>Output column of class probabilities. Default <c>Score</c>.</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Output column of the predicted class name. Default <c>PredictedLabel</c>.</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>Maximum passes over the training images (of the last phase, for chain-thaw). Default 10.</summary>
+    public int Epoch { get; set; } = 10;
+
+    /// <summary>Images per optimizer step. Default 16.</summary>
+    public int BatchSize { get; set; } = 16;
+
+    /// <summary>Peak learning rate of the new head. Default 0.001 (AdamW; use about 0.01 with SGD).</summary>
+    public float LearningRate { get; set; } = 1e-3f;
+
+    /// <summary>Discriminative rates: pretrained layers learn at <see cref="LearningRate"/> times this, so the features they
+    /// already have change slowly while the new head learns fast. Default 0.1.</summary>
+    public float PretrainedLearningRateFactor { get; set; } = 0.1f;
+
+    /// <summary>The optimizer. Default <see cref="FineTuneOptimizer.AdamW"/>.</summary>
+    public FineTuneOptimizer Optimizer { get; set; } = FineTuneOptimizer.AdamW;
+
+    /// <summary>SGD momentum (ignored by AdamW). Default 0.9.</summary>
+    public float Momentum { get; set; } = 0.9f;
+
+    /// <summary>Weight decay on weights (never on biases and normalisation parameters); null means the optimizer's usual:
+    /// 0.01 for AdamW (decoupled), 0.0001 for SGD. Default null.</summary>
+    public float? WeightDecay { get; set; }
+
+    /// <summary>How the learning rate moves over each phase. Default <see cref="LearningRateSchedule.WarmupCosine"/>.</summary>
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.WarmupCosine;
+
+    /// <summary>Fraction of a phase's steps spent warming up (<see cref="LearningRateSchedule.WarmupCosine"/>). Default 0.1.</summary>
+    public float WarmupFraction { get; set; } = 0.1f;
+
+    /// <summary>Label smoothing of the training loss (0 = plain cross-entropy). Default 0.1.</summary>
+    public float LabelSmoothing { get; set; } = 0.1f;
+
+    /// <summary>Fraction of the pretrained layers (parameter groups, input side first) kept frozen: 0 trains everything,
+    /// 1 only the new head. Ignored when <see cref="TrainFromNode"/> is set or with <see cref="ChainThaw"/>. Default 0.7.</summary>
+    public double FreezeFraction { get; set; } = 0.7;
+
+    /// <summary>Freeze by name instead of fraction: the ONNX node where training starts (it and every later layer train,
+    /// earlier ones stay frozen). Default null.</summary>
+    public string? TrainFromNode { get; set; }
+
+    /// <summary>Chain-thaw instead of one phase at a fixed depth; null (default) fine-tunes once at <see cref="FreezeFraction"/>.</summary>
+    public ChainThawOptions? ChainThaw { get; set; }
+
+    /// <summary>Training-image augmentation. Default: random resized crop, horizontal flip, light colour jitter.</summary>
+    public ImageAugmentation Augmentation { get; set; } = new();
+
+    /// <summary>Early stopping on the validation set, restoring the best epoch's weights. Default: loss, patience 3.
+    /// Null trains every epoch and keeps the last weights.</summary>
+    public EarlyStopping? EarlyStoppingCriteria { get; set; } = new();
+
+    /// <summary>Validation data (same columns as the training data). Null: <see cref="ValidationSetFraction"/> of the
+    /// training data is held out (stratified by class).</summary>
+    public IDataView? ValidationSet { get; set; }
+
+    /// <summary>Fraction held out for validation when <see cref="ValidationSet"/> is null. Default 0.1; 0 trains without
+    /// validation (no early stopping, last epoch kept).</summary>
+    public float ValidationSetFraction { get; set; } = 0.1f;
+
+    /// <summary>Called after every epoch with its metrics (like ML.NET's <c>MetricsCallback</c>).</summary>
+    public Action<FineTuneEpoch>? MetricsCallback { get; set; }
+
+    /// <summary>Compute a frozen prefix's activations once and train only the rest, whenever that gives the same result:
+    /// the prefix is fixed (frozen, no dropout, batch norms frozen) and training images are not augmented. Validation
+    /// images are never augmented, so their prefix is cached whenever it is fixed. Default true.</summary>
+    public bool UseBottleneckCache { get; set; } = true;
+
+    /// <summary>Memory the bottleneck cache may use, in MiB; above it training runs uncached. Default 2048.</summary>
+    public int BottleneckCacheMaxMegabytes { get; set; } = 2048;
+
+    /// <summary>How images are brought to the network's input size for validation and prediction (and for training when
+    /// augmentation is off). Must match the featurizer's. Default <see cref="ImageResizingEstimator.ResizingKind.IsoCrop"/>.</summary>
+    public ImageResizingEstimator.ResizingKind Resizing { get; set; } = ImageResizingEstimator.ResizingKind.IsoCrop;
+
+    /// <summary>Images decoded and augmented at once, in parallel with the training step. Default: the number of cores.</summary>
+    public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Threads libtorch uses for one training step; null keeps libtorch's default (the number of cores).</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>Where training runs: "cpu" (default), "cuda" or "cuda:&lt;index&gt;" (needs a CUDA libtorch package).</summary>
+    public string Device { get; set; } = TorchDevices.Cpu;
+
+    /// <summary>Seed of the head's initial weights, the shuffling, the augmentation and dropout: same seed, same model
+    /// (on the same device and thread count). Default 42.</summary>
+    public int Seed { get; set; } = 42;
+
+    internal void Validate()
+    {
+        if (Epoch < 1) throw new MlNetTransferException($"Fine-tuning Epoch is {Epoch}; it must be at least 1.");
+        if (BatchSize < 1) throw new MlNetTransferException($"Fine-tuning BatchSize is {BatchSize}; it must be at least 1.");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new MlNetTransferException($"Fine-tuning LearningRate is {LearningRate}; it must be positive.");
+        if (!(PretrainedLearningRateFactor >= 0) || !float.IsFinite(PretrainedLearningRateFactor))
+            throw new MlNetTransferException($"Fine-tuning PretrainedLearningRateFactor is {PretrainedLearningRateFactor}; it must be 0 or more.");
+        if (FreezeFraction is < 0 or > 1 || double.IsNaN(FreezeFraction)) throw new MlNetTransferException($"Fine-tuning FreezeFraction is {FreezeFraction}; it must be between 0 and 1.");
+        if (LabelSmoothing is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning LabelSmoothing is {LabelSmoothing}; it must be in [0, 1).");
+        if (WarmupFraction is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning WarmupFraction is {WarmupFraction}; it must be in [0, 1).");
+        if (WeightDecay is < 0) throw new MlNetTransferException($"Fine-tuning WeightDecay is {WeightDecay}; it must not be negative.");
+        if (Momentum is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning Momentum is {Momentum}; it must be in [0, 1).");
+        if (ValidationSetFraction is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning ValidationSetFraction is {ValidationSetFraction}; it must be in [0, 1).");
+        if (EarlyStoppingCriteria is { Patience: < 1 } e) throw new MlNetTransferException($"Early stopping Patience is {e.Patience}; it must be at least 1.");
+        if (ChainThaw is { } c && (c.Blocks < 1 || c.EpochsPerPhase < 1))
+            throw new MlNetTransferException($"Chain-thaw needs at least 1 block and 1 epoch per phase (got {c.Blocks} blocks, {c.EpochsPerPhase} epochs).");
+        if (DecodeParallelism < 1) throw new MlNetTransferException($"Fine-tuning DecodeParallelism is {DecodeParallelism}; it must be at least 1.");
+        if (NumberOfThreads is < 1) throw new MlNetTransferException($"Fine-tuning NumberOfThreads is {NumberOfThreads}; it must be at least 1.");
+        if (BottleneckCacheMaxMegabytes < 0) throw new MlNetTransferException($"BottleneckCacheMaxMegabytes is {BottleneckCacheMaxMegabytes}; it must not be negative.");
+        Augmentation?.Validate();
+    }
+
+    /// <summary>A shallow copy (nested option objects are shared).</summary>
+    public FineTuneOptions Clone() => (FineTuneOptions)MemberwiseClone();
+
+    internal float EffectiveWeightDecay => WeightDecay ?? (Optimizer == FineTuneOptimizer.AdamW ? 0.01f : 1e-4f);
+
+    internal bool Augments => Augmentation is { Enabled: true };
+}

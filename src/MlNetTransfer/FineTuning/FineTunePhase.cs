@@ -1,0 +1,47 @@
+namespace MlNetTransfer.FineTuning;
+
+/// <summary>One stretch of training with a fixed set of trainable parameter groups.</summary>
+/// <param name="Name"><c>fine-tune</c>; for chain-thaw <c>head</c>, <c>block k/n</c> or <c>all</c>.</param>
+/// <param name="TrainableGroups">Indices (see <see cref="OnnxTorchModule.ParameterGroups"/>) of the groups that learn.</param>
+/// <param name="Epochs">Most epochs the phase runs (early stopping may end it sooner).</param>
+public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs)
+{
+    /// <summary>Plans the phases for a module with a new head: one phase at the freeze depth, or chain-thaw's head, each
+    /// block alone (input side first), then everything.</summary>
+    public static IReadOnlyList<FineTunePhase> Plan(OnnxTorchModule module, FineTuneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(options);
+        if (!module.HasHead) throw new MlNetTransferException("Fine-tuning needs a module with a new head (set EmbeddingTensor and NumClasses).");
+        var groups = module.ParameterGroups;
+        var head = groups.Single(g => g.IsHead).Index;
+        var pretrained = groups.Where(g => !g.IsHead).Select(g => g.Index).ToList();
+
+        if (options.ChainThaw is { } chain)
+        {
+            var phases = new List<FineTunePhase> { new("head", new HashSet<int> { head }, chain.EpochsPerPhase) };
+            var blocks = Math.Min(chain.Blocks, pretrained.Count);
+            for (int b = 0; b < blocks; b++)
+            {
+                // Contiguous, near-equal runs of layers: block b holds layers [b·P/n, (b+1)·P/n).
+                int from = b * pretrained.Count / blocks, to = (b + 1) * pretrained.Count / blocks;
+                phases.Add(new($"block {b + 1}/{blocks}", pretrained.GetRange(from, to - from).ToHashSet(), chain.EpochsPerPhase));
+            }
+            phases.Add(new("all", groups.Select(g => g.Index).ToHashSet(), options.Epoch));
+            return phases;
+        }
+
+        int firstTrainable;
+        if (options.TrainFromNode is { } node)
+        {
+            var match = groups.FirstOrDefault(g => !g.IsHead && g.NodeName == node)
+                ?? throw new MlNetTransferException(
+                    $"TrainFromNode '{node}' is not a layer with weights in this network. Layers, input side first: " +
+                    string.Join(", ", pretrained.Take(8).Select(i => $"'{groups[i].NodeName}'")) + (pretrained.Count > 8 ? $", ... '{groups[pretrained[^1]].NodeName}'." : "."));
+            firstTrainable = match.Index;
+        }
+        else firstTrainable = (int)Math.Floor(options.FreezeFraction * pretrained.Count + 1e-9);
+        var trainable = groups.Where(g => g.IsHead || g.Index >= firstTrainable).Select(g => g.Index).ToHashSet();
+        return [new("fine-tune", trainable, options.Epoch)];
+    }
+}

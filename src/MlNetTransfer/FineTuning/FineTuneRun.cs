@@ -1,0 +1,29 @@
+namespace MlNetTransfer.FineTuning;
+
+/// <summary>How a fine-tuning run went: the learning curve, which epoch's weights the module holds, how it ended.</summary>
+public sealed record FineTuneRun
+{
+    /// <summary>Every epoch trained, in order.</summary>
+    public IReadOnlyList<FineTuneEpoch> Epochs { get; init; } = [];
+
+    /// <summary>The phases planned (see <see cref="FineTunePhase.Plan"/>).</summary>
+    public IReadOnlyList<FineTunePhase> Phases { get; init; } = [];
+
+    /// <summary>1-based epoch whose weights the module holds at the end (the best on validation, or the last without early stopping).</summary>
+    public int BestEpoch { get; init; }
+
+    /// <summary>True when early stopping ended a phase before its last planned epoch.</summary>
+    public bool StoppedEarly { get; init; }
+
+    /// <summary>True when the run was cancelled; the module holds the best weights of the epochs completed before that.</summary>
+    public bool Cancelled { get; init; }
+
+    /// <summary>Pretrained parameter groups (layers with weights) in the network, the head excluded.</summary>
+    public int PretrainedGroups { get; init; }
+
+    /// <summary>Wall time of the run.</summary>
+    public double Seconds { get; init; }
+
+    /// <summary>The epoch the module's weights come from.</summary>
+    public FineTuneEpoch? Best => Epochs.FirstOrDefault(e => e.Epoch == BestEpoch);
+}

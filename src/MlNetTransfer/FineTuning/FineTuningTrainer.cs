@@ -1,0 +1,215 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Data;
+using MlNetTransfer.Featurization;
+
+namespace MlNetTransfer.FineTuning;
+
+/// <summary>
+/// Fine-tuning as an ML.NET estimator: <c>Fit</c> takes rows of image paths and labels, retrains part or all of a pretrained
+/// network with a new head on TorchSharp (<see cref="FineTuner"/>), writes the weights back into the ONNX graph and returns
+/// the ML.NET chain <c>LoadImages → ResizeImages → ExtractPixels → ApplyOnnxModel</c> (the fine-tuned graph, up to the
+/// embedding) <c>→</c> the trained head as ML.NET's multiclass predictor <c>→</c> key to class name. Prediction therefore
+/// runs in ONNX Runtime and the saved zip has the shape of a feature-extractor zip: <c>ImagePath</c> in, <c>Score</c> and a
+/// text <c>PredictedLabel</c> out, no Label column needed. Composes with <c>Append</c>.
+/// </summary>
+public sealed class FineTuningTrainer : IEstimator<ITransformer>
+{
+    /// <summary>Prefix of the nodes the preprocessing baker adds (input normalisation): never trained.</summary>
+    private const string PreprocessingNodePrefix = "preprocess/";
+
+    /// <summary>What ONNX Runtime's quantizer appends to a quantized activation's name.</summary>
+    private const string QuantizedSuffix = "_quantized";
+
+    private readonly MLContext _ml;
+    private readonly FineTuneOptions _options;
+    private readonly ResolvedBackbone? _backbone;
+    private PreparedBackbone? _prepared;
+
+    /// <param name="ml">The context.</param>
+    /// <param name="options">Training options; defaults fine-tune the top 30% of <c>mobilenet_v2</c>.</param>
+    /// <param name="backbone">An already resolved backbone (graph + spec); null resolves <see cref="FineTuneOptions.Arch"/>.</param>
+    public FineTuningTrainer(MLContext ml, FineTuneOptions? options = null, ResolvedBackbone? backbone = null)
+    {
+        _ml = ml ?? throw new ArgumentNullException(nameof(ml));
+        _options = options ?? new FineTuneOptions();
+        _backbone = backbone;
+    }
+
+    /// <summary>Trains and returns the prediction chain (see the class remarks).</summary>
+    public ITransformer Fit(IDataView input)
+    {
+        using var result = Train(input);
+        return result.Model;
+    }
+
+    /// <summary>Trains from a data view with the image path and label columns; the validation set is
+    /// <see cref="FineTuneOptions.ValidationSet"/> or a stratified <see cref="FineTuneOptions.ValidationSetFraction"/> of the input.</summary>
+    public FineTuningResult Train(IDataView input, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        _options.Validate();
+        var (examples, keyClasses) = ReadExamples(input, "training data");
+        IReadOnlyList<ImageExample> train = examples, validation = [];
+        if (_options.ValidationSet is { } validationSet)
+        {
+            (validation, var validationClasses) = ReadExamples(validationSet, "validation set");
+            if (keyClasses is not null && validationClasses is not null && !keyClasses.SequenceEqual(validationClasses))
+                throw new MlNetTransferException($"The validation set's label keys ({string.Join(", ", validationClasses)}) differ from the training data's ({string.Join(", ", keyClasses)}).");
+        }
+        else if (_options.ValidationSetFraction > 0)
+        {
+            var split = StratifiedSplitter.Split(examples, _options.ValidationSetFraction, 0, _options.Seed);
+            (train, validation) = (split.Train, split.Validation);
+        }
+        var classes = keyClasses ?? train.Concat(validation).Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+        return Train(train, validation, classes, progress, cancel);
+    }
+
+    /// <summary>Trains on labelled image files.</summary>
+    /// <param name="train">Training images.</param>
+    /// <param name="validation">Validation images (may be empty: no early stopping, last epoch kept).</param>
+    /// <param name="classes">Class names in output order; null sorts the labels found (ordinal).</param>
+    /// <param name="progress">Per-batch and per-epoch progress.</param>
+    /// <param name="cancel">Stops training at the next batch and returns the best epoch so far (throws if none completed).</param>
+    public FineTuningResult Train(IReadOnlyList<ImageExample> train, IReadOnlyList<ImageExample> validation, IReadOnlyList<string>? classes = null,
+        IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(validation);
+        _options.Validate();
+        classes ??= train.Concat(validation).Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (classes.Count < 2) throw new MlNetTransferException($"Fine-tuning needs at least 2 classes; the data has {classes.Count}.");
+
+        var prepared = PrepareBackbone();
+        var module = CreateModule(prepared, classes.Count, _options);
+        try
+        {
+            var reader = new ImagePixelReader(prepared.Spec.InputWidth, prepared.Spec.InputHeight, _options.Resizing);
+            var run = new FineTuner(_options).Train(module, reader, classes, train, validation, progress, cancel);
+            return Package(module, prepared, classes, run);
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The trainable module fine-tuning starts from: the prepared backbone (<c>pixels</c> → embedding) with a new
+    /// linear head of <paramref name="classes"/> outputs, its baked-in input normalisation kept constant.</summary>
+    public static OnnxTorchModule CreateModule(PreparedBackbone backbone, int classes, FineTuneOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        options ??= new FineTuneOptions();
+        return OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
+        {
+            EmbeddingTensor = PreparedBackbone.OutputName,
+            NumClasses = classes,
+            Seed = options.Seed,
+            Device = options.Device,
+            ConstantNodes = backbone.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
+                .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
+        });
+    }
+
+    /// <summary>The input plus <c>embedding</c>, <see cref="FineTuneOptions.ScoreColumnName"/> and <see cref="FineTuneOptions.PredictedLabelColumnName"/>
+    /// (worked out by ML.NET's own estimators for the featurizer and a multiclass head; resolves the backbone).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var path = inputSchema.FirstOrDefault(c => c.Name == _options.ImagePathColumnName);
+        if (path.Name is null || path.Kind != SchemaShape.Column.VectorKind.Scalar || path.ItemType is not TextDataViewType)
+            throw new ArgumentException($"The input needs a text column '{_options.ImagePathColumnName}' of image paths.", nameof(inputSchema));
+        var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
+        if (label.Name is null) throw new ArgumentException($"The input needs a label column '{_options.LabelColumnName}'.", nameof(inputSchema));
+
+        var prepared = PrepareBackbone();
+        var featurizerOptions = new ImageFeaturizerOptions { ImagePathColumn = _options.ImagePathColumnName, Resizing = _options.Resizing };
+        IEstimator<ITransformer> shapeOf = ImageFeaturizer.CreateEstimator(_ml, prepared, featurizerOptions);
+        if (!label.IsKey) shapeOf = shapeOf.Append(_ml.Transforms.Conversion.MapValueToKey(_options.LabelColumnName));
+        shapeOf = shapeOf
+            .Append(_ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_options.LabelColumnName, ImageFeaturizer.EmbeddingColumn))
+            .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        if (_options.ScoreColumnName != "Score") shapeOf = shapeOf.Append(_ml.Transforms.CopyColumns(_options.ScoreColumnName, "Score"));
+        if (_options.PredictedLabelColumnName != "PredictedLabel") shapeOf = shapeOf.Append(_ml.Transforms.CopyColumns(_options.PredictedLabelColumnName, "PredictedLabel"));
+        var output = shapeOf.GetOutputSchema(inputSchema);
+        var added = new HashSet<string>([ImageFeaturizer.EmbeddingColumn, _options.ScoreColumnName, _options.PredictedLabelColumnName], StringComparer.Ordinal);
+        return new SchemaShape(inputSchema.Where(c => !added.Contains(c.Name)).Concat(output.Where(c => added.Contains(c.Name))));
+    }
+
+    /// <summary>The backbone as a float featurizer graph taking raw <c>pixels</c> (an int8 graph is dequantized first).</summary>
+    private PreparedBackbone PrepareBackbone() => _prepared ??= Prepare();
+
+    private PreparedBackbone Prepare()
+    {
+        var resolved = _backbone ?? BackboneResolver.Resolve(_options.Arch, new BackboneResolveOptions { Mirrors = _options.Mirrors, EmbeddingTensor = _options.EmbeddingTensor });
+        var spec = _options.EmbeddingTensor is { } tensor ? resolved.Spec with { EmbeddingTensor = tensor } : resolved.Spec;
+        if (!Dequantizer.IsQuantized(resolved.Model)) return BackbonePreparer.Prepare(resolved.Model, spec);
+        var model = Dequantizer.Dequantize(resolved.Model);
+        // The dequantizer gives a quantized activation's float version the name without the quantizer's suffix.
+        if (spec.EmbeddingTensor is { } quantized && quantized.EndsWith(QuantizedSuffix, StringComparison.Ordinal)
+            && !new OnnxGraphIndex(model.Graph).Exists(quantized) && new OnnxGraphIndex(model.Graph).Exists(quantized[..^QuantizedSuffix.Length]))
+            spec = spec with { EmbeddingTensor = quantized[..^QuantizedSuffix.Length] };
+        return BackbonePreparer.Prepare(model, spec);
+    }
+
+    private FineTuningResult Package(OnnxTorchModule module, PreparedBackbone prepared, IReadOnlyList<string> classes, FineTuneRun run)
+    {
+        var featurizerModel = module.ToOnnxEmbedding(PreparedBackbone.OutputName);
+        var bytes = OnnxModelFile.ToBytes(featurizerModel);
+        var featurizerOptions = new ImageFeaturizerOptions { ImagePathColumn = _options.ImagePathColumnName, Resizing = _options.Resizing };
+        var featurizer = ImageFeaturizer.Fit(_ml,
+            ImageFeaturizer.CreateEstimator(_ml, bytes, prepared.Spec, PreparedBackbone.InputName, PreparedBackbone.OutputName, featurizerOptions),
+            _options.ImagePathColumnName);
+
+        var head = module.Head!;
+        var weight = head.weight!.detach().cpu();
+        var width = (int)weight.shape[1];
+        var all = weight.data<float>().ToArray();
+        var rows = Enumerable.Range(0, classes.Count).Select(c => all.AsSpan(c * width, width).ToArray()).ToList();
+        var bias = head.bias!.detach().cpu().data<float>().ToArray();
+        var embeddingType = (VectorDataViewType)featurizer.GetOutputSchema(
+            _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(), ImageFeaturizer.SchemaFor(_ml, _options.ImagePathColumnName)).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
+        if (embeddingType.Size != width)
+            throw new InvalidOperationException($"The fine-tuned featurizer emits {embeddingType.Size} values but the head reads {width}.");
+        var headTransformer = LinearHeadTransformer.Create(_ml, rows, bias, classes, ImageFeaturizer.EmbeddingColumn, embeddingType,
+            _options.ScoreColumnName, _options.PredictedLabelColumnName);
+        return new FineTuningResult(featurizer, headTransformer, run, classes, prepared, featurizerModel, OnnxModelFile.Sha256(bytes), module);
+    }
+
+    /// <summary>Reads (path, label) rows; for a key-typed label also its class names in key order.</summary>
+    private (List<ImageExample> Examples, List<string>? KeyClasses) ReadExamples(IDataView data, string what)
+    {
+        var pathColumn = data.Schema.GetColumnOrNull(_options.ImagePathColumnName)
+            ?? throw new MlNetTransferException($"The {what} has no column '{_options.ImagePathColumnName}' (ImagePathColumnName) of image paths.");
+        if (pathColumn.Type is not TextDataViewType)
+            throw new MlNetTransferException($"The {what}'s column '{pathColumn.Name}' is {pathColumn.Type}; it must be text (image file paths).");
+        var labelColumn = data.Schema.GetColumnOrNull(_options.LabelColumnName)
+            ?? throw new MlNetTransferException($"The {what} has no column '{_options.LabelColumnName}' (LabelColumnName).");
+        var paths = data.GetColumn<ReadOnlyMemory<char>>(pathColumn).Select(p => p.ToString()).ToList();
+        List<string> labels;
+        List<string>? keyClasses = null;
+        switch (labelColumn.Type)
+        {
+            case TextDataViewType:
+                labels = data.GetColumn<ReadOnlyMemory<char>>(labelColumn).Select(l => l.ToString()).ToList();
+                break;
+            case KeyDataViewType key when labelColumn.HasKeyValues():
+                VBuffer<ReadOnlyMemory<char>> names = default;
+                labelColumn.GetKeyValues(ref names);
+                keyClasses = names.DenseValues().Select(n => n.ToString()).ToList();
+                var ks = keyClasses;
+                labels = data.GetColumn<uint>(labelColumn).Select((k, row) => k >= 1 && k <= ks.Count ? ks[(int)k - 1]
+                    : throw new MlNetTransferException($"The {what}'s row {row} has a missing label.")).ToList();
+                break;
+            default:
+                throw new MlNetTransferException($"The {what}'s label column '{labelColumn.Name}' is {labelColumn.Type}; it must be text, or a key with class names (MapValueToKey).");
+        }
+        for (int i = 0; i < labels.Count; i++)
+            if (string.IsNullOrWhiteSpace(labels[i])) throw new MlNetTransferException($"The {what}'s row {i} ({paths[i]}) has an empty label.");
+        return (paths.Zip(labels, (p, l) => new ImageExample(Path.GetFullPath(p), l)).ToList(), keyClasses);
+    }
+}

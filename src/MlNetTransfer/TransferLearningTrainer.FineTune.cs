@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Microsoft.ML.Data;
+using MlNetTransfer.Featurization;
+using MlNetTransfer.FineTuning;
+using MlNetTransfer.Heads;
+using MlNetTransfer.Reporting;
+
+namespace MlNetTransfer;
+
+public sealed partial class TransferLearningTrainer
+{
+    /// <summary>The fine-tune and chain-thaw strategies: retrain the network on TorchSharp, then evaluate the resulting ML.NET
+    /// chain exactly as it will predict from the saved zip.</summary>
+    private TransferLearningResult TrainFineTuned(RunContext run)
+    {
+        var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
+        var fineTune = options.FineTune.Clone();
+        fineTune.Arch = options.Backbone;
+        fineTune.Mirrors = options.Mirrors;
+        fineTune.EmbeddingTensor = options.EmbeddingTensor;
+        fineTune.Seed = options.Seed;
+        fineTune.ImagePathColumnName = options.Featurizer.ImagePathColumn;
+        fineTune.Resizing = options.Featurizer.Resizing;
+        fineTune.ChainThaw = options.Strategy == TransferLearningOptions.ChainThawStrategy ? fineTune.ChainThaw ?? new ChainThawOptions() : null;
+
+        // The same class order as the feature-extractor path: ML.NET's value → key mapping, by value.
+        var labels = _ml.Data.LoadFromEnumerable(dataset.Train.Select(e => new LabelRow { Label = e.Label }));
+        var classes = ClassNames(LabelToKey(labels).Transform(labels).Schema[HeadEstimator.LabelColumn]);
+
+        var sw = Stopwatch.StartNew();
+        var trainProgress = progress is null ? null : new InlineProgress<FineTuneProgress>(p =>
+            progress.Report(new TrainingProgress(TrainingProgress.FineTuning, (long)(p.Epoch - 1) * p.Batches + p.Batch, (long)p.TotalEpochs * p.Batches, p.ToString())));
+        using var tuned = new FineTuningTrainer(_ml, fineTune, run.Resolved).Train(dataset.Train, dataset.Validation, classes, trainProgress, cancel);
+        var trainSeconds = sw.Elapsed.TotalSeconds;
+
+        // Held-out images go through the fine-tuned ML.NET featurizer (ONNX Runtime), as predictions from the zip will.
+        // A cancelled run still gets its report: the evaluation below ignores the (already cancelled) token.
+        sw.Restart();
+        var featurizerOptions = new ImageFeaturizerOptions
+        {
+            ImagePathColumn = options.Featurizer.ImagePathColumn,
+            Resizing = options.Featurizer.Resizing,
+            DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+            CacheDirectory = null,
+        };
+        var heldOut = dataset.Validation.Concat(dataset.Test).ToList();
+        var embeddings = new EmbeddingExtractor(_ml, tuned.Featurizer, tuned.FeaturizerSha256, featurizerOptions).Extract(heldOut.Select(e => e.Path).ToList(),
+            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Evaluating, n, heldOut.Count))));
+        var featurizeSeconds = sw.Elapsed.TotalSeconds;
+
+        sw.Restart();
+        int nVal = dataset.Validation.Count;
+        var keyed = LabelToKey(labels);
+        // Embeddings typed exactly as the featurizer emits them ([1, D]), which is what the head was bound to.
+        var type = (VectorDataViewType)tuned.Featurizer.GetOutputSchema(
+            _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(), ImageFeaturizer.SchemaFor(_ml, options.Featurizer.ImagePathColumn)).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
+        var valReport = nVal > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Validation, embeddings[..nVal], type)), classes) : null;
+        var testReport = dataset.Test.Count > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Test, embeddings[nVal..], type)), classes) : null;
+        var evaluateSeconds = sw.Elapsed.TotalSeconds;
+
+        var r = tuned.Run;
+        var trainer = new TrainerReport
+        {
+            Name = options.Strategy,
+            MlNetTrainer = "fine-tuned network (TorchSharp) + linear head as MaximumEntropy",
+            MaximumIterations = r.Epochs.Count,
+            Normalization = "None",
+        };
+        var featurization = new FeaturizationReport
+        {
+            Images = heldOut.Count,
+            ImagesPerSecond = heldOut.Count / Math.Max(featurizeSeconds, 1e-9),
+            DegreeOfParallelism = featurizerOptions.DegreeOfParallelism,
+        };
+        var timings = new TimingsReport { LoadSeconds = run.LoadSeconds, FeaturizeSeconds = featurizeSeconds, TrainSeconds = trainSeconds, EvaluateSeconds = evaluateSeconds };
+        var report = new FineTuneReport
+        {
+            Method = fineTune.ChainThaw is null ? TransferLearningOptions.FineTuneStrategy : TransferLearningOptions.ChainThawStrategy,
+            FreezeFraction = fineTune.FreezeFraction,
+            TrainFromNode = fineTune.TrainFromNode,
+            PretrainedLayers = r.PretrainedGroups,
+            Phases = r.Phases.Select(p => new PhaseReport(p.Name, p.TrainableGroups.Count, p.Epochs)).ToList(),
+            EpochsRun = r.Epochs.Count,
+            BestEpoch = r.BestEpoch,
+            StoppedEarly = r.StoppedEarly,
+            Cancelled = r.Cancelled,
+            Optimizer = fineTune.Optimizer.ToString(),
+            LearningRate = fineTune.LearningRate,
+            PretrainedLearningRateFactor = fineTune.PretrainedLearningRateFactor,
+            Schedule = fineTune.Schedule.ToString(),
+            WeightDecay = fineTune.EffectiveWeightDecay,
+            LabelSmoothing = fineTune.LabelSmoothing,
+            BatchSize = fineTune.BatchSize,
+            Augmentation = fineTune.Augments,
+            EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience}, min delta {e.MinDelta}" : "off",
+            BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
+            Device = fineTune.Device,
+            Seed = fineTune.Seed,
+            FineTunedSha256 = tuned.FeaturizerSha256,
+        };
+        var curve = r.Epochs.Select(x => new EpochReport
+        {
+            Epoch = x.Epoch,
+            Phase = x.Phase,
+            TrainLoss = x.TrainLoss,
+            TrainAccuracy = x.TrainAccuracy,
+            ValidationLoss = x.ValidationLoss,
+            ValidationAccuracy = x.ValidationAccuracy,
+            LearningRate = x.LearningRate,
+            ImagesPerSecond = x.ImagesPerSecond,
+            Seconds = x.Seconds,
+            BottleneckCached = x.BottleneckCached,
+            Best = x.Epoch == r.BestEpoch,
+        }).ToList();
+        return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings, report, curve);
+    }
+
+    private sealed class LabelRow
+    {
+        public string Label { get; set; } = "";
+    }
+}

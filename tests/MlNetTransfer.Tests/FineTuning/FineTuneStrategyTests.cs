@@ -1,0 +1,131 @@
+using Microsoft.ML;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Reporting;
+using MlNetTransfer.Tests.TestSupport;
+
+namespace MlNetTransfer.Tests.FineTuning;
+
+/// <summary>The fine-tune and chain-thaw strategies through the facade and the command line.</summary>
+public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
+{
+    /// <summary>The fixture's CNN as an ONNX file with its spec beside it, as a user would pass one.</summary>
+    private string BackboneFile()
+    {
+        var path = Path.Combine(data.Root, "cnn", "cnn.onnx");
+        if (File.Exists(path)) return path;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        OnnxModelFile.Save(FineTuneFixture.Backbone().Model, path);
+        File.WriteAllText(BackboneResolver.SidecarPath(path),
+            $$"""{ "name": "test-cnn", "inputWidth": {{FineTuneFixture.ImageSize}}, "inputHeight": {{FineTuneFixture.ImageSize}}, "mean": [0.5,0.5,0.5], "std": [0.25,0.25,0.25] }""");
+        return path;
+    }
+
+    private TransferLearningOptions Options(string strategy)
+    {
+        var options = new TransferLearningOptions
+        {
+            DataPath = data.DataDir,
+            Backbone = BackboneFile(),
+            Strategy = strategy,
+            Seed = 4,
+            FineTune = FineTuneFixture.Options(epochs: 3),
+            Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
+        };
+        options.Dataset.TrainFraction = 0.6;
+        options.Dataset.ValidationFraction = 0.2;
+        options.Dataset.TestFraction = 0.2;
+        return options;
+    }
+
+    [Fact]
+    public void FineTuneStrategyReportsItsLearningCurveAndSavesAModelThatPredictsAlone()
+    {
+        var result = new MLContext(1).TransferLearning().Train(Options(TransferLearningOptions.FineTuneStrategy));
+        var report = result.Report;
+        Assert.Equal("fine-tune", report.Strategy);
+        Assert.Equal("test", report.EvaluatedOn);
+        Assert.True(report.Metrics.Accuracy >= 0.6, $"accuracy {report.Metrics.Accuracy}");
+        Assert.NotNull(report.FineTune);
+        Assert.Equal("fine-tune", report.FineTune!.Method);
+        Assert.Equal(3, report.LearningCurve.Count);
+        Assert.All(report.LearningCurve, e => Assert.True(e.Seconds > 0 && double.IsFinite(e.TrainLoss) && double.IsFinite(e.ValidationLoss)));
+        Assert.Single(report.LearningCurve, e => e.Best);
+        Assert.Equal(6, report.FineTune.PretrainedLayers);
+        Assert.Equal(SyntheticClasses, result.Metadata.Classes);
+        Assert.Equal("fine-tune", result.Metadata.Kind);
+
+        using var dir = new TempDirectory();
+        var zip = dir.Combine("model.zip");
+        result.Save(zip, dir.Combine("report.json"));
+        var roundTrip = TrainingReport.Load(dir.Combine("report.json"));
+        Assert.Equal(report.LearningCurve.Select(e => e.ValidationAccuracy), roundTrip.LearningCurve.Select(e => e.ValidationAccuracy));
+
+        var classifier = ImageClassifier.Load(new MLContext(9), zip);
+        var images = Directory.GetFiles(data.DataDir, "*.*", SearchOption.AllDirectories).Order().Take(6).ToList();
+        var fromZip = classifier.PredictBatch(images);
+        var inProcess = result.ToClassifier().PredictBatch(images);
+        Assert.Equal(inProcess.Select(p => p.Label), fromZip.Select(p => p.Label));
+        for (int i = 0; i < images.Count; i++)
+            Assert.Equal(inProcess[i].Scores.Select(s => s.Value), fromZip[i].Scores.Select(s => s.Value));
+        Assert.All(fromZip, p => Assert.Contains(p.Label, SyntheticClasses));
+    }
+
+    private static IReadOnlyList<string> SyntheticClasses => MlNetTransfer.Data.SyntheticImageDataset.Classes;
+
+    [Fact]
+    public void ChainThawStrategyRunsItsPhases()
+    {
+        var options = Options(TransferLearningOptions.ChainThawStrategy);
+        options.FineTune.Epoch = 1;
+        options.FineTune.ChainThaw = new MlNetTransfer.FineTuning.ChainThawOptions { Blocks = 2 };
+        var report = new MLContext(1).TransferLearning().Train(options).Report;
+        Assert.Equal("chain-thaw", report.FineTune!.Method);
+        Assert.Equal(["head", "block 1/2", "block 2/2", "all"], report.FineTune.Phases.Select(p => p.Name));
+        Assert.Equal(["head", "block 1/2", "block 2/2", "all"], report.LearningCurve.Select(e => e.Phase));
+    }
+
+    [Fact]
+    public void CancellingAFineTuningRunReturnsTheBestEpochSoFar()
+    {
+        using var cancel = new CancellationTokenSource();
+        var options = Options(TransferLearningOptions.FineTuneStrategy);
+        options.FineTune.Epoch = 20;
+        var progress = new InlineProgress<TrainingProgress>(p =>
+        {
+            // Batch 1 of epoch 3 done: stop there.
+            if (p.Stage == TrainingProgress.FineTuning && p.Total > 0 && p.Done > 2 * p.Total / 20) cancel.Cancel();
+        });
+        var result = new MLContext(1).TransferLearning().Train(options, progress, cancel.Token);
+        Assert.True(result.Report.FineTune!.Cancelled);
+        Assert.Equal(2, result.Report.LearningCurve.Count);
+        Assert.InRange(result.Report.FineTune.BestEpoch, 1, 2);
+        using var dir = new TempDirectory();
+        result.Save(dir.Combine("model.zip"));
+        Assert.NotEmpty(ImageClassifier.Load(new MLContext(2), dir.Combine("model.zip")).PredictBatch([data.Validation[0].Path]));
+    }
+
+    [Fact]
+    public void CommandLineFineTunes()
+    {
+        using var dir = new TempDirectory();
+        var zip = dir.Combine("model.zip");
+        var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
+            "--freeze", "0.5", "--epochs", "2", "--lr", "0.01", "--batch-size", "8", "--no-augment", "--patience", "0", "--seed", "3",
+            "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.True(File.Exists(zip));
+        var report = TrainingReport.Load(dir.Combine("report.json"));
+        Assert.Equal("fine-tune", report.Strategy);
+        Assert.Equal(2, report.LearningCurve.Count);
+        Assert.Equal(0.5, report.FineTune!.FreezeFraction);
+        Assert.False(report.FineTune.Augmentation);
+        Assert.Equal("off", report.FineTune.EarlyStopping);
+        Assert.Equal(2, report.FineTune.BottleneckCachedEpochs);
+        Assert.Contains("learning curve", run.StdOut);
+
+        var bad = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--freeze", "1.5", "--out", zip);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("FreezeFraction", bad.All);
+    }
+}
