@@ -14,14 +14,45 @@ public sealed partial class TransferLearningTrainer
     /// the best on validation.</summary>
     private TransferLearningResult TrainAuto(RunContext run)
     {
-        var (options, dataset, progress) = (run.Options, run.Dataset, run.Progress);
-        if (dataset.Validation.Count == 0)
-            throw new MlNetTransferException($"{options.DataPath}: the auto strategy ranks candidates on a validation split, and this run has none; give a validation fraction (--split 0.8,0.1,0.1) or a val/ folder.");
-        var budget = new TrainingBudget(options.Budget, run.Total);
-        var data = Featurize(run);
-        var decision = Decide(run, data);
-        var candidates = AutoCandidate.InOrder(decision, options.Auto);
+        var (budget, data, decision) = BeginSearch(run);
+        return Search(run, budget, data, decision, AutoCandidate.InOrder(decision, run.Options.Auto), TransferLearningOptions.AutoStrategy);
+    }
 
+    /// <summary>
+    /// The side-by-side comparison on one split under one budget: each head on the frozen backbone, fine-tuning the top,
+    /// fine-tuning everything, chain-thaw, and the same architecture trained from scratch (random weights). Candidates are
+    /// tried in that order under the auto strategy's budget rules; the result holds the best one on validation, and its
+    /// report the leaderboard (accuracy, macro-F1, wall time of every row), each fine-tuned row's learning curve and the
+    /// scenario the data set falls in. Uses <see cref="TransferLearningOptions.Budget"/>, <see cref="TransferLearningOptions.Auto"/>
+    /// (heads), <see cref="TransferLearningOptions.FineTune"/> (epochs and the rest) and <see cref="TransferLearningOptions.Head"/>;
+    /// <see cref="TransferLearningOptions.Strategy"/> is ignored.
+    /// </summary>
+    public TransferLearningResult Experiment(TransferLearningOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
+        var run = Start(options, progress, cancel);
+        var (budget, data, decision) = BeginSearch(run);
+        return Search(run, budget, data, decision, AutoCandidate.Experiment(options.Auto), ExperimentStrategy);
+    }
+
+    /// <summary>The strategy name an experiment's report carries.</summary>
+    public const string ExperimentStrategy = "experiment";
+
+    private (TrainingBudget Budget, FeaturizedData Data, ScenarioDecision Decision) BeginSearch(RunContext run)
+    {
+        if (run.Dataset.Validation.Count == 0)
+            throw new MlNetTransferException($"{run.Options.DataPath}: candidates are ranked on a validation split, and this run has none; give a validation fraction (--split 0.8,0.1,0.1) or a val/ folder.");
+        var budget = new TrainingBudget(run.Options.Budget, run.Total);
+        var data = Featurize(run);
+        return (budget, data, Decide(run, data));
+    }
+
+    /// <summary>Tries <paramref name="candidates"/> in order within the budget and keeps the best on validation.</summary>
+    private TransferLearningResult Search(RunContext run, TrainingBudget budget, FeaturizedData data, ScenarioDecision decision,
+        IReadOnlyList<AutoCandidate> candidates, string strategyName)
+    {
+        var (options, dataset, progress) = (run.Options, run.Dataset, run.Progress);
         var epochs = new EpochTimeEstimator();
         // A fine-tuning epoch passes over the training images and scores the validation images.
         epochs.SeedFromThroughput(dataset.Train.Count + dataset.Validation.Count, data.Report.ImagesPerSecond);
@@ -55,7 +86,7 @@ public sealed partial class TransferLearningTrainer
                     {
                         if (overhead + e > remaining)
                             skip = Invariant($"needs about {overhead + e:0} s for one epoch ({(epochs.IsMeasured ? "measured" : "from featurization speed")}); {remaining:0} s left");
-                        else epochCount = Math.Clamp((int)((remaining - overhead) / e), 1, options.FineTune.Epoch);
+                        else if (candidate.Method != CandidateMethod.ChainThaw) epochCount = Math.Clamp((int)((remaining - overhead) / e), 1, options.FineTune.Epoch);
                     }
                 }
                 else if (headSeconds is { } h && h > remaining)
@@ -87,18 +118,29 @@ public sealed partial class TransferLearningTrainer
             else
             {
                 var candidateOptions = options.Copy();
-                candidateOptions.Strategy = TransferLearningOptions.FineTuneStrategy;
+                candidateOptions.Strategy = candidate.Method == CandidateMethod.ChainThaw ? TransferLearningOptions.ChainThawStrategy : TransferLearningOptions.FineTuneStrategy;
                 candidateOptions.FineTune = options.FineTune.Clone();
                 candidateOptions.FineTune.FreezeFraction = candidate.FreezeFraction;
                 candidateOptions.FineTune.TrainFromNode = null;
-                candidateOptions.FineTune.ChainThaw = null;
+                candidateOptions.FineTune.ChainThaw = candidate.Method == CandidateMethod.ChainThaw ? options.FineTune.ChainThaw ?? new FineTuning.ChainThawOptions() : null;
                 candidateOptions.FineTune.Epoch = epochCount ?? options.FineTune.Epoch;
+                var candidateRun = CandidateRun(run, candidateOptions, CancellationToken.None);
+                if (candidate.Method == CandidateMethod.FromScratch)
+                {
+                    // Random weights deserve the new head's learning rate, not the gentle one meant for pretrained layers.
+                    candidateOptions.FineTune.PretrainedLearningRateFactor = 1;
+                    candidateRun.Resolved = run.Resolved with
+                    {
+                        Model = Backbones.Onnx.WeightReinitializer.Reinitialize(run.Resolved.Model, options.Seed),
+                        Source = run.Resolved.Source + " (weights re-initialised)",
+                    };
+                }
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(run.Cancel);
                 // The hard stop: a run still going at the budget ends at its next batch and keeps its best epoch.
                 deadline.CancelAfter(best is null ? Timeout.InfiniteTimeSpan : budget.Remaining);
                 try
                 {
-                    result = TrainFineTuned(CandidateRun(run, candidateOptions, deadline.Token));
+                    result = TrainFineTuned(candidateRun with { Cancel = deadline.Token });
                 }
                 catch (OperationCanceledException) when (!run.Cancel.IsCancellationRequested)
                 {
@@ -123,7 +165,7 @@ public sealed partial class TransferLearningTrainer
             var ft = result.Report.FineTune;
             var status = ft is { Cancelled: true } ? "stopped at budget" : "completed";
             if (ft is { Cancelled: true }) stopped++;
-            var note = ft is null ? null : Invariant($"{ft.EpochsRun} epoch(s), best epoch {ft.BestEpoch}{(ft.StoppedEarly ? ", stopped early" : "")}{(ft.Cancelled ? ", best epoch kept" : "")}");
+            var note = ft is null ? Invariant($"on cached embeddings; featurizing every image took {data.Seconds:0.0} s once, before the candidates") : Invariant($"{ft.EpochsRun} epoch(s), best epoch {ft.BestEpoch}{(ft.StoppedEarly ? ", stopped early" : "")}{(ft.Cancelled ? ", best epoch kept" : "")}");
             var entry = Entry(candidate, validation, wall, status, note);
             entries.Add(entry);
             if (bestEntry is null || Better(entry, bestEntry))
@@ -150,7 +192,7 @@ public sealed partial class TransferLearningTrainer
         progress?.Report(new TrainingProgress(TrainingProgress.Searching, candidates.Count, candidates.Count, $"winner {bestEntry.Candidate} {bestEntry.Score:0.000}"));
         var report = best.Report with
         {
-            Strategy = TransferLearningOptions.AutoStrategy,
+            Strategy = strategyName,
             Scenario = decision,
             Leaderboard = leaderboard,
             CandidateCurves = curves,

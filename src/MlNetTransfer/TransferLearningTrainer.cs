@@ -27,16 +27,7 @@ public sealed partial class TransferLearningTrainer
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
-        var run = new RunContext { Options = options, Progress = progress, Cancel = cancel };
-
-        var sw = Stopwatch.StartNew();
-        progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
-        run.Dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
-            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 100))));
-        run.LoadSeconds = sw.Elapsed.TotalSeconds;
-
-        progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
-        run.Resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
+        var run = Start(options, progress, cancel);
         return options.Strategy switch
         {
             TransferLearningOptions.FeatureExtractor => TrainFeatureExtractor(run),
@@ -45,8 +36,23 @@ public sealed partial class TransferLearningTrainer
         };
     }
 
+    /// <summary>Loads the data and resolves the backbone: the part every strategy and the experiment share.</summary>
+    private static RunContext Start(TransferLearningOptions options, IProgress<TrainingProgress>? progress, CancellationToken cancel)
+    {
+        var run = new RunContext { Options = options, Progress = progress, Cancel = cancel };
+        var sw = Stopwatch.StartNew();
+        progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
+        run.Dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
+            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 100))));
+        run.LoadSeconds = sw.Elapsed.TotalSeconds;
+
+        progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
+        run.Resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
+        return run;
+    }
+
     /// <summary>What every strategy shares: the options, the loaded data, the backbone, the clock.</summary>
-    private sealed class RunContext
+    private sealed record RunContext
     {
         public required TransferLearningOptions Options { get; init; }
         public IProgress<TrainingProgress>? Progress { get; init; }
