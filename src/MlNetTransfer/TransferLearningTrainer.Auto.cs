@@ -136,8 +136,10 @@ public sealed partial class TransferLearningTrainer
                     };
                 }
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(run.Cancel);
-                // The hard stop: a run still going at the budget ends at its next batch and keeps its best epoch.
-                deadline.CancelAfter(best is null ? Timeout.InfiniteTimeSpan : budget.Remaining);
+                // The hard stop: a run still going at the budget ends at its next batch and keeps its best epoch. It comes early
+                // by the estimated evaluation time, since the stopped run's held-out images still go through its new featurizer.
+                deadline.CancelAfter(best is null ? Timeout.InfiniteTimeSpan
+                    : TimeSpan.FromSeconds(Math.Max(0.5, budget.Remaining.TotalSeconds - (fineTuneOverhead ?? 0))));
                 try
                 {
                     result = TrainFineTuned(candidateRun with { Cancel = deadline.Token });
@@ -163,8 +165,8 @@ public sealed partial class TransferLearningTrainer
             var wall = sw.Elapsed.TotalSeconds;
             var validation = result.Report.ValidationMetrics!;
             var ft = result.Report.FineTune;
-            var status = ft is { Cancelled: true } ? "stopped at budget" : "completed";
-            if (ft is { Cancelled: true }) stopped++;
+            var status = ft is not { Cancelled: true } ? "completed" : run.Cancel.IsCancellationRequested ? "interrupted" : "stopped at budget";
+            if (status == "stopped at budget") stopped++;
             var note = ft is null ? Invariant($"on cached embeddings; featurizing every image took {data.Seconds:0.0} s once, before the candidates") : Invariant($"{ft.EpochsRun} epoch(s), best epoch {ft.BestEpoch}{(ft.StoppedEarly ? ", stopped early" : "")}{(ft.Cancelled ? ", best epoch kept" : "")}");
             var entry = Entry(candidate, validation, wall, status, note);
             entries.Add(entry);
@@ -205,7 +207,8 @@ public sealed partial class TransferLearningTrainer
                 StoppedCandidates = stopped,
                 Rule = "Counted from the start of the run (loading and featurizing included). The first candidate always runs; a later one " +
                        "starts only if its estimated time (the last head's, or fine-tuning epochs from the epoch time measured so far) fits in " +
-                       "what is left; a fine-tuning run still going at the budget stops at its next batch and keeps its best epoch, then is evaluated.",
+                       "what is left; a fine-tuning run still going at the budget (less its estimated evaluation time) stops at its next batch and keeps " +
+                       "its best epoch, then is evaluated, which is where an overshoot comes from.",
             },
             Timings = best.Report.Timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds },
         };
@@ -265,9 +268,10 @@ public sealed partial class TransferLearningTrainer
         Note = note,
     };
 
-    /// <summary>Higher validation accuracy wins; ties go to macro-F1, then to the earlier (cheaper) candidate.</summary>
+    /// <summary>The leaderboard's own order (<see cref="Leaderboard.Ranked"/>): higher validation accuracy wins, ties go to the
+    /// candidate that took less time.</summary>
     private static bool Better(LeaderboardEntry a, LeaderboardEntry b) =>
-        a.Score > b.Score || (a.Score == b.Score && (a.MacroF1 ?? 0) > (b.MacroF1 ?? 0));
+        a.Score > b.Score || (a.Score == b.Score && a.WallSeconds < b.WallSeconds);
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -147,7 +147,8 @@ internal static class TrainCommand
         var ml = new MLContext(options.Seed);
         var result = Cli.WithProgress(progress => ml.TransferLearning().Train(options, progress, cancel));
         // A fine-tuning run cancelled by Ctrl-C comes back holding its best epoch so far: that one is saved.
-        if (result.Report.FineTune is null) cancel.ThrowIfCancellationRequested();
+        // So does a search (auto), holding its best candidate so far.
+        if (result.Report.FineTune is null && result.Report.Leaderboard is null) cancel.ThrowIfCancellationRequested();
         result.Save(modelPath, reportPath);
         var htmlPath = Path.ChangeExtension(reportPath, ".html");
         Reporting.HtmlReport.Save(htmlPath, result.Report, Reporting.ExperimentDetails.From(result.Report));
