@@ -10,4 +10,6 @@ public sealed record TrainingProgress(string Stage, long Done, long Total, strin
     public const string FineTuning = "fine-tune";
     public const string Evaluating = "evaluate";
     public const string Saving = "save";
+    public const string Measuring = "measure";
+    public const string Searching = "search";
 }

@@ -2,6 +2,7 @@ using MlNetTransfer.Data;
 using MlNetTransfer.FineTuning;
 using MlNetTransfer.Featurization;
 using MlNetTransfer.Heads;
+using MlNetTransfer.Strategy;
 
 namespace MlNetTransfer;
 
@@ -21,20 +22,30 @@ public sealed class TransferLearningOptions
 
     /// <summary>How much of the pretrained network to reuse: <c>feature-extractor</c> (default: the network frozen, an ML.NET head
     /// learned on its embeddings), <c>fine-tune</c> (the top of the network retrained with a new head, see <see cref="FineTune"/>)
-    /// or <c>chain-thaw</c> (head, then each block of layers alone, then everything).</summary>
+    /// <c>chain-thaw</c> (head, then each block of layers alone, then everything) or <c>auto</c> (measure dataset size and domain
+    /// similarity, choose the scenario, try candidates in its order within <see cref="Budget"/>, keep the best on validation).</summary>
     public string Strategy { get; set; } = FeatureExtractor;
 
     public const string FeatureExtractor = "feature-extractor";
     public const string FineTuneStrategy = "fine-tune";
     public const string ChainThawStrategy = "chain-thaw";
+    public const string AutoStrategy = "auto";
 
     /// <summary>The strategies <see cref="Strategy"/> accepts.</summary>
-    public static IReadOnlyList<string> Strategies { get; } = [FeatureExtractor, FineTuneStrategy, ChainThawStrategy];
+    public static IReadOnlyList<string> Strategies { get; } = [FeatureExtractor, FineTuneStrategy, ChainThawStrategy, AutoStrategy];
 
     /// <summary>Fine-tuning settings for the <c>fine-tune</c> and <c>chain-thaw</c> strategies (default: freeze 70% of the layers,
     /// 10 epochs, AdamW, warm-up + cosine, augmentation, early stopping). The run's backbone, mirrors, embedding tensor, seed,
     /// image path column and resizing come from this object's own properties, not from these options.</summary>
     public FineTuneOptions FineTune { get; set; } = new();
+
+    /// <summary>Wall-time budget of the <c>auto</c> strategy, counted from the start of the run (loading and featurizing
+    /// included). Default 10 minutes. A candidate whose estimated time no longer fits is skipped; a fine-tuning run still going
+    /// at the budget stops at its next batch and keeps its best epoch; the report states any overshoot.</summary>
+    public TimeSpan Budget { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>What the <c>auto</c> strategy measures and tries.</summary>
+    public AutoSearchOptions Auto { get; set; } = new();
 
     /// <summary>Loading and splitting. Default 80/10/10 stratified with seed 42.</summary>
     public DatasetOptions Dataset { get; set; } = new();
@@ -51,4 +62,7 @@ public sealed class TransferLearningOptions
 
     /// <summary>Seed for ML.NET and every random choice in the run. Default 42.</summary>
     public int Seed { get; set; } = 42;
+
+    /// <summary>A shallow copy (nested option objects shared) for one candidate of a search to adjust.</summary>
+    internal TransferLearningOptions Copy() => (TransferLearningOptions)MemberwiseClone();
 }

@@ -27,8 +27,19 @@ public sealed partial class TransferLearningTrainer
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
-        var run = new RunContext { Options = options, Progress = progress, Cancel = cancel };
+        var run = Start(options, progress, cancel);
+        return options.Strategy switch
+        {
+            TransferLearningOptions.FeatureExtractor => TrainFeatureExtractor(run),
+            TransferLearningOptions.AutoStrategy => TrainAuto(run),
+            _ => TrainFineTuned(run),
+        };
+    }
 
+    /// <summary>Loads the data and resolves the backbone: the part every strategy and the experiment share.</summary>
+    private static RunContext Start(TransferLearningOptions options, IProgress<TrainingProgress>? progress, CancellationToken cancel)
+    {
+        var run = new RunContext { Options = options, Progress = progress, Cancel = cancel };
         var sw = Stopwatch.StartNew();
         progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
         run.Dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
@@ -37,11 +48,11 @@ public sealed partial class TransferLearningTrainer
 
         progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
         run.Resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
-        return options.Strategy == TransferLearningOptions.FeatureExtractor ? TrainFeatureExtractor(run) : TrainFineTuned(run);
+        return run;
     }
 
     /// <summary>What every strategy shares: the options, the loaded data, the backbone, the clock.</summary>
-    private sealed class RunContext
+    private sealed record RunContext
     {
         public required TransferLearningOptions Options { get; init; }
         public IProgress<TrainingProgress>? Progress { get; init; }
@@ -49,10 +60,28 @@ public sealed partial class TransferLearningTrainer
         public ImageDataset Dataset { get; set; } = null!;
         public ResolvedBackbone Resolved { get; set; } = null!;
         public double LoadSeconds { get; set; }
-        public Stopwatch Total { get; } = Stopwatch.StartNew();
+        public Stopwatch Total { get; init; } = Stopwatch.StartNew();
     }
 
-    private TransferLearningResult TrainFeatureExtractor(RunContext run)
+    private TransferLearningResult TrainFeatureExtractor(RunContext run) => FitHead(run, Featurize(run), run.Options.Head);
+
+    /// <summary>Every image's embedding, computed once (and cached): what all heads train and evaluate on.</summary>
+    private sealed class FeaturizedData
+    {
+        public required PreparedBackbone Backbone { get; init; }
+        public required ITransformer Featurizer { get; init; }
+        public required float[][] Embeddings { get; init; }
+        public required IDataView Train { get; init; }
+        public required IDataView Validation { get; init; }
+        public required IDataView Test { get; init; }
+        public required ITransformer LabelToKey { get; init; }
+        public required IDataView KeyedTrain { get; init; }
+        public required IReadOnlyList<string> Classes { get; init; }
+        public required FeaturizationReport Report { get; init; }
+        public double Seconds { get; init; }
+    }
+
+    private FeaturizedData Featurize(RunContext run)
     {
         var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
         var backbone = BackbonePreparer.Prepare(run.Resolved.Model, run.Resolved.Spec);
@@ -68,54 +97,67 @@ public sealed partial class TransferLearningTrainer
 
         int nTrain = dataset.Train.Count, nVal = dataset.Validation.Count;
         var train = ToDataView(dataset.Train, embeddings.AsSpan(0, nTrain).ToArray(), backbone.EmbeddingSize);
-        var val = ToDataView(dataset.Validation, embeddings.AsSpan(nTrain, nVal).ToArray(), backbone.EmbeddingSize);
-        var test = ToDataView(dataset.Test, embeddings.AsSpan(nTrain + nVal).ToArray(), backbone.EmbeddingSize);
-
         // Label → key is fitted on its own and left out of the saved chain: predicting must not need a Label column.
         var labelToKey = LabelToKey(train);
-        var keyedTrain = _ml.Data.Cache(labelToKey.Transform(train));
+        return new FeaturizedData
+        {
+            Backbone = backbone,
+            Featurizer = featurizer,
+            Embeddings = embeddings,
+            Train = train,
+            Validation = ToDataView(dataset.Validation, embeddings.AsSpan(nTrain, nVal).ToArray(), backbone.EmbeddingSize),
+            Test = ToDataView(dataset.Test, embeddings.AsSpan(nTrain + nVal).ToArray(), backbone.EmbeddingSize),
+            LabelToKey = labelToKey,
+            KeyedTrain = _ml.Data.Cache(labelToKey.Transform(train)),
+            Classes = ClassNames(labelToKey.Transform(train).Schema[HeadEstimator.LabelColumn]),
+            Seconds = featurizeSeconds,
+            Report = new FeaturizationReport
+            {
+                Images = all.Count,
+                CacheHits = cacheHits,
+                ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
+                DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+            },
+        };
+    }
 
-        sw.Restart();
-        progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, options.Head.Trainer.ToString()));
-        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, options.Head).Fit(keyedTrain);
-        progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, options.Head.Trainer.ToString()));
+    /// <summary>Trains one head on the cached embeddings and evaluates it; the result's model is featurizer + head.</summary>
+    private TransferLearningResult FitHead(RunContext run, FeaturizedData data, HeadOptions headOptions)
+    {
+        var (dataset, progress) = (run.Dataset, run.Progress);
+        var sw = Stopwatch.StartNew();
+        progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, headOptions.Trainer.ToString()));
+        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, headOptions).Fit(data.KeyedTrain);
+        progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, headOptions.Trainer.ToString()));
         var trainSeconds = sw.Elapsed.TotalSeconds;
 
         sw.Restart();
-        var classes = ClassNames(labelToKey.Transform(train).Schema[HeadEstimator.LabelColumn]);
-        var valReport = nVal > 0 ? Evaluate(head, labelToKey.Transform(val), classes) : null;
-        var testReport = dataset.Test.Count > 0 ? Evaluate(head, labelToKey.Transform(test), classes) : null;
+        var valReport = dataset.Validation.Count > 0 ? Evaluate(head, data.LabelToKey.Transform(data.Validation), data.Classes) : null;
+        var testReport = dataset.Test.Count > 0 ? Evaluate(head, data.LabelToKey.Transform(data.Test), data.Classes) : null;
         var evaluateSeconds = sw.Elapsed.TotalSeconds;
 
         var trainer = new TrainerReport
         {
-            Name = options.Head.Trainer.ToString().ToLowerInvariant(),
-            MlNetTrainer = options.Head.Trainer switch
+            Name = headOptions.Trainer.ToString().ToLowerInvariant(),
+            MlNetTrainer = headOptions.Trainer switch
             {
                 HeadTrainer.Sdca => "SdcaMaximumEntropy",
                 HeadTrainer.Lbfgs => "LbfgsMaximumEntropy",
                 _ => "OneVersusAll(LinearSvm)",
             },
-            MaximumIterations = options.Head.IterationsFor(options.Head.Trainer),
-            L2Regularization = options.Head.L2Regularization,
-            Normalization = options.Head.Normalization.ToString(),
-        };
-        var featurization = new FeaturizationReport
-        {
-            Images = all.Count,
-            CacheHits = cacheHits,
-            ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
-            DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+            MaximumIterations = headOptions.IterationsFor(headOptions.Trainer),
+            L2Regularization = headOptions.L2Regularization,
+            Normalization = headOptions.Normalization.ToString(),
         };
         var timings = new TimingsReport
         {
             LoadSeconds = run.LoadSeconds,
-            FeaturizeSeconds = featurizeSeconds,
+            FeaturizeSeconds = data.Seconds,
             TrainSeconds = trainSeconds,
             EvaluateSeconds = evaluateSeconds,
         };
-        var model = new TransformerChain<ITransformer>(featurizer, head);
-        return Finish(run, model, backbone, classes, valReport, testReport, trainer, featurization, timings, fineTune: null, curve: []);
+        var model = new TransformerChain<ITransformer>(data.Featurizer, head);
+        return Finish(run, model, data.Backbone, data.Classes, valReport, testReport, trainer, data.Report, timings, fineTune: null, curve: []);
     }
 
     /// <summary>Builds the report and metadata common to every strategy.</summary>

@@ -131,6 +131,8 @@ internal static class Cli
         TrainingProgress.FineTuning => "Fine-tuning",
         TrainingProgress.Evaluating => "Evaluating",
         TrainingProgress.Saving => "Saving",
+        TrainingProgress.Measuring => "Measuring similarity",
+        TrainingProgress.Searching => "Auto search",
         _ => stage,
     };
 }

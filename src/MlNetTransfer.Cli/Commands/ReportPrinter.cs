@@ -15,6 +15,24 @@ internal static class ReportPrinter
         AnsiConsole.MarkupLine($"images: train {r.Counts.Train}, validation {r.Counts.Validation}, test {r.Counts.Test}, skipped {r.Counts.Skipped}");
         AnsiConsole.MarkupLine($"time: featurize {r.Timings.FeaturizeSeconds:0.0}s ({r.Featurization.CacheHits} of {r.Featurization.Images} from cache), train {r.Timings.TrainSeconds:0.0}s, total {r.Timings.TotalSeconds:0.0}s");
 
+        if (r.Scenario is { } scenario)
+        {
+            AnsiConsole.WriteLine();
+            AnsiConsole.MarkupLine($"[bold]Scenario: {Markup.Escape(scenario.Title)}[/] (similarity {scenario.Similarity.Score:0.00}, cut-off {scenario.SimilarityCutoff:0.00}; {scenario.Size.ImagesPerClass:0.#} training images per class, large from {scenario.Size.LargeImagesPerClass})");
+            AnsiConsole.WriteLine(scenario.Explanation);
+        }
+        if (r.Leaderboard is { } board)
+        {
+            var table = new Table().Title($"leaderboard ({Markup.Escape(board.Metric)})").AddColumns("candidate", "strategy", "freeze", "val accuracy", "macro-F1", "seconds", "status");
+            foreach (var e in board.Entries)
+                table.AddRow($"{(e.Candidate == board.Winner ? "[bold]" + Markup.Escape(e.Candidate) + " *[/]" : Markup.Escape(e.Candidate))}", Markup.Escape(e.Strategy),
+                    e.FreezeFraction is { } f ? $"{f:0.00}" : "", e.Score is { } a ? $"{a:0.000}" : "-", e.MacroF1 is { } m1 ? $"{m1:0.000}" : "-", $"{e.WallSeconds:0.0}",
+                    Markup.Escape(e.Status + (e.Note is null ? "" : $" ({e.Note})")));
+            AnsiConsole.Write(table);
+        }
+        if (r.Budget is { } budget)
+            AnsiConsole.MarkupLine($"budget {budget.BudgetSeconds:0} s, used {budget.ElapsedSeconds:0.0} s, overshoot {budget.OvershootSeconds:0.0} s; {budget.SkippedCandidates} candidate(s) skipped, {budget.StoppedCandidates} stopped at the budget");
+
         if (r.FineTune is { } ft)
         {
             AnsiConsole.MarkupLine($"{Markup.Escape(ft.Method)}: {ft.PretrainedLayers} pretrained layers, phases {Markup.Escape(string.Join(", ", ft.Phases.Select(p => $"{p.Name} ({p.TrainableLayers} layers)")))}; " +

@@ -24,7 +24,8 @@ internal static class TrainCommand
         var strategy = new Option<string>("--strategy", "-s")
         {
             Description = "How much of the pretrained network to reuse. feature-extractor: freeze it, learn a new head on its embeddings. " +
-                          "fine-tune: retrain the top of the network (--freeze) with a new head on TorchSharp. chain-thaw: train the new head, then each block of layers alone, then everything.",
+                          "fine-tune: retrain the top of the network (--freeze) with a new head on TorchSharp. chain-thaw: train the new head, then each block of layers alone, then everything. " +
+                          "auto: measure dataset size and domain similarity, choose the scenario, try heads and fine-tuning depths in its order within --budget, keep the best on validation.",
             DefaultValueFactory = _ => TransferLearningOptions.FeatureExtractor,
         };
         strategy.AcceptOnlyFromAmong([.. TransferLearningOptions.Strategies]);
@@ -34,6 +35,11 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "sdca",
         };
         trainer.AcceptOnlyFromAmong("sdca", "lbfgs", "svm");
+        var budget = new Option<string>("--budget")
+        {
+            Description = "auto: wall-time budget for the whole run, e.g. 90s, 10m, 1h30m (a plain number is seconds).",
+            DefaultValueFactory = _ => "10m",
+        };
         var output = new Option<string>("--out", "-o") { Description = "Where to save the model zip.", DefaultValueFactory = _ => "model.zip" };
         var report = new Option<string?>("--report", "-r") { Description = "Where to write the JSON report. Default: report.json beside the model." };
         var split = new Option<string>("--split")
@@ -84,7 +90,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
-            data, backbone, strategy, trainer, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
+            data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
             freeze, trainFrom, headEpochs, epochs, lr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
@@ -98,6 +104,7 @@ internal static class TrainCommand
                 EmbeddingTensor = parse.GetValue(embedding),
                 Seed = parse.GetValue(seed),
                 Mirrors = parse.GetValue(mirrors)?.ToList() ?? [],
+                Budget = Strategy.TrainingBudget.Parse(parse.GetValue(budget)!),
             };
             options.Dataset.TrainFraction = fractions[0];
             options.Dataset.ValidationFraction = fractions[1];
@@ -143,13 +150,16 @@ internal static class TrainCommand
         var ml = new MLContext(options.Seed);
         var result = Cli.WithProgress(progress => ml.TransferLearning().Train(options, progress, cancel));
         // A fine-tuning run cancelled by Ctrl-C comes back holding its best epoch so far: that one is saved.
-        if (result.Report.FineTune is null) cancel.ThrowIfCancellationRequested();
+        // So does a search (auto), holding its best candidate so far.
+        if (result.Report.FineTune is null && result.Report.Leaderboard is null) cancel.ThrowIfCancellationRequested();
         result.Save(modelPath, reportPath);
+        var htmlPath = Path.ChangeExtension(reportPath, ".html");
+        Reporting.HtmlReport.Save(htmlPath, result.Report, Reporting.ExperimentDetails.From(result.Report));
         ReportPrinter.Print(result.Report);
         if (result.Report.FineTune is { Cancelled: true } ft)
             AnsiConsole.MarkupLine($"[yellow]Interrupted after {ft.EpochsRun} epoch(s); saved the best epoch so far (epoch {ft.BestEpoch}).[/]");
         AnsiConsole.MarkupLine($"Model:  [green]{Markup.Escape(Path.GetFullPath(modelPath))}[/]");
-        AnsiConsole.MarkupLine($"Report: [green]{Markup.Escape(Path.GetFullPath(reportPath))}[/]");
+        AnsiConsole.MarkupLine($"Report: [green]{Markup.Escape(Path.GetFullPath(reportPath))}[/] and [green]{Markup.Escape(Path.GetFullPath(htmlPath))}[/]");
         return 0;
     }
 

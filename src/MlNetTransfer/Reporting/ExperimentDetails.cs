@@ -13,4 +13,24 @@ public sealed record ExperimentDetails
     public IReadOnlyList<LearningCurve> LearningCurves { get; init; } = [];
 
     public ScenarioDecision? Scenario { get; init; }
+
+    /// <summary>The details a training report carries itself: its scenario decision and leaderboard (auto), and its learning
+    /// curves — every candidate's for a search, else the run's own per-epoch curve.</summary>
+    public static ExperimentDetails From(TrainingReport report, string? title = null)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var curves = report.CandidateCurves.Count > 0 ? report.CandidateCurves
+            : report.LearningCurve.Count > 0 ? [FromEpochs(report.Strategy, report.LearningCurve)]
+            : [];
+        return new ExperimentDetails { Title = title, Leaderboard = report.Leaderboard, Scenario = report.Scenario, LearningCurves = curves };
+    }
+
+    /// <summary>A fine-tuning run's per-epoch report as a plotted curve.</summary>
+    public static LearningCurve FromEpochs(string candidate, IEnumerable<EpochReport> epochs) => new()
+    {
+        Candidate = candidate,
+        Points = epochs.Select(e => new LearningCurvePoint(e.Epoch, Finite(e.TrainLoss), Finite(e.ValidationLoss), Finite(e.ValidationAccuracy))).ToList(),
+    };
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }

@@ -31,6 +31,18 @@ public sealed record TrainingReport
     /// <summary>Per-epoch learning curve of a fine-tuning run (empty for the feature-extractor strategy).</summary>
     public IReadOnlyList<EpochReport> LearningCurve { get; init; } = [];
 
+    /// <summary>The <c>auto</c> strategy's scenario decision: measurements, cut-offs, choice and explanation.</summary>
+    public MlNetTransfer.Strategy.ScenarioDecision? Scenario { get; init; }
+
+    /// <summary>The candidates an automatic search tried, ranked on validation.</summary>
+    public Leaderboard? Leaderboard { get; init; }
+
+    /// <summary>The search's time budget and how well it was kept.</summary>
+    public BudgetReport? Budget { get; init; }
+
+    /// <summary>Per-epoch curves of every fine-tuned candidate of a search (the winner's is also <see cref="LearningCurve"/>).</summary>
+    public IReadOnlyList<LearningCurve> CandidateCurves { get; init; } = [];
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -155,4 +167,25 @@ public sealed record EpochReport
     public double Seconds { get; init; }
     public bool BottleneckCached { get; init; }
     public bool Best { get; init; }
+}
+
+/// <summary>A search's wall-time budget against what it took.</summary>
+public sealed record BudgetReport
+{
+    public double BudgetSeconds { get; init; }
+
+    /// <summary>Wall time from the start of the run to the winner being chosen (saving excluded).</summary>
+    public double ElapsedSeconds { get; init; }
+
+    /// <summary>Seconds past the budget (0 when the run stayed inside it).</summary>
+    public double OvershootSeconds { get; init; }
+
+    /// <summary>Candidates not started because their estimated time did not fit in what was left.</summary>
+    public int SkippedCandidates { get; init; }
+
+    /// <summary>Candidates stopped by the budget while running.</summary>
+    public int StoppedCandidates { get; init; }
+
+    /// <summary>How the budget was applied, in plain words.</summary>
+    public string Rule { get; init; } = "";
 }

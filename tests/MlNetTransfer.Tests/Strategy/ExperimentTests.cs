@@ -1,0 +1,84 @@
+using Microsoft.ML;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Reporting;
+using MlNetTransfer.Tests.FineTuning;
+using MlNetTransfer.Tests.TestSupport;
+
+namespace MlNetTransfer.Tests.Strategy;
+
+/// <summary>The experiment command on generated shapes with a small generated CNN, and the from-scratch weights.</summary>
+public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
+{
+    private static readonly string[] Rows =
+    [
+        "feature-extractor/sdca", "feature-extractor/lbfgs", "feature-extractor/svm", "fine-tune-top/freeze-70", "fine-tune-all/freeze-0", "chain-thaw", "from-scratch",
+    ];
+
+    private string BackboneFile()
+    {
+        var path = Path.Combine(data.Root, "experiment-cnn", "cnn.onnx");
+        if (File.Exists(path)) return path;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        OnnxModelFile.Save(FineTuneFixture.Backbone().Model, path);
+        File.WriteAllText(BackboneResolver.SidecarPath(path),
+            $$"""{ "name": "test-cnn", "inputWidth": {{FineTuneFixture.ImageSize}}, "inputHeight": {{FineTuneFixture.ImageSize}}, "mean": [0.5,0.5,0.5], "std": [0.25,0.25,0.25] }""");
+        return path;
+    }
+
+    [Fact]
+    public void CommandLineExperimentWritesEveryRowTheCurvesAndTheHtmlReport()
+    {
+        using var dir = new TempDirectory();
+        var outDir = dir.Combine("out");
+        var run = CliRunner.Run(dir.Path, "experiment", "--data", data.DataDir, "--backbone", BackboneFile(), "--out", outDir, "--budget", "3m",
+            "--epochs", "2", "--batch-size", "8", "--lr", "0.01", "--no-augment", "--patience", "0", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache");
+        Assert.True(run.ExitCode == 0, run.All);
+
+        var report = TrainingReport.Load(Path.Combine(outDir, "report.json"));
+        Assert.Equal("experiment", report.Strategy);
+        var board = report.Leaderboard!;
+        Assert.Equal(Rows.Order(), board.Entries.Select(e => e.Candidate).Order());
+        Assert.All(board.Entries, e =>
+        {
+            Assert.Equal("completed", e.Status);
+            Assert.InRange(e.Score!.Value, 0, 1);
+            Assert.InRange(e.MacroF1!.Value, 0, 1);
+            Assert.True(e.WallSeconds > 0, e.Candidate);
+        });
+        Assert.Equal(0, report.Budget!.SkippedCandidates);
+        Assert.NotNull(report.Scenario);
+        // One learning curve per fine-tuned row, with the epochs it ran (chain-thaw: head, 4 blocks, then 2 final epochs).
+        Assert.Equal(["fine-tune-top/freeze-70", "fine-tune-all/freeze-0", "chain-thaw", "from-scratch"], report.CandidateCurves.Select(c => c.Candidate));
+        Assert.All(report.CandidateCurves.Where(c => c.Candidate != "chain-thaw"), c => Assert.Equal(2, c.Points.Count));
+        Assert.True(report.CandidateCurves.Single(c => c.Candidate == "chain-thaw").Points.Count > 2);
+
+        var html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        foreach (var plot in new[] { HtmlReport.PlotNames.ScenarioMatrix, HtmlReport.PlotNames.AccuracyVersusTime, HtmlReport.PlotNames.Losses,
+                     HtmlReport.PlotNames.ValidationAccuracy, HtmlReport.PlotNames.ConfusionMatrix })
+            Assert.Contains($"data-plot=\"{plot}\"", html);
+        Assert.All(Rows, row => Assert.Contains(row, html));
+        Assert.NotEmpty(ImageClassifier.Load(new MLContext(2), Path.Combine(outDir, "model.zip")).PredictBatch([data.Validation[0].Path]));
+    }
+
+    [Fact]
+    public void ReinitialisedWeightsKeepTheArchitectureAndChangeEveryLearnedWeight()
+    {
+        var original = FineTuneFixture.Backbone().Model;
+        var fresh = WeightReinitializer.Reinitialize(original, seed: 5);
+        Assert.Equal(original.Graph.Node.Select(n => n.OpType), fresh.Graph.Node.Select(n => n.OpType));
+        Assert.Equal(original.Graph.Initializer.Select(t => t.Name), fresh.Graph.Initializer.Select(t => t.Name));
+        var conv = original.Graph.Node.First(n => n.OpType == "Conv").Input[1];
+        var before = OnnxTensors.ToFloats(original.Graph.Initializer.Single(t => t.Name == conv));
+        var after = OnnxTensors.ToFloats(fresh.Graph.Initializer.Single(t => t.Name == conv));
+        Assert.Equal(before.Length, after.Length);
+        Assert.NotEqual(before, after);
+        var fanIn = (int)original.Graph.Initializer.Single(t => t.Name == conv).Dims.Skip(1).Aggregate(1L, (a, d) => a * d);
+        Assert.All(after, v => Assert.InRange(Math.Abs(v), 0, Math.Sqrt(6.0 / fanIn) + 1e-6));
+        var bn = original.Graph.Node.First(n => n.OpType == "BatchNormalization");
+        Assert.All(OnnxTensors.ToFloats(fresh.Graph.Initializer.Single(t => t.Name == bn.Input[1])), v => Assert.Equal(1f, v));
+        Assert.All(OnnxTensors.ToFloats(fresh.Graph.Initializer.Single(t => t.Name == bn.Input[3])), v => Assert.Equal(0f, v));
+        Assert.Equal(after, OnnxTensors.ToFloats(WeightReinitializer.Reinitialize(original, seed: 5).Graph.Initializer.Single(t => t.Name == conv)));
+        Assert.Equal(before, OnnxTensors.ToFloats(original.Graph.Initializer.Single(t => t.Name == conv))); // the input is left alone
+    }
+}
