@@ -74,7 +74,8 @@ internal static class TrainCommand
         var trainFrom = new Option<string?>("--train-from") { Description = "fine-tune: freeze by name instead: the first layer (ONNX node) that trains." };
         var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
         var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
-        var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the new head; pretrained layers get 0.1 of it.", DefaultValueFactory = _ => defaults.LearningRate };
+        var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head while layers train; pretrained layers get 0.1 of it.", DefaultValueFactory = _ => defaults.LearningRate };
+        var headLr = new Option<float>("--head-lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head-only warm-up.", DefaultValueFactory = _ => defaults.HeadWarmupLearningRate };
         var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
         var noAugment = new Option<bool>("--no-augment") { Description = "fine-tune/chain-thaw: train on the plain resized images (lets a frozen prefix be computed once)." };
@@ -91,7 +92,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, headEpochs, epochs, lr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
+            freeze, trainFrom, headEpochs, epochs, lr, headLr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -124,6 +125,7 @@ internal static class TrainCommand
             fineTune.Epoch = parse.GetValue(epochs);
             fineTune.HeadWarmupEpochs = parse.GetValue(headEpochs);
             fineTune.LearningRate = parse.GetValue(lr);
+            fineTune.HeadWarmupLearningRate = parse.GetValue(headLr);
             fineTune.BatchSize = parse.GetValue(batchSize);
             fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);
             fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(patience) } : null;

@@ -39,12 +39,17 @@ public sealed class FineTuneOptions
     /// <summary>Images per optimizer step. Default 16.</summary>
     public int BatchSize { get; set; } = 16;
 
-    /// <summary>Peak learning rate of the new head. Default 0.001 (AdamW; use about 0.01 with SGD).</summary>
-    public float LearningRate { get; set; } = 1e-3f;
+    /// <summary>Peak learning rate of the head while pretrained layers train. Default 0.0003 (AdamW; about 10 times more with
+    /// SGD): lower than the warm-up's, because once the head fits, large steps mostly undo what the pretrained layers know.</summary>
+    public float LearningRate { get; set; } = 3e-4f;
 
     /// <summary>Discriminative rates: pretrained layers learn at <see cref="LearningRate"/> times this, so the features they
-    /// already have change slowly while the new head learns fast. Default 0.1.</summary>
+    /// already have change slowly while the head adapts faster. Default 0.1.</summary>
     public float PretrainedLearningRateFactor { get; set; } = 0.1f;
+
+    /// <summary>Peak learning rate of the head-only warm-up (<see cref="HeadWarmupEpochs"/>, chain-thaw's head phase): a new
+    /// head learns from scratch, so it gets a larger rate. Default 0.001 (AdamW).</summary>
+    public float HeadWarmupLearningRate { get; set; } = 1e-3f;
 
     /// <summary>The optimizer. Default <see cref="FineTuneOptimizer.AdamW"/>.</summary>
     public FineTuneOptimizer Optimizer { get; set; } = FineTuneOptimizer.AdamW;
@@ -61,6 +66,10 @@ public sealed class FineTuneOptions
 
     /// <summary>Fraction of a phase's steps spent warming up (<see cref="LearningRateSchedule.WarmupCosine"/>). Default 0.1.</summary>
     public float WarmupFraction { get; set; } = 0.1f;
+
+    /// <summary>Dropout on the embedding in front of the new head while training (a regulariser: a few hundred images and a
+    /// thousand-wide embedding overfit easily). Default 0.2.</summary>
+    public float HeadDropout { get; set; } = 0.2f;
 
     /// <summary>Label smoothing of the training loss (0 = plain cross-entropy). Default 0.1.</summary>
     public float LabelSmoothing { get; set; } = 0.1f;
@@ -131,10 +140,13 @@ public sealed class FineTuneOptions
         if (Epoch < 1) throw new MlNetTransferException($"Fine-tuning Epoch is {Epoch}; it must be at least 1.");
         if (BatchSize < 1) throw new MlNetTransferException($"Fine-tuning BatchSize is {BatchSize}; it must be at least 1.");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new MlNetTransferException($"Fine-tuning LearningRate is {LearningRate}; it must be positive.");
+        if (!(HeadWarmupLearningRate > 0) || !float.IsFinite(HeadWarmupLearningRate))
+            throw new MlNetTransferException($"Fine-tuning HeadWarmupLearningRate is {HeadWarmupLearningRate}; it must be positive.");
         if (!(PretrainedLearningRateFactor >= 0) || !float.IsFinite(PretrainedLearningRateFactor))
             throw new MlNetTransferException($"Fine-tuning PretrainedLearningRateFactor is {PretrainedLearningRateFactor}; it must be 0 or more.");
         if (FreezeFraction is < 0 or > 1 || double.IsNaN(FreezeFraction)) throw new MlNetTransferException($"Fine-tuning FreezeFraction is {FreezeFraction}; it must be between 0 and 1.");
         if (LabelSmoothing is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning LabelSmoothing is {LabelSmoothing}; it must be in [0, 1).");
+        if (HeadDropout is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning HeadDropout is {HeadDropout}; it must be in [0, 1).");
         if (WarmupFraction is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning WarmupFraction is {WarmupFraction}; it must be in [0, 1).");
         if (WeightDecay is < 0) throw new MlNetTransferException($"Fine-tuning WeightDecay is {WeightDecay}; it must not be negative.");
         if (Momentum is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning Momentum is {Momentum}; it must be in [0, 1).");

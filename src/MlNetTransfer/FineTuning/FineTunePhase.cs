@@ -6,7 +6,9 @@ namespace MlNetTransfer.FineTuning;
 /// <param name="Epochs">Most epochs the phase runs (early stopping may end it sooner).</param>
 /// <param name="Augment">Whether training images are augmented in this phase (when augmentation is on at all). The head
 /// warm-up trains on plain images, so the frozen network's embeddings are computed once (bottleneck cache).</param>
-public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs, bool Augment = true)
+/// <param name="HeadLearningRate">Peak rate of the head in this phase; pretrained layers get <see cref="FineTuneOptions.LearningRate"/>
+/// times <see cref="FineTuneOptions.PretrainedLearningRateFactor"/>.</param>
+public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs, bool Augment, double HeadLearningRate)
 {
     /// <summary>Name of the head-only phase.</summary>
     public const string HeadPhase = "head";
@@ -23,7 +25,7 @@ public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroup
         var pretrained = groups.Where(g => !g.IsHead).Select(g => g.Index).ToList();
 
         var phases = new List<FineTunePhase>();
-        if (options.HeadWarmupEpochs > 0) phases.Add(new(HeadPhase, new HashSet<int> { head }, options.HeadWarmupEpochs, Augment: false));
+        if (options.HeadWarmupEpochs > 0) phases.Add(new(HeadPhase, new HashSet<int> { head }, options.HeadWarmupEpochs, Augment: false, options.HeadWarmupLearningRate));
         if (options.ChainThaw is { } chain)
         {
             var blocks = Math.Min(chain.Blocks, pretrained.Count);
@@ -31,9 +33,9 @@ public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroup
             {
                 // Contiguous, near-equal runs of layers: block b holds layers [b·P/n, (b+1)·P/n).
                 int from = b * pretrained.Count / blocks, to = (b + 1) * pretrained.Count / blocks;
-                phases.Add(new($"block {b + 1}/{blocks}", pretrained.GetRange(from, to - from).ToHashSet(), chain.EpochsPerPhase));
+                phases.Add(new($"block {b + 1}/{blocks}", pretrained.GetRange(from, to - from).ToHashSet(), chain.EpochsPerPhase, true, options.LearningRate));
             }
-            phases.Add(new("all", groups.Select(g => g.Index).ToHashSet(), options.Epoch));
+            phases.Add(new("all", groups.Select(g => g.Index).ToHashSet(), options.Epoch, true, options.LearningRate));
             return phases;
         }
 
@@ -48,7 +50,7 @@ public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroup
         }
         else firstTrainable = (int)Math.Floor(options.FreezeFraction * pretrained.Count + 1e-9);
         var trainable = groups.Where(g => g.IsHead || g.Index >= firstTrainable).Select(g => g.Index).ToHashSet();
-        phases.Add(new("fine-tune", trainable, options.Epoch));
+        phases.Add(new("fine-tune", trainable, options.Epoch, true, options.LearningRate));
         return phases;
     }
 }

@@ -296,7 +296,7 @@ public sealed class FineTuner
             foreach (var (name, value) in _module.state_dict()) value.copy_(_best[name]);
         }
 
-        /// <summary>Discriminative rates (head: LearningRate; pretrained: LearningRate × factor), decay on weights only.</summary>
+        /// <summary>Discriminative rates (head: the phase's head rate; pretrained: LearningRate × factor), decay on weights only.</summary>
         private (optim.Optimizer Optimizer, List<(ParamGroup Group, double BaseRate)> Groups) CreateOptimizer(FineTunePhase phase)
         {
             var decay = _o.EffectiveWeightDecay;
@@ -304,7 +304,7 @@ public sealed class FineTuner
             foreach (var isHead in new[] { true, false })
             {
                 var parameters = _module.ParameterGroups.Where(g => g.IsHead == isHead && phase.TrainableGroups.Contains(g.Index)).SelectMany(g => g.Parameters).ToList();
-                var rate = isHead ? _o.LearningRate : _o.LearningRate * _o.PretrainedLearningRateFactor;
+                var rate = isHead ? phase.HeadLearningRate : _o.LearningRate * _o.PretrainedLearningRateFactor;
                 var weights = parameters.Where(p => p.dim() > 1).ToList();
                 var others = parameters.Where(p => p.dim() <= 1).ToList();
                 if (weights.Count > 0) sets.Add((weights, rate, decay, isHead));
@@ -315,13 +315,13 @@ public sealed class FineTuner
             if (_o.Optimizer == FineTuneOptimizer.AdamW)
             {
                 var paramGroups = sets.Select(s => new AdamW.ParamGroup(s.Parameters, lr: s.Rate, weight_decay: s.Decay)).ToList();
-                optimizer = torch.optim.AdamW(paramGroups, _o.LearningRate);
+                optimizer = torch.optim.AdamW(paramGroups, phase.HeadLearningRate);
                 groups.AddRange(paramGroups.Zip(sets, (g, s) => ((ParamGroup)g, s.Rate)));
             }
             else
             {
                 var paramGroups = sets.Select(s => new SGD.ParamGroup(s.Parameters, lr: s.Rate, momentum: _o.Momentum, weight_decay: s.Decay)).ToList();
-                optimizer = torch.optim.SGD(paramGroups, _o.LearningRate, momentum: _o.Momentum);
+                optimizer = torch.optim.SGD(paramGroups, phase.HeadLearningRate, momentum: _o.Momentum);
                 groups.AddRange(paramGroups.Zip(sets, (g, s) => ((ParamGroup)g, s.Rate)));
             }
             return (optimizer, groups);

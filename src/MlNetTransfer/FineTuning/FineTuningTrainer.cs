@@ -104,7 +104,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(backbone);
         options ??= new FineTuneOptions();
-        return OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
+        var module = OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
         {
             EmbeddingTensor = PreparedBackbone.OutputName,
             NumClasses = classes,
@@ -113,6 +113,8 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             ConstantNodes = backbone.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
                 .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
         });
+        module.HeadDropout = options.HeadDropout;
+        return module;
     }
 
     /// <summary>The input plus <c>embedding</c>, <see cref="FineTuneOptions.ScoreColumnName"/> and <see cref="FineTuneOptions.PredictedLabelColumnName"/>

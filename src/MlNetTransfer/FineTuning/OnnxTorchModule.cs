@@ -149,8 +149,20 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     private Tensor ApplyHead(Tensor embedding)
     {
         using var flat = embedding.flatten(1);
-        return _head!.forward(flat);
+        if (!training || HeadDropout <= 0) return _head!.forward(flat);
+        using var dropped = nn.functional.dropout(flat, HeadDropout, training: true);
+        return _head!.forward(dropped);
     }
+
+    /// <summary>Dropout probability on the embedding in front of the new head, in training mode only (a regulariser for
+    /// small data sets; inference and <see cref="ToOnnx"/> are unaffected). Default 0.</summary>
+    public double HeadDropout
+    {
+        get => _headDropout;
+        set => _headDropout = value is >= 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Dropout must be in [0, 1).");
+    }
+
+    private double _headDropout;
 
     /// <summary>The new classification head (null without one): logits = embedding · Wᵀ + b.</summary>
     public Linear? Head => _head;

@@ -136,6 +136,9 @@ public sealed record FineTuneReport
     public bool StoppedEarly { get; init; }
     public bool Cancelled { get; init; }
     public string Optimizer { get; init; } = "";
+    public int HeadWarmupEpochs { get; init; }
+    public double HeadWarmupLearningRate { get; init; }
+    public double HeadDropout { get; init; }
     public double LearningRate { get; init; }
     public double PretrainedLearningRateFactor { get; init; }
     public string Schedule { get; init; } = "";
