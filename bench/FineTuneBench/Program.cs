@@ -43,7 +43,7 @@ var examples = Directory.GetDirectories(data).Order(StringComparer.Ordinal)
 var classes = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
 var resolved = BackboneResolver.Resolve(backboneName, new BackboneResolveOptions { Mirrors = [mirror] });
 var prepared = FineTuningTrainer.PrepareBackbone(resolved);
-var reader = new ImagePixelReader(prepared.Spec.InputWidth, prepared.Spec.InputHeight);
+var reader = new ImagePixelReader(prepared.ImageWidth, prepared.ImageHeight);
 Console.WriteLine($"backbone {prepared.Spec.Name} ({prepared.Spec.InputWidth}x{prepared.Spec.InputHeight}), {examples.Count} images in {classes.Count} classes, batch {batch}, {threads} threads");
 return argsList[0] == "speed" ? Speed() : Cache();
 
@@ -54,7 +54,8 @@ int Speed()
     var rounds = int.Parse(Arg("--rounds", "3"), inv);
     var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
     Directory.CreateDirectory(work);
-    var options = new FineTuneOptions { Seed = 1 };
+    // No head dropout: the PyTorch side has none, and the first-batch loss must match.
+    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0 };
 
     // The shared inputs: the network with its new head (initial weights) and augmented batches.
     using (var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
@@ -103,7 +104,7 @@ int Speed()
     Console.WriteLine($"median per CPU second: TorchSharp {Median(oursCpu):0.00}, PyTorch {Median(theirsCpu):0.00}, ratio {Median(oursCpu) / Median(theirsCpu):0.00}");
 
     // For context: a whole epoch through FineTuner, decoding and augmenting on the producer task while training.
-    var epochOptions = new FineTuneOptions { Epoch = 1, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads };
+    var epochOptions = new FineTuneOptions { Epoch = 1, HeadWarmupEpochs = 0, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads };
     using var tuned = FineTuningTrainer.CreateModule(prepared, classes.Count, epochOptions);
     var subset = order.Take(batches * batch).Select(i => examples[i]).ToList();
     var run = new FineTuner(epochOptions).Train(tuned, reader, classes, subset, []);
@@ -173,7 +174,7 @@ int Cache()
     {
         var options = new FineTuneOptions
         {
-            Epoch = epochs, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads,
+            Epoch = epochs, HeadWarmupEpochs = 0, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads,
             UseBottleneckCache = cached, Augmentation = { Enabled = false }, EarlyStoppingCriteria = null,
         };
         using var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options);

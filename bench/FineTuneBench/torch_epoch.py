@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 
 class OnnxNet(torch.nn.Module):
-    """Runs an ONNX graph of Conv/Clip/Add/Mul/GlobalAveragePool/Flatten/Gemm nodes with torch ops."""
+    """Runs an ONNX graph of Slice/Conv/Clip/Add/Mul/GlobalAveragePool/Flatten/Gemm nodes with torch ops."""
 
     def __init__(self, model, constant_nodes):
         super().__init__()
@@ -85,6 +85,19 @@ class OnnxNet(torch.nn.Module):
             elif op == "Gemm":
                 assert a["transB"].i == 1
                 y = F.linear(ins[0], ins[1], ins[2])
+            elif op == "Slice":  # the baked-in centre crop
+                if len(ins) > 1:
+                    starts, ends = ins[1].tolist(), ins[2].tolist()
+                    axes = ins[3].tolist() if len(ins) > 3 and ins[3] is not None else list(range(len(starts)))
+                    steps = ins[4].tolist() if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
+                else:
+                    starts, ends = list(a["starts"].ints), list(a["ends"].ints)
+                    axes = list(a["axes"].ints) if "axes" in a else list(range(len(starts)))
+                    steps = [1] * len(starts)
+                index = [slice(None)] * ins[0].dim()
+                for s0, e0, ax, st in zip(starts, ends, axes, steps):
+                    index[ax] = slice(s0, e0, st)
+                y = ins[0][tuple(index)]
             else:
                 raise NotImplementedError(op)
             env[n.output[0]] = y

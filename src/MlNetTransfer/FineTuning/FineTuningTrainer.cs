@@ -87,7 +87,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         var module = CreateModule(prepared, classes.Count, _options);
         try
         {
-            var reader = new ImagePixelReader(prepared.Spec.InputWidth, prepared.Spec.InputHeight, _options.Resizing);
+            var reader = new ImagePixelReader(prepared.ImageWidth, prepared.ImageHeight, _options.Resizing);
             var run = new FineTuner(_options).Train(module, reader, classes, train, validation, progress, cancel);
             return Package(module, prepared, classes, run);
         }

@@ -77,6 +77,27 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
     }
 
     [Fact]
+    public void TrainsOnTheSameCropThatTheSavedZipPredictsOn()
+    {
+        // A backbone with a baked-in centre crop takes images resized to size / 0.8 (40 px here) and cuts the middle 32 px:
+        // training must feed the same 40 px images, or it learns one scale and the zip predicts at another.
+        var ml = new MLContext(1);
+        var backbone = FineTuneFixture.Backbone();
+        backbone = backbone with { Spec = backbone.Spec with { CropFraction = 0.8f } };
+        var options = FineTuneFixture.Options(epochs: 2);
+        options.ValidationSet = View(ml, data.Validation);
+        var trainer = new FineTuningTrainer(ml, options, backbone);
+        using var result = trainer.Train(View(ml, data.Train));
+
+        var output = result.Model.Transform(View(ml, data.Validation));
+        var predictions = ml.Data.CreateEnumerable<Prediction>(output, reuseRowObject: false).ToList();
+        var classes = result.Classes.ToList();
+        var zipLoss = predictions.Zip(data.Validation).Average(p => -Math.Log(Math.Max(p.First.Score[classes.IndexOf(p.Second.Label)], 1e-12)));
+        var trainerLoss = result.Run.Epochs.Single(e => e.Epoch == result.Run.BestEpoch).ValidationLoss;
+        Assert.True(Math.Abs(zipLoss - trainerLoss) < 1e-4, $"validation loss while training {trainerLoss}, through the saved chain {zipLoss}");
+    }
+
+    [Fact]
     public void ComposesWithAppendAndTakesKeyLabels()
     {
         var ml = new MLContext(1);
