@@ -62,7 +62,7 @@ public sealed partial class TransferLearningTrainer
         var curves = new List<LearningCurve>();
         TransferLearningResult? best = null;
         LeaderboardEntry? bestEntry = null;
-        int skipped = 0, stopped = 0;
+        int skipped = 0, stopped = 0, failed = 0;
 
         for (int i = 0; i < candidates.Count && !run.Cancel.IsCancellationRequested; i++)
         {
@@ -154,6 +154,13 @@ public sealed partial class TransferLearningTrainer
                 {
                     break; // Ctrl-C: keep the best candidate so far.
                 }
+                catch (MlNetTransferException e) when (best is not null)
+                {
+                    // One candidate that cannot run must not throw away the finished ones: it goes on the board with its reason.
+                    failed++;
+                    entries.Add(Entry(candidate, null, sw.Elapsed.TotalSeconds, "failed", e.Message));
+                    continue;
+                }
                 var curve = result.Report.LearningCurve;
                 if (curve.Count > 0)
                 {
@@ -205,6 +212,7 @@ public sealed partial class TransferLearningTrainer
                 OvershootSeconds = Math.Max(0, elapsed - options.Budget.TotalSeconds),
                 SkippedCandidates = skipped,
                 StoppedCandidates = stopped,
+                FailedCandidates = failed,
                 Rule = "Counted from the start of the run (loading and featurizing included). The first candidate always runs; a later one " +
                        "starts only if its estimated time (the last head's, or fine-tuning epochs from the epoch time measured so far) fits in " +
                        "what is left; a fine-tuning run still going at the budget (less its estimated evaluation time) stops at its next batch and keeps " +

@@ -76,6 +76,8 @@ internal static class Cli
                 return Interrupted;
             case MlNetTransferException user:
                 error.MarkupLine($"[red]error:[/] {Markup.Escape(user.Message)}");
+                // Where it came from, for bug reports: MLNET_TRANSFER_DEBUG=1.
+                if (Environment.GetEnvironmentVariable("MLNET_TRANSFER_DEBUG") is "1" or "true") error.WriteLine(user.ToString());
                 return UserError;
             default:
                 error.MarkupLine($"[red]internal error:[/] {Markup.Escape(e.GetType().Name)}: {Markup.Escape(e.Message)}");

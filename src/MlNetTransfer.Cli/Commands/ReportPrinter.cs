@@ -31,7 +31,7 @@ internal static class ReportPrinter
             AnsiConsole.Write(table);
         }
         if (r.Budget is { } budget)
-            AnsiConsole.MarkupLine($"budget {budget.BudgetSeconds:0} s, used {budget.ElapsedSeconds:0.0} s, overshoot {budget.OvershootSeconds:0.0} s; {budget.SkippedCandidates} candidate(s) skipped, {budget.StoppedCandidates} stopped at the budget");
+            AnsiConsole.MarkupLine($"budget {budget.BudgetSeconds:0} s, used {budget.ElapsedSeconds:0.0} s, overshoot {budget.OvershootSeconds:0.0} s; {budget.SkippedCandidates} candidate(s) skipped, {budget.StoppedCandidates} stopped at the budget{(budget.FailedCandidates > 0 ? $", {budget.FailedCandidates} failed (see the leaderboard)" : "")}");
 
         if (r.FineTune is { } ft)
         {

@@ -152,9 +152,9 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(resolved);
         var spec = embeddingTensor is { } tensor ? resolved.Spec with { EmbeddingTensor = tensor } : resolved.Spec;
-        if (!Dequantizer.IsQuantized(resolved.Model)) return BackbonePreparer.Prepare(resolved.Model, spec);
-        var model = Dequantizer.Dequantize(resolved.Model);
-        // The dequantizer gives a quantized activation's float version the name without the quantizer's suffix.
+        var model = Dequantizer.IsQuantized(resolved.Model) ? Dequantizer.Dequantize(resolved.Model) : resolved.Model;
+        // The dequantizer gives a quantized activation's float version the name without the quantizer's suffix; a graph that
+        // was dequantized earlier (re-initialised weights for training from scratch) carries the same names.
         if (spec.EmbeddingTensor is { } quantized && quantized.EndsWith(QuantizedSuffix, StringComparison.Ordinal)
             && !new OnnxGraphIndex(model.Graph).Exists(quantized) && new OnnxGraphIndex(model.Graph).Exists(quantized[..^QuantizedSuffix.Length]))
             spec = spec with { EmbeddingTensor = quantized[..^QuantizedSuffix.Length] };

@@ -189,6 +189,9 @@ public sealed record BudgetReport
     /// <summary>Candidates stopped by the budget while running.</summary>
     public int StoppedCandidates { get; init; }
 
+    /// <summary>Candidates that could not run (their leaderboard row says why); the others still count.</summary>
+    public int FailedCandidates { get; init; }
+
     /// <summary>How the budget was applied, in plain words.</summary>
     public string Rule { get; init; } = "";
 }

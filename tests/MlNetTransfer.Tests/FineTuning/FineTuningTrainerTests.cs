@@ -98,6 +98,22 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
     }
 
     [Fact]
+    public void PreparesAnInt8BackboneCutAtAQuantizedTensorAlsoAfterItsWeightsAreReinitialised()
+    {
+        // Catalog int8 entries name a quantized activation ('s_quantized' here, '627_quantized' for the zoo MobileNetV2);
+        // from-scratch runs re-initialise, which dequantizes first, so both graphs must find its float version 's'.
+        var int8 = MlNetTransfer.Backbones.Onnx.QuantizedModelBuilder.Build().QOperator;
+        var spec = new MlNetTransfer.Backbones.BackboneSpec { Name = "int8-test", InputWidth = 16, InputHeight = 16, EmbeddingTensor = "s_quantized" };
+        var pretrained = FineTuningTrainer.PrepareBackbone(new MlNetTransfer.Backbones.ResolvedBackbone(int8, spec, "generated"));
+        var scratch = FineTuningTrainer.PrepareBackbone(new MlNetTransfer.Backbones.ResolvedBackbone(
+            MlNetTransfer.Backbones.Onnx.WeightReinitializer.Reinitialize(int8, seed: 5), spec, "generated, re-initialised"));
+        Assert.Equal("s", pretrained.Spec.EmbeddingTensor);
+        Assert.Equal("s", scratch.Spec.EmbeddingTensor);
+        Assert.Equal(pretrained.EmbeddingSize, scratch.EmbeddingSize);
+        Assert.NotEqual(pretrained.Sha256, scratch.Sha256);
+    }
+
+    [Fact]
     public void ComposesWithAppendAndTakesKeyLabels()
     {
         var ml = new MLContext(1);
