@@ -8,6 +8,9 @@
 //       Builds small models with tfjs-layers (one per case below), gives them seeded weights, writes each as
 //       <outDir>/<case>/model.json + weight shards (float32, or quantized uint8/uint16/float16 as the case says),
 //       loads that file back with tfjs' own decoder and writes <outDir>/<case>/reference.json.
+//   node tfjs-reference.cjs file <model.json> <inputs.json> <out.json> [--batch B]
+//       Loads a layers model from disk (model.json + the weight shards it lists, decoded by tfjs' own io), runs it on
+//       the "input" tensor of inputs.json (B images at a time, default 16) and writes every model output.
 //
 // Tensors in the JSON files: {"shape": [...], "data": "<base64 of little-endian float32>"}.
 'use strict';
@@ -372,6 +375,46 @@ async function runTiny(args) {
   }
 }
 
+// ------------------------------------------------------------------ a model on disk, given inputs
+
+/** Reads a tensor written by encode(): {shape, data: base64 float32}. */
+function decode(t) {
+  const bytes = Buffer.from(t.data, 'base64');
+  const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return tf.tensor(Float32Array.from(values), t.shape);
+}
+
+async function runFile(args) {
+  const [modelFile, inputsFile, outFile, ...rest] = args;
+  const flags = parseFlags(rest);
+  const batch = Number(flags.batch ?? 16);
+  const dir = path.dirname(modelFile);
+  const modelJson = JSON.parse(fs.readFileSync(modelFile, 'utf8'));
+  const weightSpecs = [];
+  const shards = [];
+  for (const group of modelJson.weightsManifest) {
+    weightSpecs.push(...group.weights);
+    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
+  }
+  const data = Buffer.concat(shards);
+  const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData }));
+  const input = decode(JSON.parse(fs.readFileSync(inputsFile, 'utf8')).input);
+  const names = model.outputs.map((t) => t.sourceLayer.name);
+  const parts = names.map(() => []);
+  for (let start = 0; start < input.shape[0]; start += batch) {
+    const size = Math.min(batch, input.shape[0] - start);
+    const slice = input.slice(start, size);
+    let ys = model.predict(slice);
+    if (!Array.isArray(ys)) ys = [ys];
+    for (let i = 0; i < ys.length; i++) { parts[i].push(ys[i].clone()); ys[i].dispose(); }
+    slice.dispose();
+  }
+  const outputs = {};
+  for (let i = 0; i < names.length; i++) outputs[names[i]] = await encodeTensor(tf.concat(parts[i], 0));
+  fs.writeFileSync(outFile, JSON.stringify({ model: modelFile, tfjs: tf.version.tfjs, backend: tf.getBackend(), outputs }));
+}
+
 // ------------------------------------------------------------------ main
 
 (async () => {
@@ -379,8 +422,9 @@ async function runTiny(args) {
   const [command, ...args] = process.argv.slice(2);
   if (command === 'nsfwjs') await runNsfwjs(args);
   else if (command === 'tiny') await runTiny(args);
+  else if (command === 'file') await runFile(args);
   else {
-    console.error('usage: tfjs-reference.cjs nsfwjs <model> <out.json> [--count N] [--seed S] [--layers a,b] | tiny <outDir>');
+    console.error('usage: tfjs-reference.cjs nsfwjs <model> <out.json> [--count N] [--seed S] [--layers a,b] | tiny <outDir> | file <model.json> <inputs.json> <out.json> [--batch B]');
     process.exit(2);
   }
 })().catch((e) => {

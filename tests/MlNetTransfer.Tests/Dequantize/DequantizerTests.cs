@@ -42,6 +42,70 @@ public class DequantizerTests
 
     [Theory]
     [MemberData(nameof(Forms))]
+    public void Simulated_activation_quantization_follows_the_int8_model_much_more_tightly_than_pure_float(string form)
+    {
+        var quantized = Quantized(form);
+        var pure = Dequantizer.Dequantize(quantized);
+        var simulated = Dequantizer.Dequantize(quantized, new DequantizeOptions { SimulateActivationQuantization = true });
+        var inputs = TestInputs();
+
+        var expected = OnnxRun.Output(quantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var pureOutput = OnnxRun.Output(pure, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var simulatedOutput = OnnxRun.Output(simulated, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+
+        // Logits are on the int8 model's output grid; count how many land on another grid point.
+        var step = Models.Value.LogitsScale;
+        int Off(float[] actual) => expected.Zip(actual, (e, a) => Math.Abs(e - a) > step / 2 ? 1 : 0).Sum();
+        var pureOff = Off(pureOutput);
+        var simulatedOff = Off(simulatedOutput);
+        var simulatedWorst = expected.Zip(simulatedOutput, (e, a) => Math.Abs(e - a)).Max();
+        Assert.True(pureOff >= expected.Length / 10, $"{form}: pure float moved only {pureOff} of {expected.Length} logits; the comparison would prove nothing.");
+        if (form == "QOperator")
+        {
+            // Integer-valued Conv/MatMul and the same rounding: the int8 model's logits exactly.
+            Assert.Equal(0, simulatedOff);
+            Assert.True(simulatedWorst <= 1e-5f * step, $"largest logit difference {simulatedWorst} (step {step}).");
+        }
+        else
+        {
+            // QDQ: the float Conv between the exact rounding points sums dequantized products; at most one step off, rarely.
+            Assert.True(simulatedWorst <= 1.01f * step, $"{form}: largest logit difference {simulatedWorst} is more than one step ({step}).");
+            Assert.True(simulatedOff * 10 <= pureOff, $"{form}: simulated {simulatedOff} vs pure float {pureOff} logits off the int8 grid point.");
+        }
+
+        // Still a float model: no quantized operators, no integer initializers, float weights in the file.
+        Assert.DoesNotContain(simulated.Graph.Node, Dequantizer.IsQuantizedOp);
+        Assert.DoesNotContain(simulated.Graph.Initializer, t => (DataType)t.DataType is DataType.Int8 or DataType.Uint8 or DataType.Int32);
+        Assert.Equal(3, simulated.Graph.Node.Count(n => n.OpType == "Conv"));
+    }
+
+    [Fact]
+    public void Simulated_quantization_rounds_half_to_even_and_saturates_like_QuantizeLinear()
+    {
+        // QuantizeLinear(x, 0.5, 10) as uint8 then DequantizeLinear: x = 0.25 is 0.5 steps (rounds to 0), 0.75 is 1.5 (to 2),
+        // −6 saturates at q = 0, 200 at q = 255.
+        var g = new GraphProto { Name = "q" };
+        g.Input.Add(OnnxNodes.TensorValue("x", DataType.Float, 6));
+        g.Output.Add(OnnxNodes.TensorValue("y", DataType.Float, 6));
+        g.Initializer.Add(OnnxTensors.FromFloats("s", [0.5f]));
+        g.Initializer.Add(QuantizedTensors.FromIntegers("zp", DataType.Uint8, [10]));
+        g.Node.Add(OnnxNodes.Node("QuantizeLinear", "q", ["x", "s", "zp"], ["xq"]));
+        g.Node.Add(OnnxNodes.Node("DequantizeLinear", "dq", ["xq", "s", "zp"], ["y"]));
+        var model = new ModelProto { IrVersion = 8, Graph = g };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        var input = new DenseTensor<float>(new float[] { 0.25f, 0.75f, -1.25f, -6f, 200f, 3.1f }, [6]);
+
+        var expected = OnnxRun.Output(model, "x", input, "y");
+        var simulated = OnnxRun.Output(Dequantizer.Dequantize(model, new DequantizeOptions { SimulateActivationQuantization = true }), "x", input, "y");
+        var pure = OnnxRun.Output(Dequantizer.Dequantize(model), "x", input, "y");
+
+        Assert.Equal(new[] { 0f, 1f, -1f, -5f, 122.5f, 3f }, expected);
+        Assert.Equal(expected, simulated);
+        Assert.Equal(new[] { 0.25f, 0.75f, -1.25f, -5f, 122.5f, 3.1f }, pure);
+    }
+
+    [Theory]
+    [MemberData(nameof(Forms))]
     public void Dequantized_model_has_no_quantized_ops_and_float_weights(string form)
     {
         var quantized = Quantized(form);

@@ -12,7 +12,9 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// or per block. Every quantized op becomes its float op, and every point where the integer model quantized an
 /// activation becomes a Clip to the range its integer type can represent, <c>[(qmin − zp)·s, (qmax − zp)·s]</c>: that
 /// reproduces the integer model's saturation exactly, including the ReLU / ReLU6 that quantizers fold into an output
-/// range (a uint8 output with zero point 0 cannot hold negatives). Only the rounding to the quantization grid is gone.</para>
+/// range (a uint8 output with zero point 0 cannot hold negatives). Only the rounding to the quantization grid is gone,
+/// unless <see cref="DequantizeOptions.SimulateActivationQuantization"/> keeps it (and then the float model computes exactly
+/// what the integer model computes).</para>
 /// <para>Ops that merely move quantized values (Reshape, Transpose, MaxPool, Concat, Slice, Gather, Pad, Relu, Clip, ...)
 /// keep working on the float tensors; constants they take in the quantized domain (Clip bounds, Pad value) are
 /// dequantized. Output names are kept (a quantized graph output becomes a float one); the com.microsoft opset import
@@ -22,12 +24,14 @@ namespace MlNetTransfer.Backbones.Onnx;
 public static class Dequantizer
 {
     /// <summary>Returns a new float model equivalent to <paramref name="model"/> (which is left unchanged).</summary>
-    public static ModelProto Dequantize(ModelProto model)
+    /// <param name="model">A quantized model (QOperator or QDQ form).</param>
+    /// <param name="options">How activations are treated; null = the defaults (a pure float graph).</param>
+    public static ModelProto Dequantize(ModelProto model, DequantizeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Graph is null || model.Graph.Node.Count == 0)
             throw new MlNetTransferException("ONNX model: there is no graph to dequantize.");
-        return new QuantizedGraphRewriter(model).Rewrite();
+        return new QuantizedGraphRewriter(model, options ?? new DequantizeOptions()).Rewrite();
     }
 
     /// <summary>Whether the model contains any quantized operator (so <see cref="Dequantize"/> has work to do).</summary>

@@ -41,6 +41,7 @@ internal sealed class QuantizedGraphRewriter
     private const string QuantizedSuffix = "_quantized";
 
     private readonly ModelProto _source;
+    private readonly DequantizeOptions _options;
     private readonly GraphProto _graph;
     private readonly long _opset;
     private readonly Dictionary<string, TensorProto> _constants = new();
@@ -53,14 +54,17 @@ internal sealed class QuantizedGraphRewriter
     private readonly Dictionary<string, string> _valueOf = new();
     private readonly HashSet<string> _aliases = new();
     private readonly Dictionary<string, QuantParams> _quantized = new();
+    /// <summary>Simulated activation quantization: float tensor → the same values as integers on its grid, q − zero point (held in float).</summary>
+    private readonly Dictionary<string, string> _onGrid = new();
     private readonly HashSet<string> _retired = new();
     private readonly Dictionary<string, string> _cache = new();
     private readonly List<NodeProto> _nodes = new();
     private readonly List<TensorProto> _newInitializers = new();
 
-    public QuantizedGraphRewriter(ModelProto model)
+    public QuantizedGraphRewriter(ModelProto model, DequantizeOptions options)
     {
         _source = model;
+        _options = options;
         _graph = model.Graph;
         _opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
         _graphOutputs = _graph.Output.Select(o => o.Name).ToHashSet();
@@ -157,7 +161,7 @@ internal sealed class QuantizedGraphRewriter
         }
         var p = ActivationParams(n, 1, 2, outputType);
         var floatName = FloatName(y);
-        EmitClip(Resolve(x), floatName, p, NodeName(n));
+        EmitClip(Resolve(x), floatName, p, n, "");
         Track(y, floatName, p);
     }
 
@@ -196,6 +200,19 @@ internal sealed class QuantizedGraphRewriter
             inputs.Add(DequantizedBias(n, 8, wScales.Select(s => xScale * s).ToArray(), axisFromEnd: false));
         }
         var p = ActivationParams(n, 6, 7, TypeOfOperand(n, 0));
+        if (_options.SimulateActivationQuantization && _onGrid.TryGetValue(x, out var xOnGrid) && _constants.ContainsKey(n.Input[3]))
+        {
+            var xScale = Scalar(n, 1, "x_scale");
+            var wScales = OnnxTensors.ToFloats(Constant(n, 4, "w_scale"));
+            var perChannel = Enumerable.Repeat(1L, _constants[n.Input[3]].Dims.Count).ToArray();
+            perChannel[0] = wScales.Length;
+            var integerInputs = new List<string> { xOnGrid, OnGrid(n, w, wScales, wScales.Length == 1 ? [] : perChannel, "_weight") };
+            if (inputs.Count > 2) integerInputs.Add(OnGrid(n, inputs[2], wScales.Select(s => xScale * s).ToArray(), [wScales.Length], "_bias"));
+            var outputShape = perChannel.Select((_, i) => i == 1 ? wScales.Length : 1L).ToArray();
+            EmitIntegerOp(n, "Conv", integerInputs, n.Attribute.Select(a => a.Clone()), wScales.Select(s => xScale * s / p.Scale).ToArray(),
+                wScales.Length == 1 ? [] : outputShape, n.Output[0], p);
+            return;
+        }
         EmitClipped(n, "Conv", inputs, n.Attribute.Select(a => a.Clone()), n.Output[0], p);
     }
 
@@ -205,6 +222,15 @@ internal sealed class QuantizedGraphRewriter
         var a = FloatOperand(n, 0, 1, 2, axis: -2);
         var b = FloatOperand(n, 3, 4, 5, axis: -1);
         var p = ActivationParams(n, 6, 7, TypeOfOperand(n, 0));
+        if (_options.SimulateActivationQuantization && _onGrid.TryGetValue(a, out var aOnGrid) && _constants.ContainsKey(n.Input[3]))
+        {
+            var aScale = Scalar(n, 1, "a_scale");
+            var bScales = OnnxTensors.ToFloats(Constant(n, 4, "b_scale"));
+            long[] perColumn = bScales.Length == 1 ? [] : [bScales.Length];
+            EmitIntegerOp(n, "MatMul", [aOnGrid, OnGrid(n, b, bScales, perColumn, "_weight")], [], bScales.Select(s => aScale * s / p.Scale).ToArray(),
+                perColumn, n.Output[0], p);
+            return;
+        }
         EmitClipped(n, "MatMul", [a, b], [], n.Output[0], p);
     }
 
@@ -525,6 +551,41 @@ internal sealed class QuantizedGraphRewriter
 
     // ---- emitting ------------------------------------------------------------------------------------------------------
 
+    /// <summary>
+    /// Simulated activation quantization of a Conv / MatMul, computed the way the integer kernels do: on integer-valued float
+    /// tensors (q − zero point; exact while partial sums stay below 2^24), then requantized with the per-channel multiplier
+    /// x_scale · w_scale / y_scale, rounded half to even and saturated. Computing it on dequantized floats instead makes
+    /// accumulation rounding flip values that sit on a rounding boundary, and those flips cascade through the network.
+    /// </summary>
+    private void EmitIntegerOp(NodeProto n, string opType, List<string> inputs, IEnumerable<AttributeProto> attributes, float[] multipliers,
+        long[] multiplierDims, string quantizedOutput, QuantParams p)
+    {
+        var floatName = FloatName(quantizedOutput);
+        var accumulated = Unique(floatName + "_accumulated");
+        _nodes.Add(Node(opType, NodeName(n), inputs, [accumulated], attributes.ToArray()));
+        var multiplier = AddInitializer(QuantizedTensors.FromFloats(Unique(floatName + "_multiplier"), p.FloatType, multipliers, multiplierDims));
+        var scaled = Unique(floatName + "_requantized");
+        // Multiplier first: ONNX Runtime's ConvMulFusion folds a Mul whose second input is constant into the Conv's weights,
+        // which would make them non-integers again.
+        _nodes.Add(Node("Mul", NodeName(n, "_requantize"), [multiplier, accumulated], [scaled]));
+        EmitGrid(scaled, floatName, p, n);
+        Track(quantizedOutput, floatName, p);
+    }
+
+    /// <summary>A float constant (dequantized weight or bias) back on its integer grid: Round(value / scale), folded by ONNX
+    /// Runtime at load time, so the file keeps the float values fine-tuning and other tools read.</summary>
+    private string OnGrid(NodeProto n, string floatConstant, float[] scales, long[] scaleDims, string role)
+    {
+        var key = $"grid|{floatConstant}|{string.Join(",", scales.Select(BitConverter.SingleToInt32Bits))}";
+        if (_cache.TryGetValue(key, out var cached)) return cached;
+        var scale = AddInitializer(OnnxTensors.FromFloats(Unique(floatConstant + "_grid_scale"), scales, scaleDims));
+        var divided = Unique(floatConstant + "_over_scale");
+        var onGrid = Unique(floatConstant + "_on_grid");
+        _nodes.Add(Node("Div", NodeName(n, role + "_to_grid"), [floatConstant, scale], [divided]));
+        _nodes.Add(Node("Round", NodeName(n, role + "_round"), [divided], [onGrid]));
+        return _cache[key] = onGrid;
+    }
+
     /// <summary>The float op, then a Clip to what the quantized output can represent.</summary>
     private void EmitClipped(NodeProto n, string opType, IEnumerable<string> inputs, IEnumerable<AttributeProto> attributes, string quantizedOutput,
         QuantParams p, string nameSuffix = "")
@@ -532,15 +593,56 @@ internal sealed class QuantizedGraphRewriter
         var floatName = FloatName(quantizedOutput);
         var raw = Unique(floatName + "_unclipped");
         _nodes.Add(Node(opType, NodeName(n, nameSuffix), inputs, [raw], attributes.ToArray()));
-        EmitClip(raw, floatName, p, NodeName(n, "_clip"));
+        EmitClip(raw, floatName, p, n, "_clip");
         Track(quantizedOutput, floatName, p);
     }
 
-    private void EmitClip(string input, string output, QuantParams p, string nodeName)
+    /// <summary>Where the integer model quantized an activation: a Clip to its range, or (simulating activation
+    /// quantization) the rounding and saturation themselves.</summary>
+    private void EmitClip(string input, string output, QuantParams p, NodeProto n, string suffix)
     {
+        if (_options.SimulateActivationQuantization)
+        {
+            EmitFakeQuantize(input, output, p, n, suffix);
+            return;
+        }
+        var nodeName = NodeName(n, suffix);
         _nodes.Add(_opset >= 11
             ? Node("Clip", nodeName, [input, ScalarConstant(p.Lo, p.FloatType), ScalarConstant(p.Hi, p.FloatType)], [output])
             : Node("Clip", nodeName, [input], [output], Attr("min", p.Lo), Attr("max", p.Hi)));
+    }
+
+    /// <summary>
+    /// The integer model's re-quantization of an activation, in float: Clip(Round(x / s), qmin − zp, qmax − zp) · s, which is
+    /// DequantizeLinear(QuantizeLinear(x, s, zp), s, zp) by the ONNX definition (divide, round half to even, add the zero
+    /// point, saturate). Written out rather than as a QuantizeLinear → DequantizeLinear pair because ONNX Runtime (≥ 1.20,
+    /// WeightBiasQuantization) re-quantizes the float weights of any Conv/Gemm fed by a per-tensor DequantizeLinear to
+    /// symmetric per-tensor int8, which loses the per-channel weights (on the zoo MobileNetV2 the first conv's outputs then
+    /// differ from the int8 model's by up to 2 steps on 22% of values); plain arithmetic is left alone.
+    /// </summary>
+    private void EmitFakeQuantize(string input, string output, QuantParams p, NodeProto n, string suffix)
+    {
+        var divided = Unique(output + "_over_scale");
+        _nodes.Add(Node("Div", NodeName(n, suffix == "" ? "" : "_quantize"), [input, ScalarConstant(p.Scale, p.FloatType)], [divided]));
+        EmitGrid(divided, output, p, n);
+    }
+
+    /// <summary>Round half to even, saturate to the integer range (shifted by the zero point), scale back to float; the
+    /// integer-valued tensor is remembered for integer-valued Conv / MatMul downstream.</summary>
+    private void EmitGrid(string unrounded, string output, QuantParams p, NodeProto n)
+    {
+        if (_opset < 11)
+            throw new MlNetTransferException(
+                $"Simulating the quantization of '{output}' (node '{Describe(n)}') needs ONNX opset 11 or later (Round); the model imports opset {_opset}. " +
+                "Dequantize without simulating activation quantization instead.");
+        var (min, max) = QuantizedTensors.Range(p.Type);
+        var rounded = Unique(output + "_rounded");
+        var saturated = Unique(output + "_on_grid");
+        _nodes.Add(Node("Round", NodeName(n, "_round"), [unrounded], [rounded]));
+        _nodes.Add(Node("Clip", NodeName(n, "_saturate"),
+            [rounded, ScalarConstant(min - p.ZeroPoint, p.FloatType), ScalarConstant(max - p.ZeroPoint, p.FloatType)], [saturated]));
+        _nodes.Add(Node("Mul", NodeName(n, "_dequantize"), [saturated, ScalarConstant(p.Scale, p.FloatType)], [output]));
+        _onGrid[output] = saturated;
     }
 
     /// <summary>(Cast(x) − zp) · s for an integer tensor the rewrite does not track.</summary>
@@ -709,6 +811,22 @@ internal sealed class QuantizedGraphRewriter
             }
         }
 
+        // Simulated quantization leaves float copies of on-grid tensors that only integer-valued ops read: drop what no output needs.
+        if (_options.SimulateActivationQuantization)
+        {
+            var needed = new HashSet<string>(g.Output.Select(o => o.Name));
+            var live = new List<NodeProto>();
+            for (var i = _nodes.Count - 1; i >= 0; i--)
+            {
+                if (!_nodes[i].Output.Any(needed.Contains)) continue;
+                live.Add(_nodes[i]);
+                CollectReferences(_nodes[i], needed);
+            }
+            live.Reverse();
+            _nodes.Clear();
+            _nodes.AddRange(live);
+        }
+
         var referenced = new HashSet<string>(g.Output.Select(o => o.Name));
         foreach (var n in _nodes) CollectReferences(n, referenced);
 
@@ -726,7 +844,7 @@ internal sealed class QuantizedGraphRewriter
         g.Node.AddRange(keptNodes);
         g.Initializer.Clear();
         g.Initializer.AddRange(keptInitializers);
-        g.Initializer.AddRange(_newInitializers);
+        g.Initializer.AddRange(_newInitializers.Where(t => !_options.SimulateActivationQuantization || referenced.Contains(t.Name)));
         g.ValueInfo.Clear();
         g.ValueInfo.AddRange(keptValueInfo);
         g.Input.Clear();
