@@ -34,6 +34,19 @@ public sealed record Spread(double Mean, double Std, double[] Values)
         return new Spread(mean, std, v);
     }
 
+    /// <summary>The per-seed differences this − <paramref name="baseline"/> (both listed in seed order: the runs are paired,
+    /// sharing a seed's labelled set and fresh initial weights).</summary>
+    public Spread Minus(Spread baseline) => Of(Values.Zip(baseline.Values, (a, b) => a - b));
+
+    /// <summary>For a spread of paired differences: whether its mean differs from zero by a two-sided paired t-test at 5%.</summary>
+    public bool Significant => Values.Length > 1 && Std > 0 && Math.Abs(Mean) / (Std / Math.Sqrt(Values.Length)) > TCritical(Values.Length - 1);
+
+    // Student's t, two-sided 5%, for 1–10 degrees of freedom; beyond that the value for 10 (slightly conservative).
+    private static double TCritical(int df) => df switch
+    {
+        1 => 12.706, 2 => 4.303, 3 => 3.182, 4 => 2.776, 5 => 2.571, 6 => 2.447, 7 => 2.365, 8 => 2.306, 9 => 2.262, _ => 2.228,
+    };
+
     /// <summary>As a percentage "81.2 ± 1.3" (points).</summary>
     public string Percent(string format = "0.0") => $"{(100 * Mean).ToString(format, System.Globalization.CultureInfo.InvariantCulture)} ± {(100 * Std).ToString(format, System.Globalization.CultureInfo.InvariantCulture)}";
 }

@@ -10,7 +10,7 @@ using TransferabilityStudy;
 // measures are the start, slope and asymptote of the test-accuracy learning curve. Writes RESULTS.md, results.json and
 // plots into --output. The conditions are in Condition.cs, the data split in StudyData.cs, the measures in Measures.cs.
 //
-//   dotnet run -c Release --project bench/TransferabilityStudy -- [--sizes 10,50,200] [--epochs 30,15,8] [--seeds 1,2]
+//   dotnet run -c Release --project bench/TransferabilityStudy -- [--sizes 10,50,200] [--epochs 24,12,8] [--seeds 1,2,3,4,5]
 //       [--channels 16,32,64,64] [--base-per-class 1000] [--base-epochs 4] [--test-per-class 200] [--batch 16] [--lr 0.002]
 //       [--threads 2] [--source /usr/share/datasets/fashion-mnist] [--output bench/TransferabilityStudy]
 var options = StudyOptions.Parse(args);

@@ -24,13 +24,13 @@ public sealed record StudyOptions
     public int[] Sizes { get; init; } = [10, 50, 200];
 
     /// <summary>Epochs of training on B, one entry per size (small sets get more passes so that every run converges).</summary>
-    public int[] Epochs { get; init; } = [30, 15, 8];
+    public int[] Epochs { get; init; } = [24, 12, 8];
 
     /// <summary>Test images per class of 5–9, the first ones of the official test split (fixed for every run).</summary>
     public int TestPerClass { get; init; } = 200;
 
     /// <summary>Seeds: each seed draws its own labelled subsets, trains its own A and its own initialisations.</summary>
-    public int[] Seeds { get; init; } = [1, 2];
+    public int[] Seeds { get; init; } = [1, 2, 3, 4, 5];
 
     public int BatchSize { get; init; } = 16;
 

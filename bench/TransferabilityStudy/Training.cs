@@ -30,8 +30,7 @@ public sealed class Training(StudyOptions options)
         using var generator = new Generator((ulong)seed, CPU);
 
         var n = train.Count;
-        // Equal-sized batches (no straggler of one or two images, which would upset batch norm's statistics).
-        var batches = (int)Math.Max(1, Math.Round(n / (double)options.BatchSize));
+        var batches = BatchesPerEpoch(n, options.BatchSize);
         long totalSteps = (long)batches * epochs, step = 0;
         var losses = new double[epochs];
         var accuracies = new double[epochs];
@@ -57,6 +56,10 @@ public sealed class Training(StudyOptions options)
         }
         return new LearningCurve(losses, accuracies, clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>Equal-sized batches of about <paramref name="batchSize"/> (no straggler of one or two images, which would upset
+    /// batch norm's statistics).</summary>
+    public static int BatchesPerEpoch(long images, int batchSize) => (int)Math.Max(1, Math.Round(images / (double)batchSize));
 
     public static double Accuracy(OnnxTorchModule module, LabelledTensors data, int batch = 500)
     {
