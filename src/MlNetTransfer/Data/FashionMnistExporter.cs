@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using SkiaSharp;
 
 namespace MlNetTransfer.Data;
@@ -7,7 +6,7 @@ namespace MlNetTransfer.Data;
 public sealed class FashionMnistExportOptions
 {
     /// <summary>Folder with the four IDX .gz files. Default <c>/usr/share/datasets/fashion-mnist</c> (Debian <c>dataset-fashion-mnist</c>).</summary>
-    public string SourceDirectory { get; set; } = "/usr/share/datasets/fashion-mnist";
+    public string SourceDirectory { get; set; } = FashionMnistReader.DefaultDirectory;
 
     /// <summary>Training images per class, drawn from the official training set. Default 100.</summary>
     public int TrainPerClass { get; set; } = 100;
@@ -40,8 +39,8 @@ public static class FashionMnistExporter
         options ??= new FashionMnistExportOptions();
         foreach (var c in options.Classes)
             if (c is < 0 or > 9) throw new MlNetTransferException($"Fashion-MNIST class {c} does not exist (0–9).");
-        var (trainImages, trainLabels) = Read(options.SourceDirectory, "train");
-        var (testImages, testLabels) = options.TestPerClass > 0 ? Read(options.SourceDirectory, "t10k") : (Array.Empty<byte[]>(), Array.Empty<byte>());
+        var (trainImages, trainLabels) = FashionMnistReader.ReadTraining(options.SourceDirectory);
+        var (testImages, testLabels) = options.TestPerClass > 0 ? FashionMnistReader.ReadTest(options.SourceDirectory) : (Array.Empty<byte[]>(), Array.Empty<byte>());
 
         // Write into a sibling temp folder and rename at the end: no half-exported data set.
         var final = Path.GetFullPath(outputDirectory);
@@ -97,37 +96,5 @@ public static class FashionMnistExporter
             using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
             File.WriteAllBytes(Path.Combine(dir, $"{split}-{i:D5}.png"), data.ToArray());
         }
-    }
-
-    private static (byte[][] Images, byte[] Labels) Read(string dir, string prefix)
-    {
-        var imagesPath = Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz");
-        var labelsPath = Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz");
-        foreach (var p in new[] { imagesPath, labelsPath })
-            if (!File.Exists(p))
-                throw new MlNetTransferException($"{p}: not found. Install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or point --source at the IDX files.");
-        var labels = ReadIdx(labelsPath, 2049, out _);
-        var pixels = ReadIdx(imagesPath, 2051, out var dims);
-        if (dims.Length != 3 || dims[1] != 28 || dims[2] != 28 || dims[0] != labels.Length)
-            throw new MlNetTransferException($"{imagesPath}: expected {labels.Length} images of 28×28, found dimensions [{string.Join(",", dims)}].");
-        var images = new byte[dims[0]][];
-        for (int i = 0; i < images.Length; i++) images[i] = pixels.AsSpan(i * 784, 784).ToArray();
-        return (images, labels);
-    }
-
-    private static byte[] ReadIdx(string path, int magic, out int[] dims)
-    {
-        using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var ms = new MemoryStream();
-        gz.CopyTo(ms);
-        var bytes = ms.ToArray();
-        int BigEndian(int at) => (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
-        if (bytes.Length < 8 || BigEndian(0) != magic) throw new MlNetTransferException($"{path}: not an IDX file (bad magic number).");
-        var rank = magic & 0xFF;
-        dims = Enumerable.Range(0, rank).Select(k => BigEndian(4 + 4 * k)).ToArray();
-        var offset = 4 + 4 * rank;
-        var count = dims.Aggregate(1L, (a, d) => a * d);
-        if (bytes.Length - offset != count) throw new MlNetTransferException($"{path}: truncated ({bytes.Length - offset} of {count} bytes).");
-        return bytes[offset..];
     }
 }
