@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Accuracy and wall time of the four strategies on hymenoptera and a Fashion-MNIST subset (see RESULTS.md).
-# Usage: run-results.sh OUT_DIR   (needs /work/shared/models and /work/shared/data/hymenoptera; runs one job at a time)
+# Usage: [SHARED=DIR] run-results.sh OUT_DIR   (needs ../shared/models and ../shared/data/hymenoptera beside the repo; one job at a time)
 set -euo pipefail
 out=${1:?usage: run-results.sh OUT_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-cli="dotnet $repo/src/MlNetTransfer.Cli/bin/Release/net10.0/mlnet-transfer.dll"
-common=(--mirror /work/shared/models --backbone mobilenet_v2 --no-cache --threads 2 --seed 42)
+shared=${SHARED:-$repo/../shared}
+cli=${CLI:-"dotnet $repo/src/MlNetTransfer.Cli/bin/Release/net10.0/mlnet-transfer.dll"}
+common=(--mirror "$shared/models" --backbone mobilenet_v2 --no-cache --threads 2 --seed 42)
 mkdir -p "$out"
 
 [ -d "$out/fmnist" ] || $cli data fashion-mnist --out "$out/fmnist" --train-per-class 100
@@ -19,18 +20,18 @@ run() { # name data extra-args...
   $cli train --data "$data" "${common[@]}" "$@" --out "$out/$name/model.zip" > "$out/$name/log.txt" 2>&1
 }
 
-h=/work/shared/data/hymenoptera
+h=$shared/data/hymenoptera
+f=$out/fmnist
+# Most informative first (each run is skipped when its report.json exists, so an interrupted run resumes).
 # hymenoptera has no test split: the validation split is the one reported, so no early stopping selects on it.
+# Fashion-MNIST has train/ val/ test/: early stopping watches val, the test split is reported.
 run h-feature-extractor "$h" --strategy feature-extractor
 run h-fine-tune-top     "$h" --strategy fine-tune --freeze 0.7 --epochs 8 --patience 0
-run h-fine-tune-all     "$h" --strategy fine-tune --freeze 0 --epochs 8 --patience 0
-run h-chain-thaw        "$h" --strategy chain-thaw --epochs 4 --patience 0
-
-f=$out/fmnist
-# Fashion-MNIST has train/ val/ test/: early stopping watches val, the test split is reported.
 run f-feature-extractor "$f" --strategy feature-extractor
-run f-fine-tune-top     "$f" --strategy fine-tune --freeze 0.7 --epochs 5
 run f-fine-tune-all     "$f" --strategy fine-tune --freeze 0 --epochs 5
+run h-fine-tune-all     "$h" --strategy fine-tune --freeze 0 --epochs 8 --patience 0
+run f-fine-tune-top     "$f" --strategy fine-tune --freeze 0.7 --epochs 5
+run h-chain-thaw        "$h" --strategy chain-thaw --epochs 4 --patience 0
 run f-chain-thaw        "$f" --strategy chain-thaw --epochs 3
 
 /usr/bin/python3 "$here/summarize.py" "$out"
