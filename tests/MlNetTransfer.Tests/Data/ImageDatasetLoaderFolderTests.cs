@@ -262,15 +262,12 @@ public sealed class ImageDatasetLoaderFolderTests : IDisposable
     }
 
     [Fact]
-    public void Hundreds_of_images_validate_quickly()
+    public void Hundreds_of_images_are_all_validated_and_kept()
     {
         SyntheticImageDataset.Write(_temp.Path, imagesPerClass: 100, size: 64);
-        var watch = System.Diagnostics.Stopwatch.StartNew();
         var dataset = ImageDatasetLoader.Load(_temp.Path);
-        watch.Stop();
         Assert.Equal(300, dataset.Count);
-        // Generous bound for a shared 2-core machine; typically well under a second.
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+        Assert.Empty(dataset.Skipped);
     }
 
     /// <summary>Records reports on the calling thread (Progress&lt;T&gt; would post them asynchronously).</summary>

@@ -10,6 +10,7 @@ using MlNetTransfer.Tests.TestSupport;
 namespace MlNetTransfer.Tests.Strategy;
 
 /// <summary>The auto strategy on generated shapes with a small generated CNN: decision, leaderboard, budget, saved model.</summary>
+[Collection(BudgetedRunsCollection.Name)]
 public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
 {
     /// <summary>How far past the budget a run may end: the fine-tuning run stopped at the budget finishes its batch and is evaluated.</summary>

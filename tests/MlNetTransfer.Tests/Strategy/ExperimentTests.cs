@@ -8,6 +8,7 @@ using MlNetTransfer.Tests.TestSupport;
 namespace MlNetTransfer.Tests.Strategy;
 
 /// <summary>The experiment command on generated shapes with a small generated CNN, and the from-scratch weights.</summary>
+[Collection(BudgetedRunsCollection.Name)]
 public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
 {
     private static readonly string[] Rows =
@@ -31,7 +32,8 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
     {
         using var dir = new TempDirectory();
         var outDir = dir.Combine("out");
-        var run = CliRunner.Run(dir.Path, "experiment", "--data", data.DataDir, "--backbone", BackboneFile(), "--out", outDir, "--budget", "3m",
+        var run = CliRunner.Run(dir.Path, "experiment", "--data", data.DataDir, "--backbone", BackboneFile(), "--out", outDir, "--budget", "2h", // every row must complete: the budget is not under test here
+           
             "--epochs", "2", "--batch-size", "8", "--lr", "0.01", "--no-augment", "--patience", "0", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache");
         Assert.True(run.ExitCode == 0, run.All);
 
