@@ -103,7 +103,8 @@ internal static class Cli
                     {
                         foreach (var (stage, other) in tasks)
                             if (stage != p.Stage && !other.IsFinished) other.StopTask();
-                        if (!tasks.TryGetValue(p.Stage, out var task))
+                        // A stage that runs again (the next auto/experiment candidate) gets a new bar: a stopped task no longer renders.
+                        if (!tasks.TryGetValue(p.Stage, out var task) || task.IsFinished)
                             tasks[p.Stage] = task = ctx.AddTask(Markup.Escape(StageName(p)), maxValue: Math.Max(1, p.Total));
                         if (p.Total > 0) task.MaxValue = p.Total;
                         task.Value = p.Total > 0 ? p.Done : task.Value;

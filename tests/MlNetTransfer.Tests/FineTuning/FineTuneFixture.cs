@@ -31,6 +31,18 @@ public sealed class FineTuneFixture : IDisposable
     public IReadOnlyList<string> Classes { get; }
     public string Root => _dir.Path;
 
+    /// <summary>The fixture's CNN as an ONNX file with its spec beside it, as a user would pass one (written once per folder).</summary>
+    public string BackboneFile(string folder)
+    {
+        var path = Path.Combine(Root, folder, "cnn.onnx");
+        if (File.Exists(path)) return path;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        OnnxModelFile.Save(Backbone().Model, path);
+        File.WriteAllText(BackboneResolver.SidecarPath(path),
+            $$"""{ "name": "test-cnn", "inputWidth": {{ImageSize}}, "inputHeight": {{ImageSize}}, "mean": [0.5,0.5,0.5], "std": [0.25,0.25,0.25] }""");
+        return path;
+    }
+
     /// <summary>A small random-weight CNN: three Conv+BN+Relu blocks (max-pooled between), global pool, classifier.</summary>
     public static ResolvedBackbone Backbone(int seed = 3)
     {

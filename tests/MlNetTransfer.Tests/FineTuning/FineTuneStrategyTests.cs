@@ -9,17 +9,7 @@ namespace MlNetTransfer.Tests.FineTuning;
 /// <summary>The fine-tune and chain-thaw strategies through the facade and the command line.</summary>
 public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
 {
-    /// <summary>The fixture's CNN as an ONNX file with its spec beside it, as a user would pass one.</summary>
-    private string BackboneFile()
-    {
-        var path = Path.Combine(data.Root, "cnn", "cnn.onnx");
-        if (File.Exists(path)) return path;
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        OnnxModelFile.Save(FineTuneFixture.Backbone().Model, path);
-        File.WriteAllText(BackboneResolver.SidecarPath(path),
-            $$"""{ "name": "test-cnn", "inputWidth": {{FineTuneFixture.ImageSize}}, "inputHeight": {{FineTuneFixture.ImageSize}}, "mean": [0.5,0.5,0.5], "std": [0.25,0.25,0.25] }""");
-        return path;
-    }
+    private string BackboneFile() => data.BackboneFile("cnn");
 
     private TransferLearningOptions Options(string strategy)
     {

@@ -16,16 +16,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
     /// <summary>How far past the budget a run may end: the fine-tuning run stopped at the budget finishes its batch and is evaluated.</summary>
     private const double ToleranceSeconds = 6;
 
-    private string BackboneFile()
-    {
-        var path = Path.Combine(data.Root, "auto-cnn", "cnn.onnx");
-        if (File.Exists(path)) return path;
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        OnnxModelFile.Save(FineTuneFixture.Backbone().Model, path);
-        File.WriteAllText(BackboneResolver.SidecarPath(path),
-            $$"""{ "name": "test-cnn", "inputWidth": {{FineTuneFixture.ImageSize}}, "inputHeight": {{FineTuneFixture.ImageSize}}, "mean": [0.5,0.5,0.5], "std": [0.25,0.25,0.25] }""");
-        return path;
-    }
+    private string BackboneFile() => data.BackboneFile("auto-cnn");
 
     private TransferLearningOptions Options(TimeSpan budget, int epochs)
     {
