@@ -30,8 +30,11 @@ run h-fine-tune-top     "$h" --strategy fine-tune --freeze 0.7 --epochs 8 --pati
 run f-feature-extractor "$f" --strategy feature-extractor
 run f-fine-tune-all     "$f" --strategy fine-tune --freeze 0 --epochs 5
 run h-fine-tune-all     "$h" --strategy fine-tune --freeze 0 --epochs 8 --patience 0
-run f-fine-tune-top     "$f" --strategy fine-tune --freeze 0.7 --epochs 5
-run h-chain-thaw        "$h" --strategy chain-thaw --epochs 4 --patience 0
-run f-chain-thaw        "$f" --strategy chain-thaw --epochs 3
+# Learning rate, optimizer and depth on hymenoptera; a higher rate on Fashion-MNIST. Chain-thaw: bench/Experiment.
+run h-fine-tune-top-lr1e-3  "$h" --strategy fine-tune --freeze 0.7 --lr 0.001 --epochs 10 --patience 0
+run h-fine-tune-all-lr1e-3  "$h" --strategy fine-tune --freeze 0 --lr 0.001 --epochs 10 --patience 0
+run h-fine-tune-top-sgd     "$h" --strategy fine-tune --freeze 0.7 --optimizer sgd --lr 0.01 --epochs 10 --patience 0
+run h-fine-tune-half-lr1e-3 "$h" --strategy fine-tune --freeze 0.5 --lr 0.001 --epochs 10 --patience 0
+run f-fine-tune-all-lr1e-3  "$f" --strategy fine-tune --freeze 0 --lr 0.001 --epochs 8
 
 /usr/bin/python3 "$here/summarize.py" "$out"
