@@ -34,7 +34,7 @@ public static class ImageFeaturizer
             .Append(ml.Transforms.DropColumns(ImageColumn, onnxInput));
     }
 
-    /// <summary>The same chain for bulk featurization with ONNX Runtime limited to <paramref name="threads"/> per cursor.
+    /// <summary>The same chain for bulk featurization with ONNX Runtime limited to the options' thread count per cursor.
     /// ML.NET takes thread settings only with a model file, so the bytes go to a temporary file, deleted once loaded.</summary>
     public static ITransformer FitForBulk(MLContext ml, PreparedBackbone backbone, ImageFeaturizerOptions options)
     {

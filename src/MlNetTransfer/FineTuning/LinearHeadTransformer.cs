@@ -25,7 +25,7 @@ public static class LinearHeadTransformer
 
     /// <summary>The prediction transformer followed by key → class name on <paramref name="predictedLabelColumn"/>.</summary>
     /// <param name="ml">The context.</param>
-    /// <param name="weights">W, one row of <paramref name="featureSize"/> values per class.</param>
+    /// <param name="weights">W, one row per class, as long as the feature vector.</param>
     /// <param name="bias">b, one value per class.</param>
     /// <param name="classes">Class names in output order.</param>
     /// <param name="featureColumn">The embedding column the head reads.</param>
