@@ -155,9 +155,12 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         var model = Dequantizer.IsQuantized(resolved.Model) ? Dequantizer.Dequantize(resolved.Model) : resolved.Model;
         // The dequantizer gives a quantized activation's float version the name without the quantizer's suffix; a graph that
         // was dequantized earlier (re-initialised weights for training from scratch) carries the same names.
-        if (spec.EmbeddingTensor is { } quantized && quantized.EndsWith(QuantizedSuffix, StringComparison.Ordinal)
-            && !new OnnxGraphIndex(model.Graph).Exists(quantized) && new OnnxGraphIndex(model.Graph).Exists(quantized[..^QuantizedSuffix.Length]))
-            spec = spec with { EmbeddingTensor = quantized[..^QuantizedSuffix.Length] };
+        if (spec.EmbeddingTensor is { } quantized && quantized.EndsWith(QuantizedSuffix, StringComparison.Ordinal))
+        {
+            var index = new OnnxGraphIndex(model.Graph);
+            if (!index.Exists(quantized) && index.Exists(quantized[..^QuantizedSuffix.Length]))
+                spec = spec with { EmbeddingTensor = quantized[..^QuantizedSuffix.Length] };
+        }
         return BackbonePreparer.Prepare(model, spec);
     }
 

@@ -1,6 +1,4 @@
 using Microsoft.ML;
-using MlNetTransfer.Backbones;
-using MlNetTransfer.Backbones.Onnx;
 using MlNetTransfer.Reporting;
 using MlNetTransfer.Tests.TestSupport;
 

@@ -1,6 +1,4 @@
 using Microsoft.ML;
-using MlNetTransfer.Backbones;
-using MlNetTransfer.Backbones.Onnx;
 using MlNetTransfer.Heads;
 using MlNetTransfer.Reporting;
 using MlNetTransfer.Strategy;
