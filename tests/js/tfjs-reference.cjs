@@ -96,11 +96,16 @@ async function loadNsfwjsModel(name) {
   const folder = nsfwjsFolders[name] ?? name;
   const dir = path.join(path.dirname(require.resolve('nsfwjs')), '..', 'models', folder);
   const modelJson = require(path.join(dir, 'model.min.js'));
+  return loadFromManifest(modelJson, (p) => Buffer.from(require(path.join(dir, `${p}.min.js`)), 'base64'));
+}
+
+/** A layers model from its model.json object, each weight shard read by readShard(path), decoded by tfjs' own io. */
+function loadFromManifest(modelJson, readShard) {
   const weightSpecs = [];
   const shards = [];
   for (const group of modelJson.weightsManifest) {
     weightSpecs.push(...group.weights);
-    for (const p of group.paths) shards.push(Buffer.from(require(path.join(dir, `${p}.min.js`)), 'base64'));
+    for (const p of group.paths) shards.push(readShard(p));
   }
   const data = Buffer.concat(shards);
   const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
@@ -390,15 +395,7 @@ async function runFile(args) {
   const batch = Number(flags.batch ?? 16);
   const dir = path.dirname(modelFile);
   const modelJson = JSON.parse(fs.readFileSync(modelFile, 'utf8'));
-  const weightSpecs = [];
-  const shards = [];
-  for (const group of modelJson.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const data = Buffer.concat(shards);
-  const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData }));
+  const model = await loadFromManifest(modelJson, (p) => fs.readFileSync(path.join(dir, p)));
   const input = decode(JSON.parse(fs.readFileSync(inputsFile, 'utf8')).input);
   const names = model.outputs.map((t) => t.sourceLayer.name);
   const parts = names.map(() => []);
