@@ -1,10 +1,9 @@
 // Checks the TensorFlow.js layers importer on a real pretrained model: Google's mobilenet_v1_0.75_224 run by
 // TensorFlow.js itself (node, tests/js/tfjs-reference.cjs, pure-JS CPU backend) and, imported to ONNX, by ONNX Runtime,
-// on the same input tensors (hymenoptera images decoded once). Also, on the same images, the zoo int8 MobileNetV2 against
-// its dequantized float graphs (Dequantizer, pure float and simulated activation quantization).
+// on the same input tensors (hymenoptera images decoded once). The zoo int8 MobileNetV2 against its dequantized graphs is
+// bench/DequantizeCheck's job.
 //
-//   dotnet run -c Release --project bench/ImportCheck -- [--mirror ../shared/models] [--images ../shared/data/hymenoptera/val]
-//       [--n N] [--no-dequantize]
+//   dotnet run -c Release --project bench/ImportCheck -- [--mirror ../shared/models] [--images ../shared/data/hymenoptera/val] [--n N]
 //
 // Needs node and `npm ci --prefix tests/js`. Exit code 0 when the imported model agrees with TensorFlow.js on top-1 for
 // at least 99% of the images and no output differs by more than 1e-3.
@@ -20,7 +19,6 @@ using SkiaSharp;
 
 string mirror = "../shared/models", imageFolder = "../shared/data/hymenoptera/val";
 int? limit = null;
-var dequantize = true;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -28,9 +26,8 @@ for (var i = 0; i < args.Length; i++)
         case "--mirror" when i + 1 < args.Length: mirror = args[++i]; break;
         case "--images" when i + 1 < args.Length: imageFolder = args[++i]; break;
         case "--n" when i + 1 < args.Length: limit = int.Parse(args[++i]); break;
-        case "--no-dequantize": dequantize = false; break;
         default:
-            Console.Error.WriteLine("usage: ImportCheck [--mirror DIR] [--images DIR] [--n N] [--no-dequantize]");
+            Console.Error.WriteLine("usage: ImportCheck [--mirror DIR] [--images DIR] [--n N]");
             return 2;
     }
 }
@@ -89,39 +86,6 @@ try
         ok &= stats.Agree * 100 >= 99 * images.Count && stats.MaxAbs <= 1e-3;
     }
 
-    if (dequantize)
-    {
-        // The zoo int8 MobileNetV2 vs its dequantized graphs, ImageNet preprocessing (NCHW, RGB/255, mean/std) of the same pixels.
-        var int8Path = Path.Combine(mirror, "mobilenetv2-12-int8.onnx");
-        var quantized = OnnxModelFile.Load(int8Path);
-        float[] mean = [0.485f, 0.456f, 0.406f], std = [0.229f, 0.224f, 0.225f];
-        var nchw = new float[images.Count * plane];
-        for (var n = 0; n < images.Count; n++)
-            for (var y = 0; y < Side; y++)
-                for (var x = 0; x < Side; x++)
-                    for (var c = 0; c < 3; c++)
-                        nchw[n * plane + (c * Side + y) * Side + x] = (pixels[n][(y * Side + x) * 3 + c] / 255f - mean[c]) / std[c];
-        float[] RunAll(Microsoft.ML.OnnxRuntime.InferenceSession s)
-        {
-            var all = new List<float>();
-            var inputName = s.InputMetadata.Keys.First();
-            var outputName = s.OutputMetadata.Keys.First();
-            for (var n = 0; n < images.Count; n++)
-            {
-                using var r = s.Run([NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<float>(nchw.AsMemory(n * plane, plane), [1, 3, Side, Side]))]);
-                all.AddRange(r.First(v => v.Name == outputName).AsEnumerable<float>());
-            }
-            return all.ToArray();
-        }
-        using var int8Session = new InferenceSession(OnnxModelFile.ToBytes(quantized), options);
-        var int8 = RunAll(int8Session);
-        foreach (var (label, simulate) in new[] { ("pure float", false), ("simulated", true) })
-        {
-            var model = Dequantizer.Dequantize(quantized, new DequantizeOptions { SimulateActivationQuantization = simulate });
-            using var s = new InferenceSession(OnnxModelFile.ToBytes(model), options);
-            Console.WriteLine($"int8 vs {label,-10} {Path.GetFileName(int8Path)} logits [{images.Count}x1000]: {Compare.Rows(int8, RunAll(s), images.Count)}");
-        }
-    }
     Console.WriteLine(ok ? "PASS             imported model: top-1 agreement >= 99% and max |Δ| <= 1e-3" : "FAIL             imported model misses top-1 >= 99% or max |Δ| <= 1e-3");
     return ok ? 0 : 1;
 }
