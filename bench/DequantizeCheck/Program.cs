@@ -90,7 +90,7 @@ if (layers) CompareLayers(quantized, simulated, inputName, Preprocess(images[0])
 var reference = new Agreement("int8 nudged");
 var pureFloat = new Agreement("pure float");
 var simulation = new Agreement("simulated");
-int labelled = 0, int8SelfAgree = 0, floatSelfAgree = 0;
+int labelled = 0, floatSelfAgree = 0;
 int int8Top1 = 0, int8Among = 0;
 var noise = new Random(12345);
 double int8Ms = 0;
