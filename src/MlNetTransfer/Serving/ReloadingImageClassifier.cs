@@ -110,9 +110,11 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                _lastReloadError = e is MlNetTransferException ? e.Message : $"{ModelPath}: {e.GetType().Name}: {e.Message}";
+                var error = e is MlNetTransferException ? e.Message : $"{ModelPath}: {e.GetType().Name}: {e.Message}";
                 _logger.LogError("Model {Name}: reload refused, still serving generation {Generation} (sha256 {Sha}): {Error}",
-                    DisplayName, Generation, ModelSha256, _lastReloadError);
+                    DisplayName, Generation, ModelSha256, error);
+                // Published after the log line: whoever sees the error (GET /model, a watcher) finds it logged too.
+                _lastReloadError = error;
                 return false;
             }
             _lastReloadError = null;
