@@ -24,13 +24,14 @@ internal static class ExperimentCommand
         var lr = new Option<float>("--lr") { Description = "Peak learning rate of the new head; pretrained layers get 0.1 of it (from scratch: all of it).", DefaultValueFactory = _ => defaults.LearningRate };
         var noAugment = new Option<bool>("--no-augment") { Description = "Train on the plain resized images (lets a frozen prefix be computed once)." };
         var patience = new Option<int>("--patience") { Description = "Stop a row after this many epochs without a lower validation loss; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
+        var headInit = TrainCommand.HeadInitOption("sdca, standardised embeddings");
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache." };
         var threads = new Option<int>("--threads") { Description = "Images featurized at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("experiment", "Compare, on one split and one budget: each head on the frozen backbone, fine-tuning the top, fine-tuning everything, " +
                                                 "chain-thaw and the same architecture trained from scratch; writes report.json and report.html (leaderboard, learning curves, scenario) and the best model.")
         {
-            data, backbone, output, budget, split, seed, mirrors, epochs, batchSize, lr, noAugment, patience, noCache, threads,
+            data, backbone, output, budget, split, seed, mirrors, epochs, batchSize, lr, headInit, noAugment, patience, noCache, threads,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -52,6 +53,7 @@ internal static class ExperimentCommand
             options.FineTune.Epoch = parse.GetValue(epochs);
             options.FineTune.BatchSize = parse.GetValue(batchSize);
             options.FineTune.LearningRate = parse.GetValue(lr);
+            options.FineTune.LinearProbe = parse.GetValue(headInit) == "probe" ? new Heads.HeadOptions() : null;
             options.FineTune.Augmentation.Enabled = !parse.GetValue(noAugment);
             options.FineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(patience) } : null;
             options.FineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;

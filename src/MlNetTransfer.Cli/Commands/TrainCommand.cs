@@ -72,10 +72,13 @@ internal static class TrainCommand
             DefaultValueFactory = _ => defaults.FreezeFraction,
         };
         var trainFrom = new Option<string?>("--train-from") { Description = "fine-tune: freeze by name instead: the first layer (ONNX node) that trains." };
-        var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
+        var headInit = HeadInitOption("--trainer sdca or lbfgs, --l2, --iterations, --normalize meanvar or none");
+        var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw with --head-init random: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
         var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
         var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head while layers train; pretrained layers get 0.1 of it.", DefaultValueFactory = _ => defaults.LearningRate };
-        var headLr = new Option<float>("--head-lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head-only warm-up.", DefaultValueFactory = _ => defaults.HeadWarmupLearningRate };
+        var headLr = new Option<float>("--head-lr") { Description = "fine-tune/chain-thaw with --head-init random: peak learning rate of the head-only warm-up.", DefaultValueFactory = _ => defaults.HeadWarmupLearningRate };
+        var smoothing = new Option<float>("--label-smoothing") { Description = "fine-tune/chain-thaw: label smoothing of the training loss (0 = plain cross-entropy).", DefaultValueFactory = _ => defaults.LabelSmoothing };
+        var headDropout = new Option<float>("--head-dropout") { Description = "fine-tune/chain-thaw: dropout on the embedding in front of the new head while training.", DefaultValueFactory = _ => defaults.HeadDropout };
         var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
         var noAugment = new Option<bool>("--no-augment") { Description = "fine-tune/chain-thaw: train on the plain resized images (lets a frozen prefix be computed once)." };
@@ -92,7 +95,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, headEpochs, epochs, lr, headLr, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
+            freeze, trainFrom, headInit, headEpochs, epochs, lr, headLr, smoothing, headDropout, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -123,10 +126,14 @@ internal static class TrainCommand
             fineTune.FreezeFraction = parse.GetValue(freeze);
             fineTune.TrainFromNode = parse.GetValue(trainFrom);
             fineTune.Epoch = parse.GetValue(epochs);
+            // The probe is the feature extractor's head (--trainer, --l2, --iterations, --normalize): fine-tuning starts where it ends.
+            fineTune.LinearProbe = parse.GetValue(headInit) == "probe" ? options.Head : null;
             fineTune.HeadWarmupEpochs = parse.GetValue(headEpochs);
             fineTune.LearningRate = parse.GetValue(lr);
             fineTune.HeadWarmupLearningRate = parse.GetValue(headLr);
             fineTune.BatchSize = parse.GetValue(batchSize);
+            fineTune.LabelSmoothing = parse.GetValue(smoothing);
+            fineTune.HeadDropout = parse.GetValue(headDropout);
             fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);
             fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(patience) } : null;
             fineTune.Optimizer = parse.GetValue(optimizer) == "sgd" ? FineTuneOptimizer.Sgd : FineTuneOptimizer.AdamW;
@@ -145,6 +152,19 @@ internal static class TrainCommand
             return Train(options, modelPath, reportPath, cancel);
         }));
         return command;
+    }
+
+    /// <summary><c>--head-init</c>: probe (default) or random; <paramref name="probeOptions"/> names the options the probe follows.</summary>
+    internal static Option<string> HeadInitOption(string probeOptions)
+    {
+        var option = new Option<string>("--head-init")
+        {
+            Description = "fine-tune/chain-thaw: how the new head starts. probe: fitted on the frozen network's embeddings exactly as the feature extractor's head " +
+                          $"({probeOptions}), then the layers fine-tune from there (LP-FT); random: random weights, trained alone first for the head warm-up epochs (train: --head-epochs, default 20).",
+            DefaultValueFactory = _ => "probe",
+        };
+        option.AcceptOnlyFromAmong("probe", "random");
+        return option;
     }
 
     internal static int Train(TransferLearningOptions options, string modelPath, string reportPath, CancellationToken cancel)

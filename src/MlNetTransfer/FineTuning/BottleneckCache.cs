@@ -24,9 +24,10 @@ internal sealed class BottleneckCache : IDisposable
     /// <summary>Memory held, in bytes.</summary>
     public long Bytes { get; }
 
-    /// <summary>Runs the prefix over every image in order; null when the values would take more than <paramref name="maxBytes"/>.</summary>
+    /// <summary>Runs the prefix over every image in order; null when the values would take more than <paramref name="maxBytes"/>.
+    /// <paramref name="imagesDone"/> hears the running count of images after each batch.</summary>
     public static BottleneckCache? Build(OnnxTorchModule module, OnnxForwardSplit split, ImageSet images, int batchSize, int parallelism,
-        long maxBytes, CancellationToken cancel)
+        long maxBytes, CancellationToken cancel, Action<int>? imagesDone = null)
     {
         if (images.Count == 0) return null;
         var wasTraining = module.training;
@@ -48,7 +49,9 @@ internal sealed class BottleneckCache : IDisposable
                     parts[name].Add(kept);
                     bytes += kept.numel() * kept.element_size();
                 }
-                if (bytes / (double)(parts.First().Value.Sum(t => t.shape[0])) * images.Count > maxBytes) return null;
+                var done = parts.First().Value.Sum(t => t.shape[0]);
+                if (bytes / (double)done * images.Count > maxBytes) return null;
+                imagesDone?.Invoke((int)done);
             }
             // Owned by the cache, whatever dispose scope the caller is in.
             var values = parts.ToDictionary(p => p.Key, p => torch.cat(p.Value, 0).DetachFromDisposeScope(), StringComparer.Ordinal);

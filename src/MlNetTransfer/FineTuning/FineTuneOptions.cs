@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Transforms.Image;
+using MlNetTransfer.Heads;
 
 namespace MlNetTransfer.FineTuning;
 
@@ -82,11 +83,19 @@ public sealed class FineTuneOptions
     /// earlier ones stay frozen). Default null.</summary>
     public string? TrainFromNode { get; set; }
 
-    /// <summary>Epochs of training the new head alone before any pretrained layer thaws (linear probing, then fine-tuning:
-    /// Kumar et al. 2022 — a random head's first gradients would otherwise distort the pretrained features; chain-thaw's
-    /// first phase). These epochs see plain images, so the frozen network runs once over the training set and the epochs
-    /// themselves cost next to nothing; early stopping may end them sooner. 0 skips the warm-up (not allowed with chain-thaw).
-    /// Default 20.</summary>
+    /// <summary>How the new head starts: a linear probe fitted to convergence by ML.NET's trainer on the frozen network's
+    /// embeddings, with the same options as the feature extractor's head (linear probing, then fine-tuning: Kumar et al.
+    /// 2022 — a head that already fits sends the pretrained layers useful gradients from the first step, instead of a random
+    /// head's, which distort the features). The probe is the run's first epoch (phase <c>head</c>; chain-thaw's head phase),
+    /// so with early stopping the fine-tuned model is never kept when it validates worse than the feature extractor would.
+    /// Trainer sdca or lbfgs, normalisation meanvar or none (they fold into one linear layer). Null starts from random
+    /// weights trained for <see cref="HeadWarmupEpochs"/>. Default: SDCA on standardised embeddings.</summary>
+    public HeadOptions? LinearProbe { get; set; } = new();
+
+    /// <summary>When <see cref="LinearProbe"/> is null: epochs of training the new head alone with the optimizer before any
+    /// pretrained layer thaws (chain-thaw's first phase). These epochs see plain images, so the frozen network runs once over
+    /// the training set and the epochs themselves cost next to nothing; early stopping may end them sooner. 0 skips the
+    /// warm-up (not allowed with chain-thaw). Ignored with a probe. Default 20.</summary>
     public int HeadWarmupEpochs { get; set; } = 20;
 
     /// <summary>Chain-thaw instead of one phase at a fixed depth; null (default) fine-tunes once at <see cref="FreezeFraction"/>.</summary>
@@ -154,8 +163,9 @@ public sealed class FineTuneOptions
         if (EarlyStoppingCriteria is { Patience: < 1 } e) throw new MlNetTransferException($"Early stopping Patience is {e.Patience}; it must be at least 1.");
         if (ChainThaw is { } c && (c.Blocks < 1 || c.EpochsPerPhase < 1))
             throw new MlNetTransferException($"Chain-thaw needs at least 1 block and 1 epoch per phase (got {c.Blocks} blocks, {c.EpochsPerPhase} epochs).");
-        if (HeadWarmupEpochs < 0 || (ChainThaw is not null && HeadWarmupEpochs < 1))
-            throw new MlNetTransferException($"Fine-tuning HeadWarmupEpochs is {HeadWarmupEpochs}; it must be 0 or more (at least 1 with chain-thaw, whose first phase it is).");
+        if (HeadWarmupEpochs < 0 || (ChainThaw is not null && LinearProbe is null && HeadWarmupEpochs < 1))
+            throw new MlNetTransferException($"Fine-tuning HeadWarmupEpochs is {HeadWarmupEpochs}; it must be 0 or more (at least 1 with chain-thaw and no linear probe: it is chain-thaw's first phase).");
+        if (LinearProbe is { } probe) FineTuning.LinearProbe.Validate(probe);
         if (DecodeParallelism < 1) throw new MlNetTransferException($"Fine-tuning DecodeParallelism is {DecodeParallelism}; it must be at least 1.");
         if (NumberOfThreads is < 1) throw new MlNetTransferException($"Fine-tuning NumberOfThreads is {NumberOfThreads}; it must be at least 1.");
         if (BottleneckCacheMaxMegabytes < 0) throw new MlNetTransferException($"BottleneckCacheMaxMegabytes is {BottleneckCacheMaxMegabytes}; it must not be negative.");

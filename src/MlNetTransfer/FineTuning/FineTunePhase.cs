@@ -8,12 +8,15 @@ namespace MlNetTransfer.FineTuning;
 /// warm-up trains on plain images, so the frozen network's embeddings are computed once (bottleneck cache).</param>
 /// <param name="HeadLearningRate">Peak rate of the head in this phase; pretrained layers get <see cref="FineTuneOptions.LearningRate"/>
 /// times <see cref="FineTuneOptions.PretrainedLearningRateFactor"/>.</param>
-public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs, bool Augment, double HeadLearningRate)
+/// <param name="IsLinearProbe">The head is fitted by ML.NET's trainer on the frozen network's embeddings (one epoch, no
+/// optimizer steps; see <see cref="FineTuneOptions.LinearProbe"/>).</param>
+public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroups, int Epochs, bool Augment, double HeadLearningRate, bool IsLinearProbe = false)
 {
     /// <summary>Name of the head-only phase.</summary>
     public const string HeadPhase = "head";
 
-    /// <summary>Plans the phases for a module with a new head: the head warm-up (<see cref="FineTuneOptions.HeadWarmupEpochs"/>),
+    /// <summary>Plans the phases for a module with a new head: the linear probe (<see cref="FineTuneOptions.LinearProbe"/>) or
+    /// the head warm-up (<see cref="FineTuneOptions.HeadWarmupEpochs"/>),
     /// then one phase at the freeze depth, or chain-thaw's blocks alone (input side first), then everything.</summary>
     public static IReadOnlyList<FineTunePhase> Plan(OnnxTorchModule module, FineTuneOptions options)
     {
@@ -25,7 +28,8 @@ public sealed record FineTunePhase(string Name, IReadOnlySet<int> TrainableGroup
         var pretrained = groups.Where(g => !g.IsHead).Select(g => g.Index).ToList();
 
         var phases = new List<FineTunePhase>();
-        if (options.HeadWarmupEpochs > 0) phases.Add(new(HeadPhase, new HashSet<int> { head }, options.HeadWarmupEpochs, Augment: false, options.HeadWarmupLearningRate));
+        if (options.LinearProbe is not null) phases.Add(new(HeadPhase, new HashSet<int> { head }, 1, Augment: false, 0, IsLinearProbe: true));
+        else if (options.HeadWarmupEpochs > 0) phases.Add(new(HeadPhase, new HashSet<int> { head }, options.HeadWarmupEpochs, Augment: false, options.HeadWarmupLearningRate));
         if (options.ChainThaw is { } chain)
         {
             var blocks = Math.Min(chain.Blocks, pretrained.Count);

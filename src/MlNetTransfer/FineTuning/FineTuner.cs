@@ -130,6 +130,11 @@ public sealed class FineTuner
         /// <summary>Trains one phase; true when early stopping ended it before its last epoch.</summary>
         private bool RunPhase(FineTunePhase phase)
         {
+            if (phase.IsLinearProbe)
+            {
+                RunLinearProbe(phase);
+                return false;
+            }
             foreach (var g in _module.ParameterGroups) g.Trainable = phase.TrainableGroups.Contains(g.Index);
             var split = _module.SplitBefore(phase.TrainableGroups.Min());
             // Worth caching only when the prefix holds frozen layers (before the first one it is just input normalisation,
@@ -153,33 +158,87 @@ public sealed class FineTuner
                 var epochNumber = _epochs.Count + 1;
                 var started = _clock.Elapsed;
                 var (loss, accuracy, imagesPerSecond, rate) = TrainEpoch(phase, epochNumber, split, trainCache, augment, optimizer, groups, batches, ref step, totalSteps);
-                var (valLoss, valAccuracy) = HasValidation ? Validate(split, validationCache) : (double.NaN, double.NaN);
-                var best = IsImprovement(valLoss, valAccuracy);
-                if (best) Remember(epochNumber, valLoss, valAccuracy);
-                else sinceBest++;
-                if (best) sinceBest = 0;
-                var epoch = new FineTuneEpoch
-                {
-                    Epoch = epochNumber,
-                    Phase = phase.Name,
-                    PhaseEpoch = e,
-                    TrainLoss = loss,
-                    TrainAccuracy = accuracy,
-                    ValidationLoss = valLoss,
-                    ValidationAccuracy = valAccuracy,
-                    LearningRate = rate,
-                    TrainableGroups = phase.TrainableGroups.Count,
-                    BottleneckCached = trainCache is not null,
-                    ImagesPerSecond = imagesPerSecond,
-                    Seconds = (_clock.Elapsed - started).TotalSeconds,
-                    IsBest = best,
-                };
-                _epochs.Add(epoch);
-                _o.MetricsCallback?.Invoke(epoch);
-                _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, batches, batches, loss, imagesPerSecond, Remaining(epochNumber, 1), epoch));
+                var best = EndEpoch(phase, e, epochNumber, started, split, validationCache, loss, accuracy, imagesPerSecond, rate, trainCache is not null, batches);
+                sinceBest = best ? 0 : sinceBest + 1;
                 if (Early is { } early && sinceBest >= early.Patience && e < phase.Epochs) return true;
             }
             return false;
+        }
+
+        /// <summary>Validates, keeps the weights when they are the best so far, records and reports the epoch; true when best.</summary>
+        private bool EndEpoch(FineTunePhase phase, int phaseEpoch, int epochNumber, TimeSpan started, OnnxForwardSplit split, BottleneckCache? validationCache,
+            double loss, double accuracy, double imagesPerSecond, double rate, bool cached, int batches)
+        {
+            var (valLoss, valAccuracy) = HasValidation ? Validate(split, validationCache) : (double.NaN, double.NaN);
+            var best = IsImprovement(valLoss, valAccuracy);
+            if (best) Remember(epochNumber, valLoss, valAccuracy);
+            var epoch = new FineTuneEpoch
+            {
+                Epoch = epochNumber,
+                Phase = phase.Name,
+                PhaseEpoch = phaseEpoch,
+                TrainLoss = loss,
+                TrainAccuracy = accuracy,
+                ValidationLoss = valLoss,
+                ValidationAccuracy = valAccuracy,
+                LearningRate = rate,
+                TrainableGroups = phase.TrainableGroups.Count,
+                BottleneckCached = cached,
+                ImagesPerSecond = imagesPerSecond,
+                Seconds = (_clock.Elapsed - started).TotalSeconds,
+                IsBest = best,
+            };
+            _epochs.Add(epoch);
+            _o.MetricsCallback?.Invoke(epoch);
+            _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, batches, batches, loss, imagesPerSecond, Remaining(epochNumber, 1), epoch));
+            return best;
+        }
+
+        /// <summary>The head as a linear probe (<see cref="FineTuneOptions.LinearProbe"/>): everything before it is frozen and sees
+        /// plain images, so the embeddings are computed once and ML.NET's trainer fits the head on them; recorded as one epoch.</summary>
+        private void RunLinearProbe(FineTunePhase phase)
+        {
+            foreach (var g in _module.ParameterGroups) g.Trainable = phase.TrainableGroups.Contains(g.Index);
+            var started = _clock.Elapsed;
+            var clock = Stopwatch.StartNew();
+            var split = _module.SplitBefore(phase.TrainableGroups.Min());
+            // Progress while the frozen network embeds the images: the probe's only slow part.
+            var epochNumber = _epochs.Count + 1;
+            var total = _train.Count + _validation.Count;
+            void Embedded(int offset, int images) => _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, offset + images, total,
+                double.NaN, (offset + images) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), Remaining(epochNumber - 1, (offset + images) / (double)total)));
+            // Always cached (embeddings are small next to images): the probe needs them all at once.
+            using var trainCache = BottleneckCache.Build(_module, split, _train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
+            using var validationCache = HasValidation
+                ? BottleneckCache.Build(_module, split, _validation, _o.BatchSize, _o.DecodeParallelism, MaxCacheBytes, _cancel, n => Embedded(_train.Count, n)) : null;
+            _cancel.ThrowIfCancellationRequested();
+            var head = _module.Head!;
+            var all = Enumerable.Range(0, _train.Count).ToArray();
+            var labels = _train.Labels.Select(l => (long)l).ToArray();
+            double loss, accuracy;
+            using (var scope = torch.NewDisposeScope())
+            {
+                var crossing = trainCache.Take(all);
+                var flat = crossing[_module.EmbeddingTensor!].flatten(1).cpu().contiguous();
+                var width = (int)flat.shape[1];
+                var values = flat.data<float>().ToArray();
+                var embeddings = all.Select(i => values.AsSpan(i * width, width).ToArray()).ToList();
+                var (weights, bias, _) = LinearProbe.Fit(embeddings, _train.Labels, (int)head.weight!.shape[0], _o.LinearProbe!, _o.Seed);
+                using (torch.no_grad())
+                {
+                    head.weight!.copy_(torch.tensor(weights.SelectMany(w => w).ToArray(), [weights.Length, width]));
+                    head.bias!.copy_(torch.tensor(bias));
+                }
+                // What the probe scores on its own training embeddings (no dropout), as the training epochs would report it.
+                _module.eval();
+                using var noGrad = torch.no_grad();
+                var logits = _module.ForwardSuffix(crossing, split);
+                var y = torch.tensor(labels).to(_module.Device);
+                loss = F.cross_entropy(logits, y, label_smoothing: _o.LabelSmoothing).item<float>();
+                accuracy = logits.argmax(1).eq(y).sum().item<long>() / (double)labels.Length;
+            }
+            var imagesPerSecond = _train.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            EndEpoch(phase, 1, epochNumber, started, split, validationCache, loss, accuracy, imagesPerSecond, 0, cached: true, batches: total);
         }
 
         private (double Loss, double Accuracy, double ImagesPerSecond, double Rate) TrainEpoch(FineTunePhase phase, int epochNumber, OnnxForwardSplit split,

@@ -136,6 +136,9 @@ public sealed record FineTuneReport
     public bool StoppedEarly { get; init; }
     public bool Cancelled { get; init; }
     public string Optimizer { get; init; } = "";
+    /// <summary>How the new head started: <c>linear probe (trainer, normalisation)</c>, or <c>random</c> with the warm-up below.</summary>
+    public string HeadInitialization { get; init; } = "";
+    /// <summary>Head-only warm-up epochs and their rate (used with a random head only: 0 with a linear probe).</summary>
     public int HeadWarmupEpochs { get; init; }
     public double HeadWarmupLearningRate { get; init; }
     public double HeadDropout { get; init; }

@@ -172,6 +172,38 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
     }
 
     [Fact]
+    public void ALinearProbeFitsTheHeadOnTheFrozenNetworkBeforeTheLayersThaw()
+    {
+        var options = FineTuneFixture.Options(epochs: 2);
+        options.LinearProbe = new MlNetTransfer.Heads.HeadOptions();
+        options.Augmentation.Enabled = true;
+        using var module = Module(options);
+        var before = FineTuneFixture.Snapshot(module);
+        var afterProbe = new Dictionary<string, float[]>();
+        var probeAccuracy = double.NaN;
+        options.MetricsCallback = e =>
+        {
+            if (e.Epoch != 1) return;
+            afterProbe = FineTuneFixture.Snapshot(module);
+            probeAccuracy = data.Evaluate(module).Accuracy;
+        };
+        var run = Train(module, options);
+
+        Assert.Equal(["head", "fine-tune", "fine-tune"], run.Epochs.Select(e => e.Phase));
+        var probe = run.Epochs[0];
+        Assert.True(probe.BottleneckCached);
+        Assert.Equal(0, probe.LearningRate);   // no optimizer step: ML.NET's trainer fitted it
+        foreach (var (name, values) in before)
+            if (name.StartsWith("head.", StringComparison.Ordinal)) Assert.NotEqual(values, afterProbe[name]);
+            else Assert.Equal(values, afterProbe[name]);
+        // What the trainer recorded for the probe is what the module with the probed head scores.
+        Assert.Equal(probe.ValidationAccuracy, probeAccuracy, 4);
+        // A fitted probe on these separable shapes beats the random head's chance level by far, from the first epoch.
+        Assert.True(probe.ValidationAccuracy >= 0.8, $"probe validation accuracy {probe.ValidationAccuracy}");
+        Assert.True(probe.TrainAccuracy >= 0.9, $"probe training accuracy {probe.TrainAccuracy}");
+    }
+
+    [Fact]
     public void SameSeedGivesTheSameModelAndAnotherSeedDoesNot()
     {
         Dictionary<string, float[]> Run(int seed)
