@@ -154,16 +154,16 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary><c>--head-init</c>: probe (default) or random; <paramref name="probeOptions"/> names the options the probe follows.</summary>
+    /// <summary><c>--head-init</c>: random (default) or probe; <paramref name="probeOptions"/> names the options the probe follows.</summary>
     internal static Option<string> HeadInitOption(string probeOptions)
     {
         var option = new Option<string>("--head-init")
         {
-            Description = "fine-tune/chain-thaw: how the new head starts. probe: fitted on the frozen network's embeddings exactly as the feature extractor's head " +
-                          $"({probeOptions}), then the layers fine-tune from there (LP-FT); random: random weights, trained alone first for the head warm-up epochs (train: --head-epochs, default 20).",
-            DefaultValueFactory = _ => "probe",
+            Description = "fine-tune/chain-thaw: how the new head starts. random (default): random weights, trained alone first for the head warm-up epochs (train: --head-epochs, default 20); probe: fitted on the frozen network's embeddings exactly as the feature extractor's head " +
+                          $"({probeOptions}), then the layers fine-tune from there (LP-FT; best with a low --lr on data close to the backbone's).",
+            DefaultValueFactory = _ => "random",
         };
-        option.AcceptOnlyFromAmong("probe", "random");
+        option.AcceptOnlyFromAmong("random", "probe");
         return option;
     }
 

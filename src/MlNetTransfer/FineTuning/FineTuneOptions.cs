@@ -88,14 +88,16 @@ public sealed class FineTuneOptions
     /// 2022 — a head that already fits sends the pretrained layers useful gradients from the first step, instead of a random
     /// head's, which distort the features). The probe is the run's first epoch (phase <c>head</c>; chain-thaw's head phase),
     /// so with early stopping the fine-tuned model is never kept when it validates worse than the feature extractor would.
-    /// Trainer sdca or lbfgs, normalisation meanvar or none (they fold into one linear layer). Null starts from random
-    /// weights trained for <see cref="HeadWarmupEpochs"/>. Default: SDCA on standardised embeddings.</summary>
-    public HeadOptions? LinearProbe { get; set; } = new();
+    /// Trainer sdca or lbfgs, normalisation meanvar or none (they fold into one linear layer). Null (default) starts from
+    /// random weights trained for <see cref="HeadWarmupEpochs"/>. Measured (README): on hymenoptera the probe (0.974) is a
+    /// better start than the warmed-up random head (0.948); on the Fashion-MNIST subset it is worse (0.812 against 0.846),
+    /// so neither is the default for every data set, and the measured default stays.</summary>
+    public HeadOptions? LinearProbe { get; set; }
 
     /// <summary>When <see cref="LinearProbe"/> is null: epochs of training the new head alone with the optimizer before any
     /// pretrained layer thaws (chain-thaw's first phase). These epochs see plain images, so the frozen network runs once over
     /// the training set and the epochs themselves cost next to nothing; early stopping may end them sooner. 0 skips the
-    /// warm-up (not allowed with chain-thaw). Ignored with a probe. Default 20.</summary>
+    /// warm-up (not allowed with chain-thaw without a probe). Ignored with a probe. Default 20.</summary>
     public int HeadWarmupEpochs { get; set; } = 20;
 
     /// <summary>Chain-thaw instead of one phase at a fixed depth; null (default) fine-tunes once at <see cref="FreezeFraction"/>.</summary>

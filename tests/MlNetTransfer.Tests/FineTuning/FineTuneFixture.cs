@@ -86,8 +86,7 @@ public sealed class FineTuneFixture : IDisposable
     public static Dictionary<string, float[]> Snapshot(OnnxTorchModule module) =>
         module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().data<float>().ToArray());
 
-    /// <summary>Fast settings: tiny batches, few epochs, no early stopping unless a test asks, a random head (no linear probe)
-    /// trained only in the epochs asked for.</summary>
+    /// <summary>Fast settings: tiny batches, few epochs, no early stopping unless a test asks.</summary>
     public static FineTuneOptions Options(int epochs = 4) => new()
     {
         Epoch = epochs,
@@ -95,7 +94,6 @@ public sealed class FineTuneFixture : IDisposable
         LearningRate = 0.01f,
         PretrainedLearningRateFactor = 0.5f,
         FreezeFraction = 0.5,
-        LinearProbe = null,
         HeadWarmupEpochs = 0,
         EarlyStoppingCriteria = null,
         Augmentation = { Enabled = false },

@@ -100,13 +100,13 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         using var dir = new TempDirectory();
         var zip = dir.Combine("model.zip");
         var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
-            "--freeze", "0.5", "--epochs", "2", "--lr", "0.01", "--batch-size", "8", "--no-augment", "--patience", "0", "--seed", "3",
+            "--head-init", "probe", "--freeze", "0.5", "--epochs", "2", "--lr", "0.01", "--batch-size", "8", "--no-augment", "--patience", "0", "--seed", "3",
             "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
         Assert.True(run.ExitCode == 0, run.All);
         Assert.True(File.Exists(zip));
         var report = TrainingReport.Load(dir.Combine("report.json"));
         Assert.Equal("fine-tune", report.Strategy);
-        // The default head starts as a linear probe (its own epoch), then the 2 fine-tuning epochs.
+        // The head starts as a linear probe (its own epoch), then the 2 fine-tuning epochs.
         Assert.Equal(["head", "fine-tune", "fine-tune"], report.LearningCurve.Select(e => e.Phase));
         Assert.Equal("linear probe (Sdca, MeanVariance)", report.FineTune!.HeadInitialization);
         Assert.Equal(0.5, report.FineTune.FreezeFraction);
@@ -120,11 +120,11 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.Contains("FreezeFraction", bad.All);
 
         // An SVM is not a softmax layer: it cannot start fine-tuning as a probe, and says what to use instead.
-        var svm = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--trainer", "svm", "--out", zip);
+        var svm = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--head-init", "probe", "--trainer", "svm", "--out", zip);
         Assert.Equal(1, svm.ExitCode);
         Assert.Contains("sdca or lbfgs", svm.All);
 
-        var random = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--head-init", "random",
+        var random = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
             "--head-epochs", "0", "--epochs", "1", "--batch-size", "8", "--no-augment", "--patience", "0", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
         Assert.True(random.ExitCode == 0, random.All);
         report = TrainingReport.Load(dir.Combine("report.json"));

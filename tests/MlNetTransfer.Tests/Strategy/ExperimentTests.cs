@@ -40,10 +40,10 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
         });
         Assert.Equal(0, report.Budget!.SkippedCandidates);
         Assert.NotNull(report.Scenario);
-        // One learning curve per fine-tuned row, with the epochs it ran: the linear probe's, then the 2 asked for
-        // (chain-thaw: probe, 4 blocks, then 2 final epochs).
+        // One learning curve per fine-tuned row, with the epochs it ran: the head warm-up epochs, then the 2 asked for
+        // (chain-thaw: head, 4 blocks, then 2 final epochs).
         Assert.Equal(["fine-tune-top/freeze-70", "fine-tune-all/freeze-0", "chain-thaw", "from-scratch"], report.CandidateCurves.Select(c => c.Candidate));
-        Assert.All(report.CandidateCurves.Where(c => c.Candidate != "chain-thaw"), c => Assert.Equal(1 + 2, c.Points.Count));
+        Assert.All(report.CandidateCurves.Where(c => c.Candidate != "chain-thaw"), c => Assert.Equal(new MlNetTransfer.FineTuning.FineTuneOptions().HeadWarmupEpochs + 2, c.Points.Count));
         Assert.True(report.CandidateCurves.Single(c => c.Candidate == "chain-thaw").Points.Count > 2);
 
         var html = File.ReadAllText(Path.Combine(outDir, "report.html"));
