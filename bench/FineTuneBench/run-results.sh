@@ -36,5 +36,13 @@ run h-fine-tune-all-lr1e-3  "$h" --strategy fine-tune --freeze 0 --lr 0.001 --ep
 run h-fine-tune-top-sgd     "$h" --strategy fine-tune --freeze 0.7 --optimizer sgd --lr 0.01 --epochs 10 --patience 0
 run h-fine-tune-half-lr1e-3 "$h" --strategy fine-tune --freeze 0.5 --lr 0.001 --epochs 10 --patience 0
 run f-fine-tune-all-lr1e-3  "$f" --strategy fine-tune --freeze 0 --lr 0.001 --epochs 8
+# The head started as a linear probe (LP-FT) with a 10x lower rate, against the random head at that rate; seeds 1-3 of
+# the probe row are the same command with --seed N (bench/FineTuneBench/RESULTS.md).
+run h-probe-top-lr3e-5      "$h" --strategy fine-tune --head-init probe --freeze 0.7 --lr 3e-5 --epochs 8 --patience 0
+run h-fine-tune-top-lr3e-5  "$h" --strategy fine-tune --freeze 0.7 --lr 3e-5 --epochs 8 --patience 0
+run h-probe-all-lr3e-5      "$h" --strategy fine-tune --head-init probe --freeze 0 --lr 3e-5 --epochs 8 --patience 0
+run h-probe-chain-thaw-lr3e-5 "$h" --strategy chain-thaw --head-init probe --lr 3e-5 --epochs 8 --patience 0
+run f-fine-tune-all-15      "$f" --strategy fine-tune --freeze 0 --epochs 15
+run f-probe-all             "$f" --strategy fine-tune --head-init probe --freeze 0 --epochs 5
 
 /usr/bin/python3 "$here/summarize.py" "$out"
