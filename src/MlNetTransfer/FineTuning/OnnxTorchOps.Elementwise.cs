@@ -22,8 +22,8 @@ public static partial class OnnxTorchOps
     private static OnnxKernel HardSigmoid(OnnxOpContext ctx)
     {
         ctx.Handles("alpha", "beta", "consumed_inputs");
-        double alpha = ctx.Float("alpha", 0.2f), beta = ctx.Float("beta", 0.5f);
-        return (i, _) => One((Required(i, 0, ctx) * alpha + beta).clamp(0.0, 1.0));
+        Scalar alpha = ctx.Float("alpha", 0.2f), beta = ctx.Float("beta", 0.5f);
+        return (i, _) => One(Required(i, 0, ctx).mul(alpha).add(beta, ScalarOne).clamp(Zero, ScalarOne));
     }
 
     private static OnnxKernel HardSwish(OnnxOpContext ctx)
@@ -45,7 +45,7 @@ public static partial class OnnxTorchOps
         if (ctx.Opset < 11)
         {
             // Opset 6: bounds are attributes, defaulting to the float range.
-            double min = ctx.Float("min", float.NegativeInfinity), max = ctx.Float("max", float.PositiveInfinity);
+            Scalar min = ctx.Float("min", float.NegativeInfinity), max = ctx.Float("max", float.PositiveInfinity);
             return (i, _) => One(Required(i, 0, ctx).clamp(min, max));
         }
         return (i, _) =>
@@ -59,13 +59,13 @@ public static partial class OnnxTorchOps
             if (IsFloating(x))
             {
                 // On the CPU scalar bounds are read back for free, and clamping by scalars is much faster (ReLU6 everywhere).
-                Scalar? fmin = min is null ? null : (Scalar)ReadScalar(min);
-                Scalar? fmax = max is null ? null : (Scalar)ReadScalar(max);
+                using Scalar? fmin = min is null ? null : (Scalar)ReadScalar(min);
+                using Scalar? fmax = max is null ? null : (Scalar)ReadScalar(max);
                 return One(x.clamp(fmin, fmax));
             }
             // Integer tensors: clamp with integer scalars so no value goes through floating point.
-            Scalar? lo = min is null ? null : (Scalar)ReadLongs(min)[0];
-            Scalar? hi = max is null ? null : (Scalar)ReadLongs(max)[0];
+            using Scalar? lo = min is null ? null : (Scalar)ReadLongs(min)[0];
+            using Scalar? hi = max is null ? null : (Scalar)ReadLongs(max)[0];
             return One(x.clamp(lo, hi));
         };
     }

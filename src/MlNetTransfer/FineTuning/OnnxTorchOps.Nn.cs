@@ -243,6 +243,7 @@ public static partial class OnnxTorchOps
         if (ctx.Int("spatial", 1) != 1) throw ctx.Unsupported("spatial=0 (per-activation) batch normalization");
         double eps = ctx.Float("epsilon", 1e-5f);
         double momentum = ctx.Float("momentum", 0.9f);
+        Scalar keep = momentum, take = 1 - momentum; // captured, so they outlive every call (see ScalarOne)
         var graphTraining = ctx.Int("training_mode", 0) == 1;
         var meanIsState = ctx.HasInput(3) && ctx.IsModuleState(ctx.Node.Input[3]);
         var varIsState = ctx.HasInput(4) && ctx.IsModuleState(ctx.Node.Input[4]);
@@ -268,8 +269,8 @@ public static partial class OnnxTorchOps
             {
                 var dims = Enumerable.Range(0, (int)x.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
                 (batchVar, batchMean) = torch.var_mean(x, dims, unbiased: false);
-                newMean = mean * momentum + batchMean * (1 - momentum);
-                newVar = variance * momentum + batchVar * (1 - momentum);
+                newMean = mean * keep + batchMean * take;
+                newVar = variance * keep + batchVar * take;
                 if (meanIsState) mean.copy_(newMean);
                 if (varIsState) variance.copy_(newVar);
             }
@@ -282,6 +283,7 @@ public static partial class OnnxTorchOps
         ctx.Handles("alpha", "beta", "transA", "transB", "broadcast");
         float alpha = ctx.Float("alpha", 1f), beta = ctx.Float("beta", 1f);
         bool transA = ctx.Int("transA", 0) == 1, transB = ctx.Int("transB", 0) == 1;
+        Scalar scaledBy = alpha;
         return (i, _) =>
         {
             var a = Required(i, 0, ctx);
@@ -294,7 +296,7 @@ public static partial class OnnxTorchOps
                 return One(F.linear(a, b, c));
             var ta = transA ? a.t() : a;
             var tb = transB ? b.t() : b;
-            if (c is null || beta == 0) return One(alpha == 1 ? torch.matmul(ta, tb) : torch.matmul(ta, tb) * alpha);
+            if (c is null || beta == 0) return One(alpha == 1 ? torch.matmul(ta, tb) : torch.matmul(ta, tb) * scaledBy);
             return One(torch.addmm(c, ta, tb, beta, alpha));
         };
     }

@@ -11,6 +11,12 @@ namespace MlNetTransfer.FineTuning;
 /// </summary>
 public static partial class OnnxTorchOps
 {
+    // TorchSharp 0.107 passes a Scalar's native handle to libtorch without keeping the Scalar alive, and Tensor.add(Tensor)
+    // makes a new one for alpha = 1 on every call: a GC during the call can finalize it and libtorch then reads freed
+    // memory. A fine-tuning run failed that way after 22 epochs ("Node 'preprocess/normalize' (Add) failed ... toFloat").
+    // Kernels therefore only use Scalars that stay reachable: these static ones, ones captured at compile time, or `using`.
+    private static readonly Scalar ScalarOne = 1, Zero = 0;
+
     private static readonly Dictionary<string, Func<OnnxOpContext, OnnxKernel>> Compilers = new(StringComparer.Ordinal)
     {
         ["Conv"] = Conv,
@@ -27,7 +33,7 @@ public static partial class OnnxTorchOps
         ["HardSwish"] = HardSwish,
         ["LeakyRelu"] = LeakyRelu,
         ["Clip"] = Clip,
-        ["Add"] = ctx => Binary(ctx, (a, b) => a + b),
+        ["Add"] = ctx => Binary(ctx, (a, b) => a.add(b, ScalarOne)),
         ["Sub"] = ctx => Binary(ctx, (a, b) => a - b),
         ["Mul"] = ctx => Binary(ctx, (a, b) => a * b),
         ["Div"] = ctx => Binary(ctx, Divide),
