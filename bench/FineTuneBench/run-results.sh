@@ -42,7 +42,6 @@ run h-probe-top-lr3e-5      "$h" --strategy fine-tune --head-init probe --freeze
 run h-fine-tune-top-lr3e-5  "$h" --strategy fine-tune --freeze 0.7 --lr 3e-5 --epochs 8 --patience 0
 run h-probe-all-lr3e-5      "$h" --strategy fine-tune --head-init probe --freeze 0 --lr 3e-5 --epochs 8 --patience 0
 run h-probe-chain-thaw-lr3e-5 "$h" --strategy chain-thaw --head-init probe --lr 3e-5 --epochs 8 --patience 0
-run f-fine-tune-all-15      "$f" --strategy fine-tune --freeze 0 --epochs 15
 run f-probe-all             "$f" --strategy fine-tune --head-init probe --freeze 0 --epochs 5
 
 /usr/bin/python3 "$here/summarize.py" "$out"
