@@ -75,8 +75,9 @@ internal static class TrainCommand
         var headInit = HeadInitOption("--trainer sdca or lbfgs, --l2, --iterations, --normalize meanvar or none");
         var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw with --head-init random: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
         var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
-        var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head while layers train; pretrained layers get 0.1 of it.", DefaultValueFactory = _ => defaults.LearningRate };
+        var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head while layers train; pretrained layers get --pretrained-lr-factor of it.", DefaultValueFactory = _ => defaults.LearningRate };
         var headLr = new Option<float>("--head-lr") { Description = "fine-tune/chain-thaw with --head-init random: peak learning rate of the head-only warm-up.", DefaultValueFactory = _ => defaults.HeadWarmupLearningRate };
+        var layerRate = new Option<float>("--pretrained-lr-factor") { Description = "fine-tune/chain-thaw: pretrained layers learn at --lr times this (discriminative rates; 1 = the head's rate).", DefaultValueFactory = _ => defaults.PretrainedLearningRateFactor };
         var smoothing = new Option<float>("--label-smoothing") { Description = "fine-tune/chain-thaw: label smoothing of the training loss (0 = plain cross-entropy).", DefaultValueFactory = _ => defaults.LabelSmoothing };
         var headDropout = new Option<float>("--head-dropout") { Description = "fine-tune/chain-thaw: dropout on the embedding in front of the new head while training.", DefaultValueFactory = _ => defaults.HeadDropout };
         var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
@@ -95,7 +96,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, headInit, headEpochs, epochs, lr, headLr, smoothing, headDropout, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
+            freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -132,6 +133,7 @@ internal static class TrainCommand
             fineTune.LearningRate = parse.GetValue(lr);
             fineTune.HeadWarmupLearningRate = parse.GetValue(headLr);
             fineTune.BatchSize = parse.GetValue(batchSize);
+            fineTune.PretrainedLearningRateFactor = parse.GetValue(layerRate);
             fineTune.LabelSmoothing = parse.GetValue(smoothing);
             fineTune.HeadDropout = parse.GetValue(headDropout);
             fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);
