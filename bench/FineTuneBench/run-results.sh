@@ -43,5 +43,6 @@ run h-fine-tune-top-lr3e-5  "$h" --strategy fine-tune --freeze 0.7 --lr 3e-5 --e
 run h-probe-all-lr3e-5      "$h" --strategy fine-tune --head-init probe --freeze 0 --lr 3e-5 --epochs 8 --patience 0
 run h-probe-chain-thaw-lr3e-5 "$h" --strategy chain-thaw --head-init probe --lr 3e-5 --epochs 8 --patience 0
 run f-probe-all             "$f" --strategy fine-tune --head-init probe --freeze 0 --epochs 5
+run f-fine-tune-all-layers-x3 "$f" --strategy fine-tune --freeze 0 --epochs 10 --pretrained-lr-factor 0.33
 
 /usr/bin/python3 "$here/summarize.py" "$out"

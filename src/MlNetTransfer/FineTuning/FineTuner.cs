@@ -64,6 +64,8 @@ public sealed class FineTuner
         private Dictionary<string, Tensor>? _best;
         private double _bestLoss = double.PositiveInfinity, _bestAccuracy = double.NegativeInfinity;
         private int _bestEpoch;
+        private TimeSpan _phaseStarted;
+        private int _epochsBeforePhase;
 
         public Run(FineTuneOptions options, OnnxTorchModule module, ImagePixelReader reader, IReadOnlyList<string> classes,
             IReadOnlyList<ImageExample> train, IReadOnlyList<ImageExample> validation, IProgress<FineTuneProgress>? progress, CancellationToken cancel)
@@ -130,6 +132,7 @@ public sealed class FineTuner
         /// <summary>Trains one phase; true when early stopping ended it before its last epoch.</summary>
         private bool RunPhase(FineTunePhase phase)
         {
+            StartPhase();
             if (phase.IsLinearProbe)
             {
                 RunLinearProbe(phase);
@@ -391,8 +394,16 @@ public sealed class FineTuner
         {
             var done = epochsDone + fractionOfNext;
             if (done <= 0) return TimeSpan.Zero;
-            var perEpoch = _clock.Elapsed.TotalSeconds / done;
+            // The current phase's pace: epochs of the cached head phase cost a fraction of the fine-tuning ones after it.
+            var inPhase = done - _epochsBeforePhase;
+            var perEpoch = inPhase > 0 ? (_clock.Elapsed - _phaseStarted).TotalSeconds / inPhase : _clock.Elapsed.TotalSeconds / done;
             return TimeSpan.FromSeconds(Math.Max(0, (_totalEpochs - done) * perEpoch));
+        }
+
+        private void StartPhase()
+        {
+            _phaseStarted = _clock.Elapsed;
+            _epochsBeforePhase = _epochs.Count;
         }
     }
 }
