@@ -44,5 +44,6 @@ run h-probe-all-lr3e-5      "$h" --strategy fine-tune --head-init probe --freeze
 run h-probe-chain-thaw-lr3e-5 "$h" --strategy chain-thaw --head-init probe --lr 3e-5 --epochs 8 --patience 0
 run f-probe-all             "$f" --strategy fine-tune --head-init probe --freeze 0 --epochs 5
 run f-fine-tune-all-layers-x3 "$f" --strategy fine-tune --freeze 0 --epochs 10 --pretrained-lr-factor 0.33
+run f-fine-tune-all-layers-x3-20 "$f" --strategy fine-tune --freeze 0 --epochs 20 --patience 5 --pretrained-lr-factor 0.33
 
 /usr/bin/python3 "$here/summarize.py" "$out"
