@@ -42,8 +42,8 @@ public static class LinearProbe
     /// of the raw embeddings.</summary>
     /// <param name="embeddings">One row per training image.</param>
     /// <param name="labels">Class index (0-based) of each row.</param>
-    /// <param name="classes">Number of classes (the head's outputs); a class with no training rows gets a zero row and a
-    /// bias far below the others, so it is never predicted until training moves it.</param>
+    /// <param name="classes">Number of classes (the head's outputs); a class with no training rows still gets its row
+    /// (whatever the trainer makes of a class it never saw), so the layer has one output per class.</param>
     /// <param name="options">Trainer, regularisation, iterations and normalisation, as for the feature extractor's head.</param>
     /// <param name="seed">Seed of the ML.NET context (SDCA shuffles).</param>
     public static Fitted Fit(IReadOnlyList<float[]> embeddings, IReadOnlyList<int> labels, int classes, HeadOptions options, int seed)

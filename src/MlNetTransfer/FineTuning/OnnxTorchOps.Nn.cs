@@ -269,8 +269,8 @@ public static partial class OnnxTorchOps
             {
                 var dims = Enumerable.Range(0, (int)x.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
                 (batchVar, batchMean) = torch.var_mean(x, dims, unbiased: false);
-                newMean = mean * keep + batchMean * take;
-                newVar = variance * keep + batchVar * take;
+                newMean = (mean * keep).add(batchMean * take, ScalarOne);
+                newVar = (variance * keep).add(batchVar * take, ScalarOne);
                 if (meanIsState) mean.copy_(newMean);
                 if (varIsState) variance.copy_(newVar);
             }
