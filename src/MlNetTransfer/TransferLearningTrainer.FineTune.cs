@@ -96,6 +96,7 @@ public sealed partial class TransferLearningTrainer
             LabelSmoothing = fineTune.LabelSmoothing,
             BatchSize = fineTune.BatchSize,
             Augmentation = fineTune.Augments,
+            AugmentationSettings = fineTune.Augmentation?.Describe() ?? "off",
             EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience}, min delta {e.MinDelta}" : "off",
             BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
             Device = fineTune.Device,

@@ -36,7 +36,7 @@ internal static class ReportPrinter
         if (r.FineTune is { } ft)
         {
             AnsiConsole.MarkupLine($"{Markup.Escape(ft.Method)}: {ft.PretrainedLayers} pretrained layers, phases {Markup.Escape(string.Join(", ", ft.Phases.Select(p => $"{p.Name} ({p.TrainableLayers} layers)")))}; " +
-                                   $"head: {Markup.Escape(ft.HeadInitialization)}; " +
+                                   $"head: {Markup.Escape(ft.HeadInitialization)}; augmentation: {Markup.Escape(ft.AugmentationSettings)}; " +
                                    $"best epoch {ft.BestEpoch} of {ft.EpochsRun}{(ft.StoppedEarly ? " (stopped early)" : "")}{(ft.Cancelled ? " (interrupted)" : "")}");
             var curve = new Table().Title("learning curve").AddColumns("epoch", "phase", "train loss", "val loss", "val acc", "img/s", "seconds");
             foreach (var e in r.LearningCurve)

@@ -83,6 +83,10 @@ internal static class TrainCommand
         var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
         var noAugment = new Option<bool>("--no-augment") { Description = "fine-tune/chain-thaw: train on the plain resized images (lets a frozen prefix be computed once)." };
+        var augmentDefaults = new ImageAugmentation();
+        var cropArea = new Option<float>("--crop-min-area") { Description = "fine-tune/chain-thaw augmentation: the random crop keeps at least this fraction of the image's area (1 = no crop; raise it when the object fills the frame).", DefaultValueFactory = _ => augmentDefaults.MinCropArea };
+        var noFlip = new Option<bool>("--no-flip") { Description = "fine-tune/chain-thaw augmentation: no left-right mirroring (text, digits, anything handed)." };
+        var jitter = new Option<float>("--color-jitter") { Description = "fine-tune/chain-thaw augmentation: brightness, contrast and saturation factors drawn from [1-x, 1+x] (0 = none).", DefaultValueFactory = _ => augmentDefaults.Brightness };
         var patience = new Option<int>("--patience") { Description = "fine-tune/chain-thaw: stop after this many epochs without a lower validation loss, keeping the best epoch; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
         var optimizer = new Option<string>("--optimizer") { Description = "fine-tune/chain-thaw: adamw or sgd (with momentum 0.9).", DefaultValueFactory = _ => "adamw" };
         optimizer.AcceptOnlyFromAmong("adamw", "sgd");
@@ -96,7 +100,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, patience, optimizer, schedule, blocks, device,
+            freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, optimizer, schedule, blocks, device,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -137,6 +141,9 @@ internal static class TrainCommand
             fineTune.LabelSmoothing = parse.GetValue(smoothing);
             fineTune.HeadDropout = parse.GetValue(headDropout);
             fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);
+            fineTune.Augmentation.MinCropArea = parse.GetValue(cropArea);
+            fineTune.Augmentation.HorizontalFlip = !parse.GetValue(noFlip);
+            fineTune.Augmentation.Brightness = fineTune.Augmentation.Contrast = fineTune.Augmentation.Saturation = parse.GetValue(jitter);
             fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(patience) } : null;
             fineTune.Optimizer = parse.GetValue(optimizer) == "sgd" ? FineTuneOptimizer.Sgd : FineTuneOptimizer.AdamW;
             fineTune.Schedule = parse.GetValue(schedule) switch

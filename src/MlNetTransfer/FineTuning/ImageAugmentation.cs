@@ -27,6 +27,18 @@ public sealed class ImageAugmentation
     /// <summary>Saturation factor (blend with the pixel's grey) drawn from [1-x, 1+x]. Default 0.2.</summary>
     public float Saturation { get; set; } = 0.2f;
 
+    /// <summary>The settings in one line, as the report records them: <c>off</c>, or each change with its range.</summary>
+    public string Describe()
+    {
+        if (!Enabled) return "off";
+        var parts = new List<string>();
+        if (MinCropArea < 1) parts.Add(FormattableString.Invariant($"random resized crop (area {MinCropArea:0.##}-1, aspect 1/{MaxCropAspectRatio:0.##}-{MaxCropAspectRatio:0.##})"));
+        if (HorizontalFlip) parts.Add("horizontal flip");
+        if (Brightness > 0 || Contrast > 0 || Saturation > 0)
+            parts.Add(FormattableString.Invariant($"colour jitter (brightness {Brightness:0.##}, contrast {Contrast:0.##}, saturation {Saturation:0.##})"));
+        return parts.Count == 0 ? "none (all changes turned off)" : string.Join(", ", parts);
+    }
+
     internal void Validate()
     {
         if (MinCropArea is <= 0 or > 1) throw new MlNetTransferException($"Augmentation MinCropArea is {MinCropArea}; it must be in (0, 1].");

@@ -149,6 +149,8 @@ public sealed record FineTuneReport
     public double LabelSmoothing { get; init; }
     public int BatchSize { get; init; }
     public bool Augmentation { get; init; }
+    /// <summary>What the augmentation did to training images (<see cref="FineTuning.ImageAugmentation.Describe"/>).</summary>
+    public string AugmentationSettings { get; init; } = "";
     public string EarlyStopping { get; init; } = "";
     /// <summary>Epochs whose frozen prefix came from the bottleneck cache.</summary>
     public int BottleneckCachedEpochs { get; init; }

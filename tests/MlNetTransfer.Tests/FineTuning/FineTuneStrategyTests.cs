@@ -111,6 +111,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.Equal("linear probe (Sdca, MeanVariance)", report.FineTune!.HeadInitialization);
         Assert.Equal(0.5, report.FineTune.FreezeFraction);
         Assert.False(report.FineTune.Augmentation);
+        Assert.Equal("off", report.FineTune.AugmentationSettings);
         Assert.Equal("off", report.FineTune.EarlyStopping);
         Assert.Equal(3, report.FineTune.BottleneckCachedEpochs);
         Assert.Contains("learning curve", run.StdOut);
@@ -125,10 +126,20 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.Contains("sdca or lbfgs", svm.All);
 
         var random = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
-            "--head-epochs", "0", "--epochs", "1", "--batch-size", "8", "--no-augment", "--patience", "0", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
+            "--head-epochs", "0", "--epochs", "1", "--batch-size", "8", "--crop-min-area", "0.8", "--no-flip", "--color-jitter", "0.1",
+            "--patience", "0", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
         Assert.True(random.ExitCode == 0, random.All);
         report = TrainingReport.Load(dir.Combine("report.json"));
         Assert.Equal("random", report.FineTune!.HeadInitialization);
+        // The augmentation flags reach the training run: a milder crop, no flip, a lighter jitter.
+        Assert.True(report.FineTune.Augmentation);
+        Assert.Equal("random resized crop (area 0.8-1, aspect 1/1.33-1.33), colour jitter (brightness 0.1, contrast 0.1, saturation 0.1)",
+            report.FineTune.AugmentationSettings);
+        Assert.Contains("augmentation: random resized crop (area 0.8-1", random.StdOut);
+
+        var badCrop = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--crop-min-area", "0", "--out", zip);
+        Assert.Equal(1, badCrop.ExitCode);
+        Assert.Contains("MinCropArea", badCrop.All);
         Assert.Equal(["fine-tune"], report.LearningCurve.Select(e => e.Phase));
     }
 }
