@@ -45,5 +45,8 @@ run h-probe-chain-thaw-lr3e-5 "$h" --strategy chain-thaw --head-init probe --lr 
 run f-probe-all             "$f" --strategy fine-tune --head-init probe --freeze 0 --epochs 5
 run f-fine-tune-all-layers-x3 "$f" --strategy fine-tune --freeze 0 --epochs 10 --pretrained-lr-factor 0.33
 run f-fine-tune-all-layers-x3-20 "$f" --strategy fine-tune --freeze 0 --epochs 20 --patience 5 --pretrained-lr-factor 0.33
+# The same 20 epochs to the end of the cosine schedule, then with a milder crop (28-pixel garments fill the frame).
+run f-fine-tune-all-layers-x3-20-full "$f" --strategy fine-tune --freeze 0 --epochs 20 --patience 0 --pretrained-lr-factor 0.33
+run f-fine-tune-all-layers-x3-20-crop0.7 "$f" --strategy fine-tune --freeze 0 --epochs 20 --patience 0 --pretrained-lr-factor 0.33 --crop-min-area 0.7
 
 /usr/bin/python3 "$here/summarize.py" "$out"
