@@ -83,10 +83,9 @@ internal static class TrainCommand
         var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
         var noAugment = new Option<bool>("--no-augment") { Description = "fine-tune/chain-thaw: train on the plain resized images (lets a frozen prefix be computed once)." };
-        var augmentDefaults = new ImageAugmentation();
-        var cropArea = new Option<float>("--crop-min-area") { Description = "fine-tune/chain-thaw augmentation: the random crop keeps at least this fraction of the image's area (1 = no crop; raise it when the object fills the frame).", DefaultValueFactory = _ => augmentDefaults.MinCropArea };
+        var cropArea = new Option<float>("--crop-min-area") { Description = "fine-tune/chain-thaw augmentation: the random crop keeps at least this fraction of the image's area (1 = no crop; raise it when the object fills the frame).", DefaultValueFactory = _ => defaults.Augmentation.MinCropArea };
         var noFlip = new Option<bool>("--no-flip") { Description = "fine-tune/chain-thaw augmentation: no left-right mirroring (text, digits, anything handed)." };
-        var jitter = new Option<float>("--color-jitter") { Description = "fine-tune/chain-thaw augmentation: brightness, contrast and saturation factors drawn from [1-x, 1+x] (0 = none).", DefaultValueFactory = _ => augmentDefaults.Brightness };
+        var jitter = new Option<float>("--color-jitter") { Description = "fine-tune/chain-thaw augmentation: brightness, contrast and saturation factors drawn from [1-x, 1+x] (0 = none).", DefaultValueFactory = _ => defaults.Augmentation.Brightness };
         var patience = new Option<int>("--patience") { Description = "fine-tune/chain-thaw: stop after this many epochs without a lower validation loss, keeping the best epoch; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
         var optimizer = new Option<string>("--optimizer") { Description = "fine-tune/chain-thaw: adamw or sgd (with momentum 0.9).", DefaultValueFactory = _ => "adamw" };
         optimizer.AcceptOnlyFromAmong("adamw", "sgd");

@@ -133,13 +133,13 @@ public sealed class FineTuner
         private bool RunPhase(FineTunePhase phase)
         {
             StartPhase();
-            if (phase.IsLinearProbe)
-            {
-                RunLinearProbe(phase);
-                return false;
-            }
             foreach (var g in _module.ParameterGroups) g.Trainable = phase.TrainableGroups.Contains(g.Index);
             var split = _module.SplitBefore(phase.TrainableGroups.Min());
+            if (phase.IsLinearProbe)
+            {
+                RunLinearProbe(phase, split);
+                return false;
+            }
             // Worth caching only when the prefix holds frozen layers (before the first one it is just input normalisation,
             // and the decoded images are already kept in memory).
             var prefixFixed = _o.UseBottleneckCache && split.FirstGroup > 0 && _module.IsPrefixFixed(split);
@@ -199,17 +199,15 @@ public sealed class FineTuner
 
         /// <summary>The head as a linear probe (<see cref="FineTuneOptions.LinearProbe"/>): everything before it is frozen and sees
         /// plain images, so the embeddings are computed once and ML.NET's trainer fits the head on them; recorded as one epoch.</summary>
-        private void RunLinearProbe(FineTunePhase phase)
+        private void RunLinearProbe(FineTunePhase phase, OnnxForwardSplit split)
         {
-            foreach (var g in _module.ParameterGroups) g.Trainable = phase.TrainableGroups.Contains(g.Index);
             var started = _clock.Elapsed;
-            var clock = Stopwatch.StartNew();
-            var split = _module.SplitBefore(phase.TrainableGroups.Min());
+            double Seconds() => Math.Max((_clock.Elapsed - started).TotalSeconds, 1e-9);
             // Progress while the frozen network embeds the images: the probe's only slow part.
             var epochNumber = _epochs.Count + 1;
             var total = _train.Count + _validation.Count;
             void Embedded(int offset, int images) => _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, offset + images, total,
-                double.NaN, (offset + images) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), Remaining(epochNumber - 1, (offset + images) / (double)total)));
+                double.NaN, (offset + images) / Seconds(), Remaining(epochNumber - 1, (offset + images) / (double)total)));
             // Always cached (embeddings are small next to images): the probe needs them all at once.
             using var trainCache = BottleneckCache.Build(_module, split, _train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
             using var validationCache = HasValidation
@@ -240,7 +238,7 @@ public sealed class FineTuner
                 loss = F.cross_entropy(logits, y, label_smoothing: _o.LabelSmoothing).item<float>();
                 accuracy = logits.argmax(1).eq(y).sum().item<long>() / (double)labels.Length;
             }
-            var imagesPerSecond = _train.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            var imagesPerSecond = _train.Count / Seconds();
             EndEpoch(phase, 1, epochNumber, started, split, validationCache, loss, accuracy, imagesPerSecond, 0, cached: true, batches: total);
         }
 

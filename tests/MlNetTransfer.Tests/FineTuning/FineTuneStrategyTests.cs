@@ -131,6 +131,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.True(random.ExitCode == 0, random.All);
         report = TrainingReport.Load(dir.Combine("report.json"));
         Assert.Equal("random", report.FineTune!.HeadInitialization);
+        Assert.Equal(["fine-tune"], report.LearningCurve.Select(e => e.Phase));
         // The augmentation flags reach the training run: a milder crop, no flip, a lighter jitter.
         Assert.True(report.FineTune.Augmentation);
         Assert.Equal("random resized crop (area 0.8-1, aspect 1/1.33-1.33), colour jitter (brightness 0.1, contrast 0.1, saturation 0.1)",
@@ -140,6 +141,5 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         var badCrop = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--crop-min-area", "0", "--out", zip);
         Assert.Equal(1, badCrop.ExitCode);
         Assert.Contains("MinCropArea", badCrop.All);
-        Assert.Equal(["fine-tune"], report.LearningCurve.Select(e => e.Phase));
     }
 }
