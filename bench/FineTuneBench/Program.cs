@@ -49,13 +49,15 @@ return argsList[0] == "speed" ? Speed() : Cache();
 
 int Speed()
 {
-    var batches = int.Parse(Arg("--batches", "12"), inv);
-    var freeze = double.Parse(Arg("--freeze", "0"), inv);
-    var rounds = int.Parse(Arg("--rounds", "3"), inv);
+    var batches = int.Parse(Arg("--batches", "6"), inv);
+    var freezes = Arg("--freeze", "1,0.7,0.4,0").Split(',').Select(f => double.Parse(f, inv)).ToArray();
+    var rounds = int.Parse(Arg("--rounds", "2"), inv);
     var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
+    var channelsLast = !argsList.Contains("--nchw");
+    var peerFlags = argsList.Contains("--peer-nchw") ? new[] { "--nchw" } : [];
     Directory.CreateDirectory(work);
     // No head dropout: the PyTorch side has none, and the first-batch loss must match.
-    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0 };
+    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0, ChannelsLast = channelsLast };
 
     // The shared inputs: the network with its new head (initial weights) and augmented batches.
     using (var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
@@ -77,38 +79,36 @@ int Speed()
         $"batches={batches}", $"batch={batch}", $"size={reader.Width}", $"lr={options.LearningRate.ToString(inv)}",
         $"factor={options.PretrainedLearningRateFactor.ToString(inv)}", $"decay=0.01", $"smoothing={options.LabelSmoothing.ToString(inv)}",
         $"constant_nodes={string.Join(",", constantNodes)}"));
+    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, " +
+                      $"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset; {batches - 1} timed steps of {batch} images after one warm-up step, {rounds} alternating rounds, median");
 
-    int freezeFrom;
+    int groupCount;
     using (var probe = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
-        freezeFrom = (int)Math.Floor(freeze * (probe.ParameterGroups.Count - 1) + 1e-9);
-    Console.WriteLine($"frozen: the first {freezeFrom} layers with weights; {batches - 1} timed steps of {batch} images after one warm-up step");
-
-    var ours = new List<double>();
-    var theirs = new List<double>();
-    var oursCpu = new List<double>();
-    var theirsCpu = new List<double>();
-    for (int r = 0; r < rounds; r++)
+        groupCount = probe.ParameterGroups.Count;
+    var rows = new List<string>();
+    foreach (var freeze in freezes)
     {
-        // Alternate the two sides: the machine is shared, so neither gets all the quiet moments.
-        var (speed, cpuSpeed, loss) = TorchSharpSteps(options, pixels, labels, batches, freezeFrom);
-        ours.Add(speed);
-        oursCpu.Add(cpuSpeed);
-        var python = RunPython(work, freezeFrom);
-        theirs.Add(python.Speed);
-        theirsCpu.Add(python.CpuSpeed);
-        Console.WriteLine($"round {r + 1}: TorchSharp {speed:0.00} img/s, {cpuSpeed:0.00} img/CPU-s (first-batch loss {loss:0.000000}); " +
-                          $"PyTorch {python.Speed:0.00} img/s, {python.CpuSpeed:0.00} img/CPU-s (first-batch loss {python.Loss:0.000000})");
+        var freezeFrom = (int)Math.Floor(freeze * (groupCount - 1) + 1e-9);
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        double ourLoss = double.NaN, theirLoss = double.NaN;
+        for (int r = 0; r < rounds; r++)
+        {
+            // Alternate the two sides: the machine is shared, so neither gets all the quiet moments.
+            var (speed, _, loss) = TorchSharpSteps(options, pixels, labels, batches, freezeFrom);
+            var python = RunPython(work, freezeFrom, peerFlags);
+            ours.Add(speed);
+            theirs.Add(python.Speed);
+            (ourLoss, theirLoss) = (loss, python.Loss);
+            Console.WriteLine($"freeze {freeze} round {r + 1}: ours {speed:0.00} img/s, PyTorch {python.Speed:0.00} img/s");
+        }
+        double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+        rows.Add($"| {freeze.ToString(inv)} | {groupCount - freezeFrom} of {groupCount} | {Median(ours):0.00} | {Median(theirs):0.00} | **{Median(ours) / Median(theirs):0.00}** | {ourLoss:0.000000} | {theirLoss:0.000000} |");
     }
-    double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
-    Console.WriteLine($"median wall clock: TorchSharp {Median(ours):0.00} img/s, PyTorch {Median(theirs):0.00} img/s, ratio {Median(ours) / Median(theirs):0.00}");
-    Console.WriteLine($"median per CPU second: TorchSharp {Median(oursCpu):0.00}, PyTorch {Median(theirsCpu):0.00}, ratio {Median(oursCpu) / Median(theirsCpu):0.00}");
-
-    // For context: a whole epoch through FineTuner, decoding and augmenting on the producer task while training.
-    var epochOptions = new FineTuneOptions { Epoch = 1, HeadWarmupEpochs = 0, BatchSize = batch, FreezeFraction = freeze, NumberOfThreads = threads, Seed = 1, DecodeParallelism = threads };
-    using var tuned = FineTuningTrainer.CreateModule(prepared, classes.Count, epochOptions);
-    var subset = order.Take(batches * batch).Select(i => examples[i]).ToList();
-    var run = new FineTuner(epochOptions).Train(tuned, reader, classes, subset, []);
-    Console.WriteLine($"FineTuner epoch over the same {subset.Count} images (decode + augment on the producer task): {run.Epochs[0].ImagesPerSecond:0.00} img/s");
+    Console.WriteLine();
+    Console.WriteLine("| freeze | trainable groups | ours img/s | PyTorch img/s | ratio | our first-batch loss | PyTorch first-batch loss |");
+    Console.WriteLine("|---|---|---|---|---|---|---|");
+    foreach (var row in rows) Console.WriteLine(row);
     return 0;
 }
 
@@ -150,11 +150,14 @@ int Speed()
     return ((batches - 1) * batch / clock.Elapsed.TotalSeconds, (batches - 1) * batch / cpuSeconds, first);
 }
 
-(double Speed, double CpuSpeed, double Loss) RunPython(string work, int freezeFrom)
+(double Speed, double CpuSpeed, double Loss) RunPython(string work, int freezeFrom, string[] flags)
 {
     var script = Path.Combine(AppContext.BaseDirectory, "torch_epoch.py");
     var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var a in new[] { script, work, threads.ToString(inv), freezeFrom.ToString(inv) }) psi.ArgumentList.Add(a);
+    foreach (var a in new[] { script, work, threads.ToString(inv), freezeFrom.ToString(inv) }.Concat(flags)) psi.ArgumentList.Add(a);
+    // PyTorch at its best: these two pin an older, slower OpenBLAS kernel on this machine (set for other tools' sake).
+    psi.Environment.Remove("OPENBLAS_CORETYPE");
+    psi.Environment.Remove("OPENBLAS_L2_SIZE");
     using var p = Process.Start(psi)!;
     var output = p.StandardOutput.ReadToEnd();
     var error = p.StandardError.ReadToEnd();

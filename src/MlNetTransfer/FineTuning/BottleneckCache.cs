@@ -26,9 +26,10 @@ internal sealed class BottleneckCache : IDisposable
 
     /// <summary>Runs the prefix over every image in order; null when the values would take more than <paramref name="maxBytes"/>.
     /// <paramref name="imagesDone"/> hears the running count of images after each batch.</summary>
-    public static BottleneckCache? Build(OnnxTorchModule module, OnnxForwardSplit split, ImageSet images, int batchSize, int parallelism,
+    public static BottleneckCache? Build(OnnxTorchModule module, FrozenPrefix prefix, ImageSet images, int batchSize, int parallelism,
         long maxBytes, CancellationToken cancel, Action<int>? imagesDone = null)
     {
+        var split = prefix.Split;
         if (images.Count == 0) return null;
         var wasTraining = module.training;
         module.eval();
@@ -42,8 +43,7 @@ internal sealed class BottleneckCache : IDisposable
             {
                 using var scope = torch.NewDisposeScope();
                 using var noGrad = torch.no_grad();
-                var x = torch.tensor(batch.Pixels, [batch.Count, 3, images.Reader.Height, images.Reader.Width]);
-                foreach (var (name, value) in module.ForwardPrefix(x, split))
+                foreach (var (name, value) in prefix.Run(batch.Pixels, batch.Count, images.Reader.Height, images.Reader.Width))
                 {
                     var kept = value.detach().cpu().contiguous().clone().DetachFromDisposeScope();
                     parts[name].Add(kept);

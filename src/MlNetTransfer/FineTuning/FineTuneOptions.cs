@@ -136,6 +136,15 @@ public sealed class FineTuneOptions
     /// <summary>Images decoded and augmented at once, in parallel with the training step. Default: the number of cores.</summary>
     public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>Keep weights and activations in channels-last memory order (<see cref="OnnxTorchModuleOptions.ChannelsLast"/>).
+    /// Default true: the same values, computed faster on CPU.</summary>
+    public bool ChannelsLast { get; set; } = true;
+
+    /// <summary>Where a frozen prefix runs (layers before the first trainable one, when nothing there changes during a phase).
+    /// Default <see cref="FineTuning.FrozenPrefixEngine.OnnxRuntime"/>: its inference kernels are faster than libtorch's, and the
+    /// values are the same within float rounding (tested).</summary>
+    public FrozenPrefixEngine FrozenPrefixEngine { get; set; } = FrozenPrefixEngine.OnnxRuntime;
+
     /// <summary>Threads libtorch uses for one training step; null keeps libtorch's default (the number of cores).</summary>
     public int? NumberOfThreads { get; set; }
 

@@ -66,6 +66,7 @@ public sealed class FineTuner
         private int _bestEpoch;
         private TimeSpan _phaseStarted;
         private int _epochsBeforePhase;
+        private FrozenPrefix? _prefix;
 
         public Run(FineTuneOptions options, OnnxTorchModule module, ImagePixelReader reader, IReadOnlyList<string> classes,
             IReadOnlyList<ImageExample> train, IReadOnlyList<ImageExample> validation, IProgress<FineTuneProgress>? progress, CancellationToken cancel)
@@ -142,13 +143,15 @@ public sealed class FineTuner
             }
             // Worth caching only when the prefix holds frozen layers (before the first one it is just input normalisation,
             // and the decoded images are already kept in memory).
-            var prefixFixed = _o.UseBottleneckCache && split.FirstGroup > 0 && _module.IsPrefixFixed(split);
+            var prefixFixed = split.FirstGroup > 0 && _module.IsPrefixFixed(split);
+            using var prefix = UsePrefix(split, prefixFixed);
+            var cacheable = _o.UseBottleneckCache && prefixFixed;
             var parallelism = _o.DecodeParallelism;
             var augment = _o.Augments && phase.Augment;
-            using var trainCache = prefixFixed && !augment
-                ? BottleneckCache.Build(_module, split, _train, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
-            using var validationCache = prefixFixed && HasValidation
-                ? BottleneckCache.Build(_module, split, _validation, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
+            using var trainCache = cacheable && !augment
+                ? BottleneckCache.Build(_module, prefix, _train, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
+            using var validationCache = cacheable && HasValidation
+                ? BottleneckCache.Build(_module, prefix, _validation, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
 
             var (optimizer, groups) = CreateOptimizer(phase);
             using var _ = optimizer;
@@ -209,9 +212,10 @@ public sealed class FineTuner
             void Embedded(int offset, int images) => _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, offset + images, total,
                 double.NaN, (offset + images) / Seconds(), Remaining(epochNumber - 1, (offset + images) / (double)total)));
             // Always cached (embeddings are small next to images): the probe needs them all at once.
-            using var trainCache = BottleneckCache.Build(_module, split, _train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
+            using var prefix = UsePrefix(split, prefixFixed: true);
+            using var trainCache = BottleneckCache.Build(_module, prefix, _train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
             using var validationCache = HasValidation
-                ? BottleneckCache.Build(_module, split, _validation, _o.BatchSize, _o.DecodeParallelism, MaxCacheBytes, _cancel, n => Embedded(_train.Count, n)) : null;
+                ? BottleneckCache.Build(_module, prefix, _validation, _o.BatchSize, _o.DecodeParallelism, MaxCacheBytes, _cancel, n => Embedded(_train.Count, n)) : null;
             _cancel.ThrowIfCancellationRequested();
             var head = _module.Head!;
             var all = Enumerable.Range(0, _train.Count).ToArray();
@@ -274,7 +278,7 @@ public sealed class FineTuner
                 {
                     var y = torch.tensor(labels).to(_module.Device);
                     var logits = pixels is not null
-                        ? _module.forward(torch.tensor(pixels, [labels.Length, 3, _reader.Height, _reader.Width]))
+                        ? Logits(pixels, labels.Length)
                         : _module.ForwardSuffix(cache!.Take(indices), split);
                     var loss = F.cross_entropy(logits, y, label_smoothing: _o.LabelSmoothing);
                     optimizer.zero_grad();
@@ -290,6 +294,21 @@ public sealed class FineTuner
                     seen / clock.Elapsed.TotalSeconds, Remaining(epochNumber - 1, batch / (double)batches)));
             }
             return (lossSum / seen, correct / (double)seen, seen / clock.Elapsed.TotalSeconds, rate);
+        }
+
+        /// <summary>The phase's frozen prefix runner (kept for <see cref="Logits"/> until the phase ends and disposes it).</summary>
+        private FrozenPrefix UsePrefix(OnnxForwardSplit split, bool prefixFixed)
+        {
+            _prefix = FrozenPrefix.Create(_module, split, prefixFixed ? _o.FrozenPrefixEngine : FrozenPrefixEngine.TorchSharp, _o.NumberOfThreads);
+            return _prefix;
+        }
+
+        /// <summary>The network on a batch of pixels: the frozen prefix on its engine, the rest in the module.</summary>
+        private Tensor Logits(float[] pixels, int count)
+        {
+            if (_prefix is { Engine: FrozenPrefixEngine.OnnxRuntime } prefix)
+                return _module.ForwardSuffix(prefix.Run(pixels, count, _reader.Height, _reader.Width), prefix.Split);
+            return _module.forward(torch.tensor(pixels, [count, 3, _reader.Height, _reader.Width]));
         }
 
         private (double Loss, double Accuracy) Validate(OnnxForwardSplit split, BottleneckCache? cache)
@@ -320,7 +339,7 @@ public sealed class FineTuner
                 foreach (var b in stream.Batches())
                 {
                     using var scope = torch.NewDisposeScope();
-                    Score(_module.forward(torch.tensor(b.Pixels, [b.Count, 3, _reader.Height, _reader.Width])), b.Labels);
+                    Score(Logits(b.Pixels, b.Count), b.Labels);
                 }
             }
             return (lossSum / _validation.Count, correct / (double)_validation.Count);

@@ -110,6 +110,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             NumClasses = classes,
             Seed = options.Seed,
             Device = options.Device,
+            ChannelsLast = options.ChannelsLast,
             ConstantNodes = backbone.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
                 .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
         });

@@ -1,3 +1,4 @@
+using MlNetTransfer.Backbones.Onnx.Proto;
 using static TorchSharp.torch;
 
 namespace MlNetTransfer.FineTuning;
@@ -44,7 +45,7 @@ public sealed partial class OnnxTorchModule
     {
         ArgumentNullException.ThrowIfNull(split);
         if (InputNames.Count != 1) throw new InvalidOperationException($"ForwardPrefix needs a single-input graph; this one has {InputNames.Count}.");
-        var env = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputNames[0]] = input.device == Device ? input : input.to(Device) };
+        var env = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputNames[0]] = Prepare(input) };
         RunSteps(env, 0, split.Step, training);
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var name in split.Tensors)
@@ -64,10 +65,52 @@ public sealed partial class OnnxTorchModule
         {
             if (!crossing.TryGetValue(name, out var t)) throw new ArgumentException($"The value '{name}' crossing the split was not given.", nameof(crossing));
             // An alias, because the run releases intermediates after their last use and these belong to the caller.
-            env[name] = t.device == Device ? t.alias() : t.to(Device);
+            var placed = Prepare(t);
+            env[name] = ReferenceEquals(placed, t) ? t.alias() : placed;
         }
         RunSteps(env, split.Step, _steps.Count, training);
         var values = Targets(env);
         return HasHead ? ApplyHead(values[EmbeddingTensor!]) : values[OutputNames[0]];
     }
+
+    /// <summary>The prefix as a stand-alone ONNX graph with the current weights: the module's input in, every value crossing
+    /// <paramref name="split"/> that a node computes out (values that are weights or constants are not outputs: the suffix
+    /// reads them from the module itself). What <see cref="ForwardPrefix"/> computes, for another runtime to run.</summary>
+    public ModelProto ToOnnxPrefix(OnnxForwardSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        var outputs = ComputedCrossing(split);
+        var model = ToOnnx();
+        var graph = model.Graph;
+        // Keep only what the crossing values need (folded constants come back as their producing nodes).
+        var producer = graph.Node.SelectMany(n => n.Output.Where(o => o.Length > 0).Select(o => (o, n))).ToDictionary(p => p.o, p => p.n, StringComparer.Ordinal);
+        var needed = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<string>(outputs);
+        while (stack.Count > 0)
+            if (producer.TryGetValue(stack.Pop(), out var node) && needed.Add(node))
+                foreach (var i in node.Input.Where(i => i.Length > 0)) stack.Push(i);
+        var kept = graph.Node.Where(needed.Contains).ToList();
+        graph.Node.Clear();
+        graph.Node.AddRange(kept);
+        var referenced = kept.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
+        var initializers = graph.Initializer.Where(t => referenced.Contains(t.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(initializers);
+        graph.ValueInfo.Clear();
+        graph.Output.Clear();
+        // A value info with only a name: ONNX Runtime infers an output's type and shape.
+        foreach (var o in outputs) graph.Output.Add(new ValueInfoProto { Name = o });
+        return model;
+    }
+
+    /// <summary>The values crossing <paramref name="split"/> that a node of the prefix computes (the rest are graph inputs,
+    /// weights or folded constants).</summary>
+    internal IReadOnlyList<string> ComputedCrossing(OnnxForwardSplit split)
+    {
+        var produced = _steps.Take(split.Step).SelectMany(s => s.Outputs.Where(o => o.Length > 0)).ToHashSet(StringComparer.Ordinal);
+        return split.Tensors.Where(produced.Contains).ToList();
+    }
+
+    /// <summary>A value crossing a split that no prefix node computes: a graph input or a module state (its own alias).</summary>
+    internal Tensor? StateAlias(string name) => _stateSlots.ContainsKey(name) ? State(name).alias() : null;
 }

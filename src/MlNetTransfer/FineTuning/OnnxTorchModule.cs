@@ -43,6 +43,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         _probeInputShape = options.ProbeInputShape?.ToArray();
         _constantNodes = new HashSet<string>(options.ConstantNodes ?? new HashSet<string>(), StringComparer.Ordinal);
         Device = TorchDevices.Resolve(options.Device);
+        ChannelsLast = options.ChannelsLast;
         var graph = model.Graph ?? throw new MlNetTransferException("ONNX model: it has no graph.");
         Opset = (int)(model.OpsetImport.Where(o => OnnxTorchOps.IsDefaultDomain(o.Domain)).Select(o => o.Version).DefaultIfEmpty(0).Max());
         if (graph.SparseInitializer.Count > 0) throw new MlNetTransferException("ONNX model: sparse initializers are not supported.");
@@ -100,6 +101,20 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     }
 
     public Device Device { get; }
+
+    /// <summary>Whether 4-d weights and activations are kept in channels-last memory order (<see cref="OnnxTorchModuleOptions.ChannelsLast"/>).</summary>
+    public bool ChannelsLast { get; }
+
+    /// <summary>A graph input on the module's device, and in its memory order. TorchSharp has no memory_format argument:
+    /// permuting to NHWC, making that contiguous and permuting back gives NCHW shapes over NHWC strides, which libtorch's
+    /// convolutions keep through the whole network.</summary>
+    internal Tensor Prepare(Tensor t)
+    {
+        var placed = t.device == Device ? t : t.to(Device);
+        if (!ChannelsLast || placed.dim() != 4 || !placed.is_floating_point()) return placed;
+        using var nhwc = placed.permute(0, 2, 3, 1);
+        return nhwc.contiguous().permute(0, 3, 1, 2);
+    }
 
     /// <summary>The default-domain opset the graph was written for (operator semantics follow it).</summary>
     public int Opset { get; }
@@ -281,6 +296,12 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         {
             var slotName = UniqueSlotName(name, taken);
             var tensor = OnnxTorchTensors.ToTorch(initializers[name], Device);
+            if (ChannelsLast && tensor.dim() == 4 && tensor.is_floating_point())
+            {
+                var original = tensor;
+                tensor = Prepare(original);
+                if (!ReferenceEquals(tensor, original)) original.Dispose();
+            }
             if (_parameterValues.Contains(name)) register_parameter(slotName, new Parameter(tensor, requires_grad: true));
             else register_buffer(slotName, tensor, persistent: true);
             _stateSlots[name] = slotName;
@@ -426,7 +447,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         foreach (var name in InputNames)
         {
             if (!inputs.TryGetValue(name, out var t)) throw new MlNetTransferException($"Input '{name}' was not given.");
-            env[name] = t.device == Device ? t : t.to(Device);
+            env[name] = Prepare(t);
         }
         RunSteps(env, 0, _steps.Count, trainingMode);
         return Targets(env);

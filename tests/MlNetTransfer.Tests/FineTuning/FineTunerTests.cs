@@ -4,6 +4,7 @@ namespace MlNetTransfer.Tests.FineTuning;
 
 /// <summary>The training loop on a generated CNN and generated images: learning, freezing, early stopping, chain-thaw,
 /// bottleneck cache, seeds and cancellation.</summary>
+[Collection(ExactTrainingCollection.Name)]
 public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
 {
     private FineTuneRun Train(OnnxTorchModule module, FineTuneOptions options, CancellationToken cancel = default) =>
