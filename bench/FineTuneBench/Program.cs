@@ -54,10 +54,11 @@ int Speed()
     var rounds = int.Parse(Arg("--rounds", "2"), inv);
     var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
     var channelsLast = !argsList.Contains("--nchw");
+    var prefixEngine = Arg("--prefix", "onnxruntime") == "torchsharp" ? FrozenPrefixEngine.TorchSharp : FrozenPrefixEngine.OnnxRuntime;
     var peerFlags = argsList.Contains("--peer-nchw") ? new[] { "--nchw" } : [];
     Directory.CreateDirectory(work);
     // No head dropout: the PyTorch side has none, and the first-batch loss must match.
-    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0, ChannelsLast = channelsLast };
+    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0, ChannelsLast = channelsLast, FrozenPrefixEngine = prefixEngine };
 
     // The shared inputs: the network with its new head (initial weights) and augmented batches.
     using (var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
@@ -79,7 +80,7 @@ int Speed()
         $"batches={batches}", $"batch={batch}", $"size={reader.Width}", $"lr={options.LearningRate.ToString(inv)}",
         $"factor={options.PretrainedLearningRateFactor.ToString(inv)}", $"decay=0.01", $"smoothing={options.LabelSmoothing.ToString(inv)}",
         $"constant_nodes={string.Join(",", constantNodes)}"));
-    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, " +
+    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}, frozen prefix on {prefixEngine}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, " +
                       $"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset; {batches - 1} timed steps of {batch} images after one warm-up step, {rounds} alternating rounds, median");
 
     int groupCount;
@@ -126,17 +127,25 @@ int Speed()
     }
     using var optimizer = torch.optim.AdamW(sets, options.LearningRate);
     module.train();
+    // What FineTuner does with a frozen prefix: the prefix on its engine, the trainable rest in the module.
+    using var prefix = FrozenPrefix.Create(module, module.SplitBefore(freezeFrom), options.FrozenPrefixEngine, threads);
     var size = reader.Length * batch;
-    Tensor X(int b) => torch.tensor(pixels.AsSpan(b * size, size).ToArray(), [batch, 3, reader.Height, reader.Width]);
+    Tensor Logits(int b)
+    {
+        var x = pixels.AsSpan(b * size, size).ToArray();
+        return prefix.Engine == FrozenPrefixEngine.OnnxRuntime
+            ? module.ForwardSuffix(prefix.Run(x, batch, reader.Height, reader.Width), prefix.Split)
+            : module.forward(torch.tensor(x, [batch, 3, reader.Height, reader.Width]));
+    }
     Tensor Y(int b) => torch.tensor(labels.AsSpan(b * batch, batch).ToArray());
     double first;
     using (var scope = torch.NewDisposeScope())
     using (torch.no_grad())
-        first = F.cross_entropy(module.forward(X(0)), Y(0), label_smoothing: options.LabelSmoothing).item<float>();
+        first = F.cross_entropy(Logits(0), Y(0), label_smoothing: options.LabelSmoothing).item<float>();
     void Step(int b)
     {
         using var scope = torch.NewDisposeScope();
-        var loss = F.cross_entropy(module.forward(X(b)), Y(b), label_smoothing: options.LabelSmoothing);
+        var loss = F.cross_entropy(Logits(b), Y(b), label_smoothing: options.LabelSmoothing);
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
