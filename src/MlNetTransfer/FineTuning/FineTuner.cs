@@ -81,7 +81,8 @@ public sealed class FineTuner
                 : throw new MlNetTransferException($"{e.Path}: label '{e.Label}' is not one of the {classes.Count} classes ({string.Join(", ", classes.Take(10))}).");
             var maxBytes = (long)options.BottleneckCacheMaxMegabytes << 20;
             // Augmented training images differ every epoch; only plain ones are worth keeping decoded.
-            _train = new ImageSet(train.Select(e => e.Path).ToList(), train.Select(Label).ToList(), reader, options.Augments ? 0 : maxBytes);
+            _train = new ImageSet(train.Select(e => e.Path).ToList(), train.Select(Label).ToList(), reader, options.Augments ? 0 : maxBytes,
+                options.Augments ? (long)options.DecodedImageCacheMegabytes << 20 : 0);
             _validation = new ImageSet(validation.Select(e => e.Path).ToList(), validation.Select(Label).ToList(), reader, maxBytes);
             _phases = FineTunePhase.Plan(module, options);
             _totalEpochs = _phases.Sum(p => p.Epochs);
@@ -116,6 +117,8 @@ public sealed class FineTuner
             {
                 foreach (var g in _module.ParameterGroups) g.Trainable = true;
                 _module.eval();
+                _train.Dispose();
+                _validation.Dispose();
                 if (_best is not null) foreach (var t in _best.Values) t.Dispose();
             }
             return new FineTuneRun

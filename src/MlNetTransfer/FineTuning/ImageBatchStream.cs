@@ -10,13 +10,17 @@ internal sealed record PixelBatch(float[] Pixels, long[] Labels, int[] Indices)
     public int Count => Labels.Length;
 }
 
-/// <summary>Labelled images for training: paths, class indices, and (when they are read without augmentation) a memory
-/// cache of their decoded planes so later epochs skip decoding.</summary>
-internal sealed class ImageSet
+/// <summary>Labelled images for training: paths, class indices, and memory caches so later epochs skip decoding: the
+/// evaluation view's planes (when they are read without augmentation), and for augmentation each image decoded once and
+/// shrunk to a little above the input size (<see cref="ImagePixelReader.DecodeForAugmentation"/>), within a byte budget.</summary>
+internal sealed class ImageSet : IDisposable
 {
     private readonly byte[]?[]? _planes;
+    private readonly SkiaSharp.SKImage?[] _sources;
+    private readonly long _maxSourceBytes;
+    private long _sourceBytes;
 
-    public ImageSet(IReadOnlyList<string> paths, IReadOnlyList<int> labels, ImagePixelReader reader, long maxCachedBytes)
+    public ImageSet(IReadOnlyList<string> paths, IReadOnlyList<int> labels, ImagePixelReader reader, long maxCachedBytes, long maxSourceBytes = 0)
     {
         if (paths.Count != labels.Count) throw new ArgumentException("Every image needs a label.");
         Paths = paths;
@@ -24,6 +28,39 @@ internal sealed class ImageSet
         Reader = reader;
         // Decoded planes are one byte per value: cache them when the whole set fits the budget.
         if ((long)paths.Count * reader.Length <= maxCachedBytes) _planes = new byte[paths.Count][];
+        _sources = new SkiaSharp.SKImage?[maxSourceBytes > 0 ? paths.Count : 0];
+        _maxSourceBytes = maxSourceBytes;
+    }
+
+    /// <summary>Memory held by images kept for augmentation, in bytes.</summary>
+    public long SourceBytes => Interlocked.Read(ref _sourceBytes);
+
+    /// <summary>A random training view of image <paramref name="index"/>, drawn from its kept decoded copy (decoded and kept
+    /// on first use while the budget allows; decoded for this view alone once it is spent).</summary>
+    public void ReadAugmented(int index, Span<float> destination, ImageAugmentation augmentation, Random random)
+    {
+        if (_sources.Length > 0 && Volatile.Read(ref _sources[index]) is { } kept)
+        {
+            Reader.ReadAugmented(kept, destination, augmentation, random);
+            return;
+        }
+        var source = Reader.DecodeForAugmentation(Paths[index]);
+        var bytes = (long)source.Width * source.Height * 4;
+        var keep = _sources.Length > 0 && Interlocked.Add(ref _sourceBytes, bytes) <= _maxSourceBytes;
+        if (!keep && _sources.Length > 0) Interlocked.Add(ref _sourceBytes, -bytes);
+        if (keep && Interlocked.CompareExchange(ref _sources[index], source, null) is null)
+        {
+            Reader.ReadAugmented(source, destination, augmentation, random);
+            return;
+        }
+        if (keep) Interlocked.Add(ref _sourceBytes, -bytes); // another thread kept its copy first
+        using (source) Reader.ReadAugmented(source, destination, augmentation, random);
+    }
+
+    public void Dispose()
+    {
+        for (int i = 0; i < _sources.Length; i++) Interlocked.Exchange(ref _sources[i], null)?.Dispose();
+        _sourceBytes = 0;
     }
 
     public IReadOnlyList<string> Paths { get; }
@@ -79,7 +116,7 @@ internal sealed class ImageBatchStream : IDisposable
                         {
                             var span = pixels.AsSpan(i * length, length);
                             if (augmentation is null) set.ReadPlain(indices[i], span);
-                            else set.Reader.ReadAugmented(set.Paths[indices[i]], span, augmentation, new Random(SampleSeed(seed, epoch, indices[i])));
+                            else set.ReadAugmented(indices[i], span, augmentation, new Random(SampleSeed(seed, epoch, indices[i])));
                         });
                     }
                     catch (AggregateException e) when (e.InnerExceptions.Count > 0)

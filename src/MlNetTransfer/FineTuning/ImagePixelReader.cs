@@ -54,11 +54,48 @@ public sealed class ImagePixelReader
         CopyPlanes(resized, planes);
     }
 
-    /// <summary>A random training view: random resized crop, optional mirror, colour jitter; 0..255 planes as floats.</summary>
+    /// <summary>How much larger than the input the shorter side of an image decoded for augmentation is kept
+    /// (<see cref="DecodeForAugmentation"/>): enough to crop from without upscaling the plain view, far less than a photo.</summary>
+    public const double AugmentationSourceScale = 1.15;
+
+    /// <summary>A random training view: random resized crop, optional mirror, colour jitter; 0..255 planes as floats. Drawn
+    /// from the full decoded file (training draws from <see cref="DecodeForAugmentation"/>'s smaller copy instead).</summary>
     public void ReadAugmented(string path, Span<float> planes, ImageAugmentation augmentation, Random random)
     {
+        using var decoded = Decode(path);
+        decoded.SetImmutable();
+        using var source = SKImage.FromBitmap(decoded) ?? throw new MlNetTransferException($"{path}: could not be kept as an image.");
+        ReadAugmented(source, planes, augmentation, random);
+    }
+
+    /// <summary>The image decoded once and shrunk (high-quality filter) so its shorter side is <see cref="AugmentationSourceScale"/>
+    /// times the larger input side (smaller images stay as they are): what every training view of it is drawn from, so an
+    /// epoch does not decode a large JPEG again for each view. Immutable, so views may be drawn from it on several threads.</summary>
+    public SKImage DecodeForAugmentation(string path)
+    {
+        var target = (int)Math.Ceiling(AugmentationSourceScale * Math.Max(Width, Height));
+        using var decoded = Decode(path);
+        var shorter = Math.Min(decoded.Width, decoded.Height);
+        if (shorter <= target)
+        {
+            decoded.SetImmutable();
+            return SKImage.FromBitmap(decoded) ?? throw new MlNetTransferException($"{path}: could not be kept as an image.");
+        }
+        var scale = target / (double)shorter;
+        var size = new SKImageInfo(Math.Max(1, (int)Math.Round(decoded.Width * scale)), Math.Max(1, (int)Math.Round(decoded.Height * scale)),
+            decoded.ColorType, decoded.AlphaType);
+        using var shrunk = decoded.Resize(size, SKFilterQuality.High) ?? throw new MlNetTransferException($"{path}: could not be resized to {size.Width}x{size.Height}.");
+        shrunk.SetImmutable();
+        return SKImage.FromBitmap(shrunk) ?? throw new MlNetTransferException($"{path}: could not be kept as an image.");
+    }
+
+    /// <summary>A random training view of an image from <see cref="DecodeForAugmentation"/>. The crop is drawn in fractions of
+    /// the image (area and aspect ratio), so it does not depend on how far the image was shrunk.</summary>
+    public void ReadAugmented(SKImage source, Span<float> planes, ImageAugmentation augmentation, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(augmentation);
         CheckLength(planes.Length);
-        using var source = Decode(path);
         var plainResize = augmentation.MinCropArea >= 1;
         var crop = plainResize ? new SKRect(0, 0, source.Width, source.Height) : CropRect(source.Width, source.Height, augmentation, random);
         var destination = plainResize ? DestinationRect(source.Width, source.Height) : new SKRect(0, 0, Width, Height);
@@ -69,11 +106,9 @@ public sealed class ImagePixelReader
         using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
         {
             if (flip) canvas.Scale(-1, 1, Width / 2f, 0);
-            canvas.DrawBitmap(source, crop, destination, paint);
+            canvas.DrawImage(source, crop, destination, paint);
         }
-        var bytes = new byte[Length];
-        CopyPlanes(view, bytes);
-        for (int i = 0; i < bytes.Length; i++) planes[i] = bytes[i];
+        CopyPlanes(view, planes);
         Jitter(planes, augmentation, random);
     }
 
@@ -180,7 +215,11 @@ public sealed class ImagePixelReader
     }
 
     /// <summary>ExtractPixels' default layout: R plane, G plane, B plane; alpha ignored.</summary>
-    private static void CopyPlanes(SKBitmap bitmap, Span<byte> planes)
+    private static void CopyPlanes(SKBitmap bitmap, Span<byte> planes) => CopyPlanes<byte>(bitmap, planes, b => b);
+
+    private static void CopyPlanes(SKBitmap bitmap, Span<float> planes) => CopyPlanes<float>(bitmap, planes, b => b);
+
+    private static void CopyPlanes<T>(SKBitmap bitmap, Span<T> planes, Func<byte, T> convert)
     {
         int w = bitmap.Width, h = bitmap.Height, n = w * h;
         var (ri, bi) = bitmap.ColorType == SKColorType.Rgba8888 ? (0, 2) : (2, 0);
@@ -192,9 +231,9 @@ public sealed class ImagePixelReader
             int o = y * w;
             for (int x = 0; x < w; x++)
             {
-                planes[o + x] = row[4 * x + ri];
-                planes[n + o + x] = row[4 * x + 1];
-                planes[2 * n + o + x] = row[4 * x + bi];
+                planes[o + x] = convert(row[4 * x + ri]);
+                planes[n + o + x] = convert(row[4 * x + 1]);
+                planes[2 * n + o + x] = convert(row[4 * x + bi]);
             }
         }
     }

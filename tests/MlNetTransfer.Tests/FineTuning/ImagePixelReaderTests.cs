@@ -88,6 +88,53 @@ public sealed class ImagePixelReaderTests : IDisposable
     }
 
     [Fact]
+    public void TrainingViewsComeFromACopyDecodedOnceAndShrunkToALittleAboveTheInput()
+    {
+        var reader = new ImagePixelReader(32, 32);
+        var big = Image("big.jpg", 400, 300, SKColorType.Rgba8888, SKEncodedImageFormat.Jpeg, seed: 4);
+        var small = Image("small.png", 20, 30, SKColorType.Rgba8888, SKEncodedImageFormat.Png, seed: 6);
+        using (var kept = reader.DecodeForAugmentation(big))
+        {
+            // Shorter side ceil(1.15 × 32) = 37, aspect ratio kept.
+            Assert.Equal((49, 37), (kept.Width, kept.Height));
+            // A view drawn from the copy looks like the same view drawn from the file (the crop is in fractions of the image).
+            var augmentation = new ImageAugmentation();
+            var fromFile = new float[reader.Length];
+            var fromCopy = new float[reader.Length];
+            for (int seed = 0; seed < 4; seed++)
+            {
+                reader.ReadAugmented(big, fromFile, augmentation, new Random(seed));
+                reader.ReadAugmented(kept, fromCopy, augmentation, new Random(seed));
+                var meanDifference = fromFile.Zip(fromCopy, (a, b) => Math.Abs(a - b)).Average();
+                Assert.True(meanDifference < 6, $"seed {seed}: mean difference {meanDifference} of 255");
+            }
+        }
+        using (var kept = reader.DecodeForAugmentation(small))
+            Assert.Equal((20, 30), (kept.Width, kept.Height)); // never enlarged
+
+        // The set keeps copies within its byte budget (here room for one) and draws later views from them.
+        var oneImage = 49L * 37 * 4;
+        using var set = new ImageSet([big, small, big], [0, 1, 0], reader, maxCachedBytes: 0, maxSourceBytes: oneImage + 100);
+        var view = new float[reader.Length];
+        set.ReadAugmented(0, view, new ImageAugmentation(), new Random(1));
+        Assert.Equal(oneImage, set.SourceBytes);
+        set.ReadAugmented(1, view, new ImageAugmentation(), new Random(1));
+        set.ReadAugmented(2, view, new ImageAugmentation(), new Random(1));
+        Assert.Equal(oneImage, set.SourceBytes);
+        var again = new float[reader.Length];
+        set.ReadAugmented(0, again, new ImageAugmentation(), new Random(7));
+        using (var kept = reader.DecodeForAugmentation(big))
+        {
+            var expected = new float[reader.Length];
+            reader.ReadAugmented(kept, expected, new ImageAugmentation(), new Random(7));
+            Assert.Equal(expected, again);
+        }
+        using var none = new ImageSet([big], [0], reader, maxCachedBytes: 0, maxSourceBytes: 0);
+        none.ReadAugmented(0, view, new ImageAugmentation(), new Random(1));
+        Assert.Equal(0, none.SourceBytes);
+    }
+
+    [Fact]
     public void AnUndecodableFileIsNamed()
     {
         var path = _dir.Combine("text.jpg");
