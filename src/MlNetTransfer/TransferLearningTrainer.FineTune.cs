@@ -100,6 +100,7 @@ public sealed partial class TransferLearningTrainer
             EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience}, min delta {e.MinDelta}" : "off",
             BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
             Device = fineTune.Device,
+            ChannelsLast = fineTune.ChannelsLast,
             Seed = fineTune.Seed,
             FineTunedSha256 = tuned.FeaturizerSha256,
         };
@@ -115,6 +116,7 @@ public sealed partial class TransferLearningTrainer
             ImagesPerSecond = x.ImagesPerSecond,
             Seconds = x.Seconds,
             BottleneckCached = x.BottleneckCached,
+            FrozenPrefix = x.FrozenPrefix switch { FrozenPrefixEngine.OnnxRuntime => "onnxruntime", FrozenPrefixEngine.TorchSharp => "torchsharp", _ => null },
             Best = x.Epoch == r.BestEpoch,
         }).ToList();
         return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings, report, curve);

@@ -41,7 +41,7 @@ internal static class ReportPrinter
             var curve = new Table().Title("learning curve").AddColumns("epoch", "phase", "train loss", "val loss", "val acc", "img/s", "seconds");
             foreach (var e in r.LearningCurve)
                 curve.AddRow($"{e.Epoch}{(e.Best ? "*" : "")}", Markup.Escape(e.Phase), $"{e.TrainLoss:0.000}", $"{e.ValidationLoss:0.000}", $"{e.ValidationAccuracy:0.000}",
-                    $"{e.ImagesPerSecond:0.0}{(e.BottleneckCached ? " (cached)" : "")}", $"{e.Seconds:0.0}");
+                    $"{e.ImagesPerSecond:0.0}{(e.BottleneckCached ? " (cached)" : e.FrozenPrefix == "onnxruntime" ? " (ORT prefix)" : "")}", $"{e.Seconds:0.0}");
             AnsiConsole.Write(curve);
         }
 

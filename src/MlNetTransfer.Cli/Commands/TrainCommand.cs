@@ -93,13 +93,25 @@ internal static class TrainCommand
         schedule.AcceptOnlyFromAmong("cosine", "onecycle", "constant");
         var blocks = new Option<int>("--blocks") { Description = "chain-thaw: blocks of layers thawed one at a time.", DefaultValueFactory = _ => new ChainThawOptions().Blocks };
         var device = new Option<string>("--device") { Description = "fine-tune/chain-thaw: cpu, cuda or cuda:N (needs a CUDA build of libtorch).", DefaultValueFactory = _ => TorchDevices.Cpu };
-        var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference); fine-tuning: libtorch's and ONNX Runtime's threads per step, and images decoded at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var prefixEngine = new Option<string>("--prefix-engine")
+        {
+            Description = "fine-tune/chain-thaw: what runs the frozen layers in front of the trained ones: onnxruntime (default; faster inference kernels, same values within float rounding) or torchsharp (libtorch, without gradients).",
+            DefaultValueFactory = _ => "onnxruntime",
+        };
+        prefixEngine.AcceptOnlyFromAmong("onnxruntime", "torchsharp");
+        var decodedCache = new Option<int>("--decoded-cache-mb")
+        {
+            Description = "fine-tune/chain-thaw: memory for training images kept decoded (shrunk to a little above the input size) so later epochs augment without decoding files again; 0 decodes every time.",
+            DefaultValueFactory = _ => defaults.DecodedImageCacheMegabytes,
+        };
 
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, normalize, mirrors, cacheDir, noCache, threads,
             freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, optimizer, schedule, blocks, device,
+            prefixEngine, decodedCache,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
@@ -154,6 +166,9 @@ internal static class TrainCommand
             fineTune.ChainThaw = new ChainThawOptions { Blocks = parse.GetValue(blocks) };
             fineTune.Device = parse.GetValue(device)!;
             fineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;
+            fineTune.NumberOfThreads = options.Featurizer.DegreeOfParallelism;
+            fineTune.FrozenPrefixEngine = parse.GetValue(prefixEngine) == "torchsharp" ? FrozenPrefixEngine.TorchSharp : FrozenPrefixEngine.OnnxRuntime;
+            fineTune.DecodedImageCacheMegabytes = parse.GetValue(decodedCache);
 
             var modelPath = parse.GetValue(output)!;
             var reportPath = parse.GetValue(report) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "report.json");

@@ -33,6 +33,10 @@ public sealed record FineTuneEpoch
     /// <summary>True when the frozen prefix's activations came from the bottleneck cache.</summary>
     public bool BottleneckCached { get; init; }
 
+    /// <summary>What ran the frozen layers in front of the trained ones this epoch; null when none were frozen (or their
+    /// output came from the bottleneck cache).</summary>
+    public FrozenPrefixEngine? FrozenPrefix { get; init; }
+
     /// <summary>Training images per second over the epoch (training steps, excluding validation).</summary>
     public double ImagesPerSecond { get; init; }
 

@@ -193,6 +193,7 @@ public sealed class FineTuner
                 LearningRate = rate,
                 TrainableGroups = phase.TrainableGroups.Count,
                 BottleneckCached = cached,
+                FrozenPrefix = cached || _prefix is null || _prefix.Split.FirstGroup == 0 ? null : _prefix.Engine,
                 ImagesPerSecond = imagesPerSecond,
                 Seconds = (_clock.Elapsed - started).TotalSeconds,
                 IsBest = best,

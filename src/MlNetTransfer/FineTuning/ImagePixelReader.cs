@@ -7,7 +7,7 @@ namespace MlNetTransfer.FineTuning;
 /// Reads image files into the <c>pixels</c> a prepared backbone takes: R, G, B planes [3, H, W] of raw 0..255 values.
 /// <see cref="Read"/> computes exactly what ML.NET's <c>LoadImages → ResizeImages → ExtractPixels</c> computes at prediction
 /// time (the same SkiaSharp decode, resize geometry and filter), so a model fine-tuned on these pixels sees the same input
-/// when it runs inside the saved ML.NET chain. <see cref="ReadAugmented"/> draws a random training view instead.
+/// when it runs inside the saved ML.NET chain. <c>ReadAugmented</c> draws a random training view instead.
 /// Thread-safe: every call works on its own bitmaps.
 /// </summary>
 public sealed class ImagePixelReader

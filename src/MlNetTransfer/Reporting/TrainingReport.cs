@@ -154,6 +154,8 @@ public sealed record FineTuneReport
     public string EarlyStopping { get; init; } = "";
     /// <summary>Epochs whose frozen prefix came from the bottleneck cache.</summary>
     public int BottleneckCachedEpochs { get; init; }
+    /// <summary>Whether weights and activations were kept in channels-last memory order.</summary>
+    public bool ChannelsLast { get; init; }
     public string Device { get; init; } = "";
     public int Seed { get; init; }
     public string FineTunedSha256 { get; init; } = "";
@@ -174,6 +176,8 @@ public sealed record EpochReport
     public double ImagesPerSecond { get; init; }
     public double Seconds { get; init; }
     public bool BottleneckCached { get; init; }
+    /// <summary>What ran the frozen layers in front of the trained ones (onnxruntime or torchsharp); null when none ran.</summary>
+    public string? FrozenPrefix { get; init; }
     public bool Best { get; init; }
 }
 
