@@ -11,7 +11,9 @@ using F = TorchSharp.torch.nn.functional;
 
 // FineTuneBench: the speed of fine-tuning here against PyTorch, and the bottleneck cache's speed-up. See RESULTS.md.
 //
-//   speed  --data DIR [--backbone mobilenet_v2] [--mirror DIR] [--batch 16] [--batches 12] [--threads 2] [--freeze 0] [--rounds 3] [--work DIR]
+//   speed  --data DIR [--backbone mobilenet_v2] [--mirror DIR] [--batch 16] [--batches 6] [--threads 2] [--freeze 1,0.7,0.4,0] [--rounds 2] [--work DIR]
+//          [--nchw] [--prefix onnxruntime|torchsharp] [--release-memory]   (our side: NCHW layout, libtorch prefix, glibc's default heap)
+//          [--peer-nchw] [--peer-retain-memory]                             (PyTorch: NCHW layout, the heap settings our side uses)
 //          One fine-tuning pass over the same batches here (TorchSharp) and in PyTorch (/usr/bin/python3 torch_epoch.py):
 //          same network and initial weights (exported ONNX), same augmented pixels (decoded and augmented here, written to
 //          a file both sides read), batch size, AdamW settings, thread count. Prints both images/s and the ratio.
@@ -56,9 +58,11 @@ int Speed()
     var channelsLast = !argsList.Contains("--nchw");
     var prefixEngine = Arg("--prefix", "onnxruntime") == "torchsharp" ? FrozenPrefixEngine.TorchSharp : FrozenPrefixEngine.OnnxRuntime;
     var peerFlags = argsList.Contains("--peer-nchw") ? new[] { "--nchw" } : [];
+    var peerRetain = argsList.Contains("--peer-retain-memory");
     Directory.CreateDirectory(work);
     // No head dropout: the PyTorch side has none, and the first-batch loss must match.
-    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0, ChannelsLast = channelsLast, FrozenPrefixEngine = prefixEngine };
+    var retain = !argsList.Contains("--release-memory");
+    var options = new FineTuneOptions { Seed = 1, HeadDropout = 0, ChannelsLast = channelsLast, FrozenPrefixEngine = prefixEngine, RetainNativeMemory = retain };
 
     // The shared inputs: the network with its new head (initial weights) and augmented batches.
     using (var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
@@ -80,7 +84,7 @@ int Speed()
         $"batches={batches}", $"batch={batch}", $"size={reader.Width}", $"lr={options.LearningRate.ToString(inv)}",
         $"factor={options.PretrainedLearningRateFactor.ToString(inv)}", $"decay=0.01", $"smoothing={options.LabelSmoothing.ToString(inv)}",
         $"constant_nodes={string.Join(",", constantNodes)}"));
-    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}, frozen prefix on {prefixEngine}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, " +
+    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}, frozen prefix on {prefixEngine}, freed native memory {(retain ? "retained" : "released (glibc default)")}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, freed memory {(peerRetain ? "retained (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_)" : "released (glibc default)")}, " +
                       $"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset; {batches - 1} timed steps of {batch} images after one warm-up step, {rounds} alternating rounds, median");
 
     int groupCount;
@@ -92,29 +96,35 @@ int Speed()
         var freezeFrom = (int)Math.Floor(freeze * (groupCount - 1) + 1e-9);
         var ours = new List<double>();
         var theirs = new List<double>();
+        var oursCpu = new List<double>();
+        var theirsCpu = new List<double>();
         double ourLoss = double.NaN, theirLoss = double.NaN;
         for (int r = 0; r < rounds; r++)
         {
             // Alternate the two sides: the machine is shared, so neither gets all the quiet moments.
-            var (speed, _, loss) = TorchSharpSteps(options, pixels, labels, batches, freezeFrom);
-            var python = RunPython(work, freezeFrom, peerFlags);
+            var (speed, cpuSpeed, loss) = TorchSharpSteps(options, pixels, labels, batches, freezeFrom);
+            var python = RunPython(work, freezeFrom, peerFlags, peerRetain);
             ours.Add(speed);
             theirs.Add(python.Speed);
+            oursCpu.Add(cpuSpeed);
+            theirsCpu.Add(python.CpuSpeed);
             (ourLoss, theirLoss) = (loss, python.Loss);
-            Console.WriteLine($"freeze {freeze} round {r + 1}: ours {speed:0.00} img/s, PyTorch {python.Speed:0.00} img/s");
+            Console.WriteLine($"freeze {freeze} round {r + 1}: ours {speed:0.00} img/s ({cpuSpeed:0.00} per CPU-s), PyTorch {python.Speed:0.00} img/s ({python.CpuSpeed:0.00} per CPU-s)");
         }
         double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
-        rows.Add($"| {freeze.ToString(inv)} | {groupCount - freezeFrom} of {groupCount} | {Median(ours):0.00} | {Median(theirs):0.00} | **{Median(ours) / Median(theirs):0.00}** | {ourLoss:0.000000} | {theirLoss:0.000000} |");
+        rows.Add($"| {freeze.ToString(inv)} | {groupCount - freezeFrom} of {groupCount} | {Median(ours):0.00} | {Median(theirs):0.00} | **{Median(ours) / Median(theirs):0.00}** | {Median(oursCpu) / Median(theirsCpu):0.00} | {ourLoss:0.000000} | {theirLoss:0.000000} |");
     }
     Console.WriteLine();
-    Console.WriteLine("| freeze | trainable groups | ours img/s | PyTorch img/s | ratio | our first-batch loss | PyTorch first-batch loss |");
-    Console.WriteLine("|---|---|---|---|---|---|---|");
+    Console.WriteLine("| freeze | trainable groups | ours img/s | PyTorch img/s | ratio | ratio per CPU-second | our first-batch loss | PyTorch first-batch loss |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|");
     foreach (var row in rows) Console.WriteLine(row);
     return 0;
 }
 
 (double Speed, double CpuSpeed, double Loss) TorchSharpSteps(FineTuneOptions options, float[] pixels, long[] labels, int batches, int freezeFrom)
 {
+    // As FineTuner.Execute does for the whole run.
+    using var heap = options.RetainNativeMemory ? NativeHeap.Retain() : null;
     using var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options);
     module.FreezeBefore(freezeFrom);
     var sets = new List<AdamW.ParamGroup>();
@@ -159,7 +169,7 @@ int Speed()
     return ((batches - 1) * batch / clock.Elapsed.TotalSeconds, (batches - 1) * batch / cpuSeconds, first);
 }
 
-(double Speed, double CpuSpeed, double Loss) RunPython(string work, int freezeFrom, string[] flags)
+(double Speed, double CpuSpeed, double Loss) RunPython(string work, int freezeFrom, string[] flags, bool retainMemory)
 {
     var script = Path.Combine(AppContext.BaseDirectory, "torch_epoch.py");
     var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -167,6 +177,12 @@ int Speed()
     // PyTorch at its best: these two pin an older, slower OpenBLAS kernel on this machine (set for other tools' sake).
     psi.Environment.Remove("OPENBLAS_CORETYPE");
     psi.Environment.Remove("OPENBLAS_L2_SIZE");
+    if (retainMemory)
+    {
+        // The same glibc settings NativeHeap applies on our side, through glibc's environment variables.
+        psi.Environment["MALLOC_MMAP_MAX_"] = "0";
+        psi.Environment["MALLOC_TRIM_THRESHOLD_"] = int.MaxValue.ToString(inv);
+    }
     using var p = Process.Start(psi)!;
     var output = p.StandardOutput.ReadToEnd();
     var error = p.StandardError.ReadToEnd();

@@ -95,6 +95,7 @@ public sealed class FineTuner
         public FineTuneRun Execute()
         {
             _clock.Start();
+            using var heap = _o.RetainNativeMemory ? NativeHeap.Retain() : null;
             if (_o.NumberOfThreads is { } threads) torch.set_num_threads(threads);
             torch.manual_seed(_o.Seed);
             var stoppedEarly = false;

@@ -92,10 +92,7 @@ public sealed partial class OnnxTorchModule
         var kept = graph.Node.Where(needed.Contains).ToList();
         graph.Node.Clear();
         graph.Node.AddRange(kept);
-        var referenced = kept.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
-        var initializers = graph.Initializer.Where(t => referenced.Contains(t.Name)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(initializers);
+        KeepReferencedInitializers(graph, kept);
         graph.ValueInfo.Clear();
         graph.Output.Clear();
         // A value info with only a name: ONNX Runtime infers an output's type and shape.

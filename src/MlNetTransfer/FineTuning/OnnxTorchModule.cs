@@ -538,10 +538,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         graph.Node.Clear();
         graph.Node.AddRange(nodes);
 
-        var referenced = nodes.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
-        var keptInitializers = graph.Initializer.Where(t => referenced.Contains(t.Name)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(keptInitializers);
+        var referenced = KeepReferencedInitializers(graph, nodes);
         graph.Initializer.Add(OnnxTorchTensors.ToOnnx(_head.weight!, HeadWeightName));
         graph.Initializer.Add(OnnxTorchTensors.ToOnnx(_head.bias!, HeadBiasName));
 
@@ -556,6 +553,16 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         graph.Output.Add(OnnxNodes.TensorValue(OutputNames[0], DataType.Float, -1, numClasses));
         return model;
     }
+    /// <summary>Drops the initializers no kept node reads; returns every name the kept nodes read.</summary>
+    private static HashSet<string> KeepReferencedInitializers(GraphProto graph, IEnumerable<NodeProto> nodes)
+    {
+        var referenced = nodes.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
+        var kept = graph.Initializer.Where(t => referenced.Contains(t.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(kept);
+        return referenced;
+    }
+
     /// <summary>
     /// The graph up to the new head's input with the current weights: the same input(s) as the source and one output,
     /// <paramref name="outputName"/>, the flattened embedding float [N, D] — what a featurizer runs in front of a head
