@@ -105,13 +105,8 @@ public sealed partial class TransferLearningTrainer
             {
                 var candidateOptions = options.Copy();
                 candidateOptions.Strategy = TransferLearningOptions.FeatureExtractor;
-                candidateOptions.Head = new HeadOptions
-                {
-                    Trainer = candidate.Head!.Value,
-                    L2Regularization = options.Head.L2Regularization,
-                    MaximumIterations = options.Head.MaximumIterations,
-                    Normalization = options.Head.Normalization,
-                };
+                candidateOptions.Head = options.Head.Clone();
+                candidateOptions.Head.Trainer = candidate.Head!.Value;
                 result = FitHead(CandidateRun(run, candidateOptions, run.Cancel), data, candidateOptions.Head);
                 headSeconds = sw.Elapsed.TotalSeconds;
             }
@@ -175,7 +170,12 @@ public sealed partial class TransferLearningTrainer
             var status = ft is not { Cancelled: true } ? "completed" : run.Cancel.IsCancellationRequested ? "interrupted" : "stopped at budget";
             if (status == "stopped at budget") stopped++;
             var note = ft is null ? Invariant($"on cached embeddings; featurizing every image took {data.Seconds:0.0} s once, before the candidates") : Invariant($"{ft.EpochsRun} epoch(s), best epoch {ft.BestEpoch}{(ft.StoppedEarly ? ", stopped early" : "")}{(ft.Cancelled ? ", best epoch kept" : "")}");
-            var entry = Entry(candidate, validation, wall, status, note);
+            var tuning = result.Report.LearningCurve.Where(e => e.Phase != FineTuning.FineTunePhase.HeadPhase).Select(e => e.ImagesPerSecond).Order().ToList();
+            var entry = Entry(candidate, validation, wall, status, note) with
+            {
+                FineTuningEpochs = ft is null ? null : tuning.Count,
+                ImagesPerSecond = tuning.Count == 0 ? null : tuning[tuning.Count / 2],
+            };
             entries.Add(entry);
             if (bestEntry is null || Better(entry, bestEntry))
             {

@@ -39,6 +39,7 @@ public sealed partial class TransferLearningTrainer
     /// <summary>Loads the data and resolves the backbone: the part every strategy and the experiment share.</summary>
     private static RunContext Start(TransferLearningOptions options, IProgress<TrainingProgress>? progress, CancellationToken cancel)
     {
+        options.Head.Validate();
         var run = new RunContext { Options = options, Progress = progress, Cancel = cancel };
         var sw = Stopwatch.StartNew();
         progress?.Report(new TrainingProgress(TrainingProgress.Loading, 0, 0, $"Reading {options.DataPath}"));
@@ -126,6 +127,16 @@ public sealed partial class TransferLearningTrainer
     {
         var (dataset, progress) = (run.Dataset, run.Progress);
         var sw = Stopwatch.StartNew();
+        HeadCrossValidationReport? crossValidation = null;
+        if (headOptions.CrossValidationFolds > 0 && headOptions.L2Regularization is null && headOptions.L1Regularization is null)
+        {
+            var fits = HeadCrossValidation.Fits(headOptions.Trainer, headOptions.CrossValidationFolds);
+            var what = $"{headOptions.Trainer}: choosing regularisation by {headOptions.CrossValidationFolds}-fold cross-validation";
+            progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, fits, what));
+            var tuned = HeadCrossValidation.Tune(_ml, data.KeyedTrain, ImageFeaturizer.EmbeddingColumn, headOptions, run.Options.Seed,
+                progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Training, n, fits, what))), run.Cancel);
+            if (tuned is { } t) (headOptions, crossValidation) = t;
+        }
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, headOptions.Trainer.ToString()));
         var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, headOptions).Fit(data.KeyedTrain);
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, headOptions.Trainer.ToString()));
@@ -147,7 +158,9 @@ public sealed partial class TransferLearningTrainer
             },
             MaximumIterations = headOptions.IterationsFor(headOptions.Trainer),
             L2Regularization = headOptions.L2Regularization,
+            L1Regularization = headOptions.L1Regularization,
             Normalization = headOptions.Normalization.ToString(),
+            CrossValidation = crossValidation,
         };
         var timings = new TimingsReport
         {
@@ -261,9 +274,7 @@ public sealed partial class TransferLearningTrainer
 
     private ClassificationReport Evaluate(ITransformer head, IDataView keyed, IReadOnlyList<string> classes)
     {
-        // The evaluator wants the key-typed PredictedLabel, so score without the head's final key → value step.
-        var steps = ((IEnumerable<ITransformer>)head).ToArray();
-        var scored = new TransformerChain<ITransformer>(steps[..^1]).Transform(keyed);
+        var scored = HeadEstimator.ScoreKeyed(head, keyed);
         var metrics = _ml.MulticlassClassification.Evaluate(scored, HeadEstimator.LabelColumn, "Score", "PredictedLabel");
         return ClassificationReport.From(metrics, classes);
     }

@@ -13,6 +13,13 @@ internal static class ReportPrinter
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(r.Backbone.Name)}[/] ({r.Backbone.EmbeddingSize}-d embedding) + [bold]{Markup.Escape(r.Trainer.MlNetTrainer)}[/], evaluated on {r.EvaluatedOn} ({m.Examples} images)");
         AnsiConsole.MarkupLine($"accuracy [bold]{m.Accuracy:0.000}[/]   macro-F1 [bold]{m.MacroF1:0.000}[/]   log-loss {m.LogLoss:0.000}");
         AnsiConsole.MarkupLine($"images: train {r.Counts.Train}, validation {r.Counts.Validation}, test {r.Counts.Test}, skipped {r.Counts.Skipped}");
+        if (r.Trainer.CrossValidation is { } cv)
+        {
+            static string Weight(float? v) => v is { } x ? x.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "default";
+            var byDefault = cv.Grid.FirstOrDefault(p => p.L2Regularization is null && p.L1Regularization is null);
+            AnsiConsole.MarkupLine($"head regularisation by {cv.Folds}-fold cross-validation ({cv.Grid.Count} values, {cv.Seconds:0.0}s): L2 {Weight(cv.L2Regularization)}, L1 {Weight(cv.L1Regularization)}, " +
+                                   $"mean accuracy {cv.Score:0.000}{(byDefault is null ? "" : $" (the trainer's defaults: {byDefault.MeanAccuracy:0.000})")}");
+        }
         AnsiConsole.MarkupLine($"time: featurize {r.Timings.FeaturizeSeconds:0.0}s ({r.Featurization.CacheHits} of {r.Featurization.Images} from cache), train {r.Timings.TrainSeconds:0.0}s, total {r.Timings.TotalSeconds:0.0}s");
 
         if (r.Scenario is { } scenario)
@@ -23,10 +30,11 @@ internal static class ReportPrinter
         }
         if (r.Leaderboard is { } board)
         {
-            var table = new Table().Title($"leaderboard ({Markup.Escape(board.Metric)})").AddColumns("candidate", "strategy", "freeze", "val accuracy", "macro-F1", "seconds", "status");
+            var table = new Table().Title($"leaderboard ({Markup.Escape(board.Metric)})").AddColumns("candidate", "strategy", "freeze", "val accuracy", "macro-F1", "seconds", "tuning epochs", "img/s", "status");
             foreach (var e in board.Entries)
                 table.AddRow($"{(e.Candidate == board.Winner ? "[bold]" + Markup.Escape(e.Candidate) + " *[/]" : Markup.Escape(e.Candidate))}", Markup.Escape(e.Strategy),
                     e.FreezeFraction is { } f ? $"{f:0.00}" : "", e.Score is { } a ? $"{a:0.000}" : "-", e.MacroF1 is { } m1 ? $"{m1:0.000}" : "-", $"{e.WallSeconds:0.0}",
+                    e.FineTuningEpochs?.ToString() ?? "", e.ImagesPerSecond is { } ips ? $"{ips:0.0}" : "",
                     Markup.Escape(e.Status + (e.Note is null ? "" : $" ({e.Note})")));
             AnsiConsole.Write(table);
         }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 
 namespace MlNetTransfer.Heads;
@@ -10,7 +11,11 @@ public static class HeadEstimator
 {
     public const string LabelColumn = "Label";
 
-    public static IEstimator<ITransformer> Create(MLContext ml, string featureColumn, HeadOptions? options = null)
+    public static IEstimator<ITransformer> Create(MLContext ml, string featureColumn, HeadOptions? options = null) =>
+        CreateScorer(ml, featureColumn, options).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+
+    /// <summary>The head without its last step: <c>PredictedLabel</c> stays key-typed, as ML.NET's evaluator wants it.</summary>
+    internal static IEstimator<ITransformer> CreateScorer(MLContext ml, string featureColumn, HeadOptions? options = null)
     {
         options ??= new HeadOptions();
         var iterations = options.IterationsFor(options.Trainer);
@@ -22,6 +27,7 @@ public static class HeadEstimator
                 FeatureColumnName = featureColumn,
                 MaximumNumberOfIterations = iterations,
                 L2Regularization = options.L2Regularization,
+                L1Regularization = options.L1Regularization,
                 NumberOfThreads = 1, // deterministic for a seed; the data are small and cached
             }),
             HeadTrainer.Lbfgs => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
@@ -30,6 +36,7 @@ public static class HeadEstimator
                 FeatureColumnName = featureColumn,
                 MaximumNumberOfIterations = iterations,
                 L2Regularization = options.L2Regularization ?? 1f,
+                L1Regularization = options.L1Regularization ?? 1f,
                 NumberOfThreads = 1,
             }),
             HeadTrainer.Svm => ml.MulticlassClassification.Trainers.OneVersusAll(
@@ -41,12 +48,19 @@ public static class HeadEstimator
                 }), labelColumnName: LabelColumn),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         };
-        IEstimator<ITransformer> head = options.Normalization switch
+        return options.Normalization switch
         {
             EmbeddingNormalization.MeanVariance => ml.Transforms.NormalizeMeanVariance(featureColumn).Append(trainer),
             EmbeddingNormalization.L2 => ml.Transforms.NormalizeLpNorm(featureColumn).Append(trainer),
             _ => trainer,
         };
-        return head.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+    }
+
+    /// <summary>Scores key-labelled rows with a fitted head, leaving <c>PredictedLabel</c> key-typed as ML.NET's
+    /// evaluator wants it (the head's last step maps it back to class names).</summary>
+    public static IDataView ScoreKeyed(ITransformer head, IDataView keyed)
+    {
+        var steps = ((IEnumerable<ITransformer>)head).ToArray();
+        return new TransformerChain<ITransformer>(steps[..^1]).Transform(keyed);
     }
 }

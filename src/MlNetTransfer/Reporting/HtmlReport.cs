@@ -87,7 +87,7 @@ public static class HtmlReport
         }
         html.Text(".").Raw("</p>\n");
         html.Raw("<table>\n<thead><tr><th class=\"n\">#</th><th>candidate</th><th>strategy</th><th class=\"n\">frozen</th><th class=\"n\">").Text(board.Metric)
-            .Raw("</th><th class=\"n\">macro-F1</th><th class=\"n\">wall time (s)</th><th>status</th></tr></thead>\n<tbody>\n");
+            .Raw("</th><th class=\"n\">macro-F1</th><th class=\"n\">wall time (s)</th><th class=\"n\">fine-tuning epochs</th><th class=\"n\">img/s</th><th>status</th></tr></thead>\n<tbody>\n");
         var rank = 0;
         foreach (var e in board.Ranked())
         {
@@ -95,7 +95,8 @@ public static class HtmlReport
             html.Raw(e.Candidate == board.Winner ? "<tr class=\"winner\">" : "<tr>");
             Cells(html, rank.ToString(CultureInfo.InvariantCulture), e.Candidate + (e.Candidate == board.Winner ? " ★" : ""), e.Strategy,
                 e.FreezeFraction is { } f ? Pct(f) : "", e.Score is { } s ? F(s, "0.000") : "—", e.MacroF1 is { } m ? F(m, "0.000") : "—",
-                F(e.WallSeconds, "0.0"), e.Status + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
+                F(e.WallSeconds, "0.0"), e.FineTuningEpochs?.ToString(CultureInfo.InvariantCulture) ?? "", e.ImagesPerSecond is { } ips ? F(ips, "0.0") : "",
+                e.Status + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
             html.Raw("</tr>\n");
         }
         html.Raw("</tbody>\n</table>\n");
@@ -159,7 +160,11 @@ public static class HtmlReport
         Row(html, "backbone", $"{r.Backbone.Name} ({r.Backbone.Source}), input {r.Backbone.InputWidth}×{r.Backbone.InputHeight}, trained on {r.Backbone.SourceDomain}");
         Row(html, "embedding", $"'{r.Backbone.EmbeddingTensor}', {r.Backbone.EmbeddingSize} values");
         Row(html, "backbone SHA-256", r.Backbone.Sha256);
-        Row(html, "head", $"{r.Trainer.Name} ({r.Trainer.MlNetTrainer}), up to {r.Trainer.MaximumIterations} iterations, L2 {(r.Trainer.L2Regularization is { } l2 ? F(l2, "0.####") : "default")}, normalization {r.Trainer.Normalization.ToLowerInvariant()}");
+        Row(html, "head", $"{r.Trainer.Name} ({r.Trainer.MlNetTrainer}), up to {r.Trainer.MaximumIterations} iterations, L2 {Weight(r.Trainer.L2Regularization)}, " +
+                          $"L1 {Weight(r.Trainer.L1Regularization)}, normalization {r.Trainer.Normalization.ToLowerInvariant()}");
+        if (r.Trainer.CrossValidation is { } cv)
+            Row(html, "regularisation", $"chosen by {cv.Folds}-fold stratified cross-validation on the training embeddings (mean accuracy {F(cv.Score, "0.000")}); tried: " +
+                string.Join(", ", cv.Grid.Select(p => $"L2 {Weight(p.L2Regularization)} / L1 {Weight(p.L1Regularization)}: {F(p.MeanAccuracy, "0.000")}")));
         Row(html, "featurization", $"{r.Featurization.Images} images ({r.Featurization.CacheHits} from the cache), {F(r.Featurization.ImagesPerSecond, "0.0")} images/s, {r.Featurization.DegreeOfParallelism} in parallel");
         Row(html, "timings (s)", $"load {F(r.Timings.LoadSeconds, "0.0")}, featurize {F(r.Timings.FeaturizeSeconds, "0.0")}, train {F(r.Timings.TrainSeconds, "0.0")}, evaluate {F(r.Timings.EvaluateSeconds, "0.0")}, total {F(r.Timings.TotalSeconds, "0.0")}");
         html.Raw("</tbody>\n</table>\n</section>\n");
@@ -183,6 +188,8 @@ public static class HtmlReport
     }
 
     private static bool LooksNumeric(string s) => s.Length > 0 && (char.IsDigit(s[0]) || s[0] is '—' or '-') && s.Length < 12;
+
+    private static string Weight(float? v) => v is { } x ? x.ToString("G3", CultureInfo.InvariantCulture) : "default";
 
     private static string F(double value, string format) => double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "—";
 

@@ -45,4 +45,11 @@ public sealed record LeaderboardEntry
     public string Status { get; init; } = "completed";
 
     public string? Note { get; init; }
+
+    /// <summary>Fine-tuning candidates: epochs run with pretrained layers learning (the head-only warm-up or probe not
+    /// counted); null for heads on cached embeddings.</summary>
+    public int? FineTuningEpochs { get; init; }
+
+    /// <summary>Fine-tuning candidates: median training images per second over those epochs (decode, augment and step).</summary>
+    public double? ImagesPerSecond { get; init; }
 }

@@ -100,8 +100,34 @@ public sealed record TrainerReport
     public string MlNetTrainer { get; init; } = "";
     public int MaximumIterations { get; init; }
     public float? L2Regularization { get; init; }
+    public float? L1Regularization { get; init; }
     public string Normalization { get; init; } = "";
+
+    /// <summary>How the regularisation was chosen; null when it was given or cross-validation was off.</summary>
+    public HeadCrossValidationReport? CrossValidation { get; init; }
 }
+
+/// <summary>Stratified k-fold cross-validation of a head's regularisation on the training split's embeddings.</summary>
+public sealed record HeadCrossValidationReport
+{
+    public int Folds { get; init; }
+
+    /// <summary>The score of each grid point: mean accuracy over the held-out folds.</summary>
+    public string Metric { get; init; } = "accuracy";
+
+    /// <summary>Every value tried, in the order tried (the trainer's default first, shown as null).</summary>
+    public IReadOnlyList<HeadCrossValidationPoint> Grid { get; init; } = [];
+
+    /// <summary>The values chosen (null: the trainer's default won) and their mean score.</summary>
+    public float? L2Regularization { get; init; }
+    public float? L1Regularization { get; init; }
+    public double Score { get; init; }
+    public double Seconds { get; init; }
+}
+
+/// <summary>One grid point: the regularisation weights (null = the trainer's default), the mean and standard deviation
+/// of the held-out folds' accuracy.</summary>
+public sealed record HeadCrossValidationPoint(float? L2Regularization, float? L1Regularization, double MeanAccuracy, double StandardDeviation);
 
 public sealed record FeaturizationReport
 {

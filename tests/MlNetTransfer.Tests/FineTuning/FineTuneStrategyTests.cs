@@ -137,6 +137,19 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.Equal("random resized crop (area 0.8-1, aspect 1/1.33-1.33), colour jitter (brightness 0.1, contrast 0.1, saturation 0.1)",
             report.FineTune.AugmentationSettings);
         Assert.Contains("augmentation: random resized crop (area 0.8-1", random.StdOut);
+        // Augmented images through a frozen prefix: ONNX Runtime runs it unless told otherwise.
+        Assert.Equal(["onnxruntime"], report.LearningCurve.Select(e => e.FrozenPrefix));
+        Assert.True(report.FineTune.ChannelsLast);
+
+        var libtorchPrefix = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
+            "--head-epochs", "0", "--epochs", "1", "--batch-size", "8", "--prefix-engine", "torchsharp", "--decoded-cache-mb", "0",
+            "--patience", "0", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
+        Assert.True(libtorchPrefix.ExitCode == 0, libtorchPrefix.All);
+        Assert.Equal(["torchsharp"], TrainingReport.Load(dir.Combine("report.json")).LearningCurve.Select(e => e.FrozenPrefix));
+
+        var badCache = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--decoded-cache-mb", "-1", "--out", zip);
+        Assert.Equal(1, badCache.ExitCode);
+        Assert.Contains("DecodedImageCacheMegabytes", badCache.All);
 
         var badCrop = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--crop-min-area", "0", "--out", zip);
         Assert.Equal(1, badCrop.ExitCode);

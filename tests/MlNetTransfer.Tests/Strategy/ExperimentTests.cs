@@ -45,6 +45,17 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
         Assert.Equal(["fine-tune-top/freeze-70", "fine-tune-all/freeze-0", "chain-thaw", "from-scratch"], report.CandidateCurves.Select(c => c.Candidate));
         Assert.All(report.CandidateCurves.Where(c => c.Candidate != "chain-thaw"), c => Assert.Equal(new MlNetTransfer.FineTuning.FineTuneOptions().HeadWarmupEpochs + 2, c.Points.Count));
         Assert.True(report.CandidateCurves.Single(c => c.Candidate == "chain-thaw").Points.Count > 2);
+        // Each fine-tuned row counts the epochs its pretrained layers learned (the head warm-up not counted) and their speed.
+        Assert.All(board.Entries, e =>
+        {
+            var fineTuned = !e.Candidate.StartsWith("feature-extractor/", StringComparison.Ordinal);
+            Assert.Equal(fineTuned, e.FineTuningEpochs is not null);
+            Assert.Equal(fineTuned, e.ImagesPerSecond is > 0);
+        });
+        Assert.All(board.Entries.Where(e => e.Candidate is "fine-tune-top/freeze-70" or "fine-tune-all/freeze-0" or "from-scratch"),
+            e => Assert.Equal(2, e.FineTuningEpochs));
+        var chain = new MlNetTransfer.FineTuning.ChainThawOptions();
+        Assert.Equal(chain.Blocks * chain.EpochsPerPhase + 2, board.Entries.Single(e => e.Candidate == "chain-thaw").FineTuningEpochs);
 
         var html = File.ReadAllText(Path.Combine(outDir, "report.html"));
         foreach (var plot in new[] { HtmlReport.PlotNames.ScenarioMatrix, HtmlReport.PlotNames.AccuracyVersusTime, HtmlReport.PlotNames.Losses,
