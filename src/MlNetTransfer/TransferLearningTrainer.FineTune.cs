@@ -97,7 +97,7 @@ public sealed partial class TransferLearningTrainer
             BatchSize = fineTune.BatchSize,
             Augmentation = fineTune.Augments,
             AugmentationSettings = fineTune.Augmentation?.Describe() ?? "off",
-            EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience}, min delta {e.MinDelta}" : "off",
+            EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience} counted from each phase's epoch {e.StartFromEpoch + 1}, min delta {e.MinDelta}" : "off",
             BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
             Device = fineTune.Device,
             ChannelsLast = fineTune.ChannelsLast,

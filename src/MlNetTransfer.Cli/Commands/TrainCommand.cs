@@ -95,6 +95,11 @@ internal static class TrainCommand
         var noFlip = new Option<bool>("--no-flip") { Description = "fine-tune/chain-thaw augmentation: no left-right mirroring (text, digits, anything handed)." };
         var jitter = new Option<float>("--color-jitter") { Description = "fine-tune/chain-thaw augmentation: brightness, contrast and saturation factors drawn from [1-x, 1+x] (0 = none).", DefaultValueFactory = _ => defaults.Augmentation.Brightness };
         var patience = new Option<int>("--patience") { Description = "fine-tune/chain-thaw: stop after this many epochs without a lower validation loss, keeping the best epoch; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
+        var patienceFrom = new Option<int>("--patience-from")
+        {
+            Description = "fine-tune/chain-thaw: epochs at the start of each phase that do not count toward --patience (a phase that thaws layers starts at its highest rate and validates worse at first).",
+            DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.StartFromEpoch,
+        };
         var optimizer = new Option<string>("--optimizer") { Description = "fine-tune/chain-thaw: adamw or sgd (with momentum 0.9).", DefaultValueFactory = _ => "adamw" };
         optimizer.AcceptOnlyFromAmong("adamw", "sgd");
         var schedule = new Option<string>("--schedule") { Description = "fine-tune/chain-thaw: learning-rate schedule: cosine (warm-up then cosine decay), onecycle, constant.", DefaultValueFactory = _ => "cosine" };
@@ -118,7 +123,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
             data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, optimizer, schedule, blocks, device,
+            freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
         };
         command.SetAction(Cli.Guard((parse, cancel) =>
@@ -165,7 +170,8 @@ internal static class TrainCommand
             fineTune.Augmentation.MinCropArea = parse.GetValue(cropArea);
             fineTune.Augmentation.HorizontalFlip = !parse.GetValue(noFlip);
             fineTune.Augmentation.Brightness = fineTune.Augmentation.Contrast = fineTune.Augmentation.Saturation = parse.GetValue(jitter);
-            fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(patience) } : null;
+            fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0
+                ? new EarlyStopping { Patience = parse.GetValue(patience), StartFromEpoch = parse.GetValue(patienceFrom) } : null;
             fineTune.Optimizer = parse.GetValue(optimizer) == "sgd" ? FineTuneOptimizer.Sgd : FineTuneOptimizer.AdamW;
             fineTune.Schedule = parse.GetValue(schedule) switch
             {

@@ -183,6 +183,7 @@ public sealed class FineTuneOptions
         if (Momentum is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning Momentum is {Momentum}; it must be in [0, 1).");
         if (ValidationSetFraction is < 0 or >= 1) throw new MlNetTransferException($"Fine-tuning ValidationSetFraction is {ValidationSetFraction}; it must be in [0, 1).");
         if (EarlyStoppingCriteria is { Patience: < 1 } e) throw new MlNetTransferException($"Early stopping Patience is {e.Patience}; it must be at least 1.");
+        if (EarlyStoppingCriteria is { StartFromEpoch: < 0 } s) throw new MlNetTransferException($"Early stopping StartFromEpoch is {s.StartFromEpoch}; it must not be negative.");
         if (ChainThaw is { } c && (c.Blocks < 1 || c.EpochsPerPhase < 1))
             throw new MlNetTransferException($"Chain-thaw needs at least 1 block and 1 epoch per phase (got {c.Blocks} blocks, {c.EpochsPerPhase} epochs).");
         if (HeadWarmupEpochs < 0 || (ChainThaw is not null && LinearProbe is null && HeadWarmupEpochs < 1))

@@ -170,7 +170,7 @@ public sealed class FineTuner
                 var (loss, accuracy, imagesPerSecond, rate) = TrainEpoch(phase, epochNumber, split, trainCache, augment, optimizer, groups, batches, ref step, totalSteps);
                 var best = EndEpoch(phase, e, epochNumber, started, split, validationCache, loss, accuracy, imagesPerSecond, rate, trainCache is not null, batches);
                 sinceBest = best ? 0 : sinceBest + 1;
-                if (Early is { } early && sinceBest >= early.Patience && e < phase.Epochs) return true;
+                if (Early is { } early && Math.Min(sinceBest, e - early.StartFromEpoch) >= early.Patience && e < phase.Epochs) return true;
             }
             return false;
         }

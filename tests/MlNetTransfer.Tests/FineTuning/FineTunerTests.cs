@@ -68,7 +68,7 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         options.LearningRate = 0.3f;               // far too high: validation loss soon climbs
         options.PretrainedLearningRateFactor = 1;
         options.Schedule = LearningRateSchedule.Constant;
-        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2 };
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = 0 };
         using var module = Module(options);
         var run = Train(module, options);
 
@@ -82,6 +82,27 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         var (loss, accuracy) = data.Evaluate(module);
         Assert.Equal(best.ValidationLoss, loss, 4);
         Assert.Equal(best.ValidationAccuracy, accuracy, 4);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void EpochsBeforeStartFromEpochDoNotCountTowardPatience(int startFrom)
+    {
+        var options = FineTuneFixture.Options(epochs: 12);
+        options.FreezeFraction = 0;
+        options.LearningRate = 0.3f;               // far too high: validation loss soon climbs
+        options.PretrainedLearningRateFactor = 1;
+        options.Schedule = LearningRateSchedule.Constant;
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = startFrom };
+        using var module = Module(options);
+        var run = Train(module, options);
+
+        Assert.True(run.StoppedEarly);
+        // Patience counts only epochs after the first startFrom ones: the run ends patience epochs after the later of
+        // its best epoch and epoch startFrom.
+        Assert.Equal(Math.Max(run.BestEpoch, startFrom) + 2, run.Epochs.Count);
+        Assert.Equal(run.Epochs.Min(e => e.ValidationLoss), run.Best!.ValidationLoss);
     }
 
     [Fact]
