@@ -99,11 +99,11 @@ public static class HeadCrossValidation
     }
 
     /// <summary>Number of head fits <see cref="Tune"/> makes for a trainer with k folds.</summary>
-    public static int Fits(HeadTrainer trainer, int folds) => folds * (1 + L2Grid(trainer).Count + L1Grid(trainer).Count);
+    internal static int Fits(HeadTrainer trainer, int folds) => folds * (1 + L2Grid(trainer).Count + L1Grid(trainer).Count);
 
     /// <summary>Fold of each row: each class's rows, shuffled with the seed, dealt round-robin, so every fold holds each
     /// class's share to within one row.</summary>
-    public static int[] StratifiedFolds(IReadOnlyList<uint> labels, int folds, int seed)
+    internal static int[] StratifiedFolds(IReadOnlyList<uint> labels, int folds, int seed)
     {
         ArgumentNullException.ThrowIfNull(labels);
         if (folds < 2) throw new ArgumentOutOfRangeException(nameof(folds), folds, "at least 2 folds");

@@ -58,7 +58,7 @@ public static class HeadEstimator
 
     /// <summary>Scores key-labelled rows with a fitted head, leaving <c>PredictedLabel</c> key-typed as ML.NET's
     /// evaluator wants it (the head's last step maps it back to class names).</summary>
-    public static IDataView ScoreKeyed(ITransformer head, IDataView keyed)
+    internal static IDataView ScoreKeyed(ITransformer head, IDataView keyed)
     {
         var steps = ((IEnumerable<ITransformer>)head).ToArray();
         return new TransformerChain<ITransformer>(steps[..^1]).Transform(keyed);
