@@ -1,15 +1,9 @@
 #!/usr/bin/env bash
 # `--strategy auto --budget 5m` on hymenoptera, hds_shapes and the Fashion-MNIST 100/class subset: each candidate's
-# fine-tuning epochs, img/s and validation accuracy (RESULTS.md, "Auto within 5 minutes").
+# fine-tuning epochs, img/s and validation accuracy (README, Speed: "Auto within 5 minutes").
 # Usage: [SHARED=DIR] [CLI="dotnet path/to/mlnet-transfer.dll"] run-auto.sh OUT_DIR   (one job at a time on the machine)
 set -euo pipefail
-out=${1:?usage: run-auto.sh OUT_DIR}
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-shared=${SHARED:-$repo/../shared}
-cli=${CLI:-"dotnet $repo/src/MlNetTransfer.Cli/bin/Release/net10.0/mlnet-transfer.dll"}
-mkdir -p "$out"
-[ -d "$out/fmnist" ] || $cli data fashion-mnist --out "$out/fmnist" --train-per-class 100
+source "$(dirname "$0")/common.sh" "${1:-}"
 
 for set in hymenoptera:"$shared/data/hymenoptera" hds_shapes:"$shared/data/hds_shapes" fmnist:"$out/fmnist"; do
   name=${set%%:*} data=${set#*:}

@@ -2,15 +2,8 @@
 # Accuracy and wall time of the four strategies on hymenoptera and a Fashion-MNIST subset (see RESULTS.md).
 # Usage: [SHARED=DIR] run-results.sh OUT_DIR   (needs ../shared/models and ../shared/data/hymenoptera beside the repo; one job at a time)
 set -euo pipefail
-out=${1:?usage: run-results.sh OUT_DIR}
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-shared=${SHARED:-$repo/../shared}
-cli=${CLI:-"dotnet $repo/src/MlNetTransfer.Cli/bin/Release/net10.0/mlnet-transfer.dll"}
+source "$(dirname "$0")/common.sh" "${1:-}"
 common=(--mirror "$shared/models" --backbone mobilenet_v2 --no-cache --threads 2 --seed 42)
-mkdir -p "$out"
-
-[ -d "$out/fmnist" ] || $cli data fashion-mnist --out "$out/fmnist" --train-per-class 100
 
 run() { # name data extra-args...
   local name=$1 data=$2; shift 2
