@@ -12,7 +12,7 @@ using F = TorchSharp.torch.nn.functional;
 // FineTuneBench: the speed of fine-tuning here against PyTorch, and the bottleneck cache's speed-up. See RESULTS.md.
 //
 //   speed  --data DIR [--backbone mobilenet_v2] [--mirror DIR] [--batch 16] [--batches 6] [--threads 2] [--freeze 1,0.7,0.4,0] [--rounds 2] [--work DIR]
-//          [--nchw] [--prefix onnxruntime|torchsharp] [--release-memory]   (our side: NCHW layout, libtorch prefix, glibc's default heap)
+//          [--nchw] [--prefix onnxruntime|onnxruntime-int8|torchsharp] [--release-memory]   (our side: NCHW layout, libtorch prefix, glibc's default heap)
 //          [--peer-nchw] [--peer-retain-memory]                             (PyTorch: NCHW layout, the heap settings our side uses)
 //          One fine-tuning pass over the same batches here (TorchSharp) and in PyTorch (/usr/bin/python3 torch_epoch.py):
 //          same network and initial weights (exported ONNX), same augmented pixels (decoded and augmented here, written to
@@ -44,7 +44,8 @@ var examples = Directory.GetDirectories(data).Order(StringComparer.Ordinal)
     .ToList();
 var classes = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
 var resolved = BackboneResolver.Resolve(backboneName, new BackboneResolveOptions { Mirrors = [mirror] });
-var prepared = FineTuningTrainer.PrepareBackbone(resolved);
+// The int8 featurizer too, for --prefix onnxruntime-int8 (the backbone's own int8 layers as the frozen prefix).
+var prepared = FineTuningTrainer.PrepareBackbone(resolved, keepInt8: Arg("--prefix", "onnxruntime") == FrozenPrefixEngine.OnnxRuntimeInt8.Name());
 var reader = new ImagePixelReader(prepared.ImageWidth, prepared.ImageHeight);
 Console.WriteLine($"backbone {prepared.Spec.Name} ({prepared.Spec.InputWidth}x{prepared.Spec.InputHeight}), {examples.Count} images in {classes.Count} classes, batch {batch}, {threads} threads");
 return argsList[0] == "speed" ? Speed() : Cache();
@@ -56,7 +57,7 @@ int Speed()
     var rounds = int.Parse(Arg("--rounds", "2"), inv);
     var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
     var channelsLast = !argsList.Contains("--nchw");
-    var prefixEngine = Arg("--prefix", "onnxruntime") == "torchsharp" ? FrozenPrefixEngine.TorchSharp : FrozenPrefixEngine.OnnxRuntime;
+    var prefixEngine = FrozenPrefixEngines.Parse(Arg("--prefix", "onnxruntime"));
     var peerFlags = argsList.Contains("--peer-nchw") ? new[] { "--nchw" } : [];
     var peerRetain = argsList.Contains("--peer-retain-memory");
     Directory.CreateDirectory(work);
@@ -84,7 +85,7 @@ int Speed()
         $"batches={batches}", $"batch={batch}", $"size={reader.Width}", $"lr={options.LearningRate.ToString(inv)}",
         $"factor={options.PretrainedLearningRateFactor.ToString(inv)}", $"decay=0.01", $"smoothing={options.LabelSmoothing.ToString(inv)}",
         $"constant_nodes={string.Join(",", constantNodes)}"));
-    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}, frozen prefix on {prefixEngine}, freed native memory {(retain ? "retained" : "released (glibc default)")}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, freed memory {(peerRetain ? "retained (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_)" : "released (glibc default)")}, " +
+    Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}, frozen prefix on {prefixEngine.Name()}, freed native memory {(retain ? "retained" : "released (glibc default)")}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, freed memory {(peerRetain ? "retained (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_)" : "released (glibc default)")}, " +
                       $"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset; {batches - 1} timed steps of {batch} images after one warm-up step, {rounds} alternating rounds, median");
 
     int groupCount;
@@ -138,12 +139,12 @@ int Speed()
     using var optimizer = torch.optim.AdamW(sets, options.LearningRate);
     module.train();
     // What FineTuner does with a frozen prefix: the prefix on its engine, the trainable rest in the module.
-    using var prefix = FrozenPrefix.Create(module, module.SplitBefore(freezeFrom), options.FrozenPrefixEngine, threads);
+    using var prefix = FrozenPrefix.Create(module, module.SplitBefore(freezeFrom), options.FrozenPrefixEngine, threads, pretrained: true);
     var size = reader.Length * batch;
     Tensor Logits(int b)
     {
         var x = pixels.AsSpan(b * size, size).ToArray();
-        return prefix.Engine == FrozenPrefixEngine.OnnxRuntime
+        return prefix.Engine != FrozenPrefixEngine.TorchSharp
             ? module.ForwardSuffix(prefix.Run(x, batch, reader.Height, reader.Width), prefix.Split)
             : module.forward(torch.tensor(x, [batch, 3, reader.Height, reader.Width]));
     }

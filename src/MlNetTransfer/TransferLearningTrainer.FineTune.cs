@@ -101,6 +101,9 @@ public sealed partial class TransferLearningTrainer
             BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
             Device = fineTune.Device,
             ChannelsLast = fineTune.ChannelsLast,
+            FrozenPrefixEngine = fineTune.FrozenPrefixEngine.Name(),
+            SavedInt8Prefix = r.KeepsInt8Prefix,
+            Int8PrefixFallback = r.Int8PrefixFallback,
             Seed = fineTune.Seed,
             FineTunedSha256 = tuned.FeaturizerSha256,
         };
@@ -116,7 +119,7 @@ public sealed partial class TransferLearningTrainer
             ImagesPerSecond = x.ImagesPerSecond,
             Seconds = x.Seconds,
             BottleneckCached = x.BottleneckCached,
-            FrozenPrefix = x.FrozenPrefix switch { FrozenPrefixEngine.OnnxRuntime => "onnxruntime", FrozenPrefixEngine.TorchSharp => "torchsharp", _ => null },
+            FrozenPrefix = x.FrozenPrefix?.Name(),
             Best = x.Epoch == r.BestEpoch,
         }).ToList();
         return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings, report, curve);

@@ -109,10 +109,10 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference); fine-tuning: libtorch's and ONNX Runtime's threads per step, and images decoded at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var prefixEngine = new Option<string>("--prefix-engine")
         {
-            Description = "fine-tune/chain-thaw: what runs the frozen layers in front of the trained ones: onnxruntime (default; faster inference kernels, same values within float rounding) or torchsharp (libtorch, without gradients).",
-            DefaultValueFactory = _ => "onnxruntime",
+            Description = "fine-tune/chain-thaw: what runs the frozen layers in front of the trained ones: onnxruntime (default; the float network on ONNX Runtime's inference kernels, same values as libtorch within float rounding), onnxruntime-int8 (an int8 backbone's own int8 layers, which the saved model then keeps, so prediction computes what training saw; other backbones fall back to onnxruntime) or torchsharp (libtorch, without gradients).",
+            DefaultValueFactory = _ => defaults.FrozenPrefixEngine.Name(),
         };
-        prefixEngine.AcceptOnlyFromAmong("onnxruntime", "torchsharp");
+        prefixEngine.AcceptOnlyFromAmong([.. FrozenPrefixEngines.Names]);
         var decodedCache = new Option<int>("--decoded-cache-mb")
         {
             Description = "fine-tune/chain-thaw: memory for training images kept decoded (shrunk to a little above the input size) so later epochs augment without decoding files again; 0 decodes every time.",
@@ -183,7 +183,7 @@ internal static class TrainCommand
             fineTune.Device = parse.GetValue(device)!;
             fineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;
             fineTune.NumberOfThreads = options.Featurizer.DegreeOfParallelism;
-            fineTune.FrozenPrefixEngine = parse.GetValue(prefixEngine) == "torchsharp" ? FrozenPrefixEngine.TorchSharp : FrozenPrefixEngine.OnnxRuntime;
+            fineTune.FrozenPrefixEngine = FrozenPrefixEngines.Parse(parse.GetValue(prefixEngine)!);
             fineTune.DecodedImageCacheMegabytes = parse.GetValue(decodedCache);
 
             var modelPath = parse.GetValue(output)!;

@@ -33,6 +33,10 @@ public sealed record PreparedBackbone
     /// <summary>What the inspector found in the original network.</summary>
     public required OnnxModelInfo OriginalInfo { get; init; }
 
+    /// <summary>When <see cref="FeaturizerModel"/> is the dequantized float twin of an int8 network and it was asked for: the
+    /// int8 network's own featurizer (same input and output), which a frozen fine-tuning prefix can run; else null.</summary>
+    public ModelProto? QuantizedFeaturizerModel { get; init; }
+
     /// <summary>Input image height in pixels.</summary>
     public int ImageHeight => Spec.ResizeHeight;
 

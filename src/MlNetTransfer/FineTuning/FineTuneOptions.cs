@@ -147,7 +147,8 @@ public sealed class FineTuneOptions
 
     /// <summary>Where a frozen prefix runs (layers before the first trainable one, when nothing there changes during a phase).
     /// Default <see cref="FineTuning.FrozenPrefixEngine.OnnxRuntime"/>: its inference kernels are faster than libtorch's, and the
-    /// values are the same within float rounding (tested).</summary>
+    /// values are the same within float rounding (tested). <see cref="FineTuning.FrozenPrefixEngine.OnnxRuntimeInt8"/> runs an
+    /// int8 backbone's own int8 layers there and the saved model keeps them (bench/FineTuneBench/RESULTS.md compares both).</summary>
     public FrozenPrefixEngine FrozenPrefixEngine { get; set; } = FrozenPrefixEngine.OnnxRuntime;
 
     /// <summary>Keep native memory libtorch frees during training in the process heap for the next step instead of returning

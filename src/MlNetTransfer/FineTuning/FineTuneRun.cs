@@ -24,6 +24,16 @@ public sealed record FineTuneRun
     /// <summary>Wall time of the run.</summary>
     public double Seconds { get; init; }
 
+    /// <summary>Why the int8 prefix (<see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>) was asked for and the float twin ran
+    /// instead (the first phase that fell back), else null.</summary>
+    public string? Int8PrefixFallback { get; init; }
+
+    /// <summary>True when the best epoch trained behind the backbone's int8 prefix, which the saved model then keeps.</summary>
+    public bool KeepsInt8Prefix => Int8Prefix is not null;
+
+    /// <summary>The int8 prefix the best epoch trained behind and the split it ends at.</summary>
+    internal (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? Int8Prefix { get; init; }
+
     /// <summary>The epoch the module's weights come from.</summary>
     public FineTuneEpoch? Best => Epochs.FirstOrDefault(e => e.Epoch == BestEpoch);
 }

@@ -67,6 +67,10 @@ public sealed class FineTuner
         private TimeSpan _phaseStarted;
         private int _epochsBeforePhase;
         private FrozenPrefix? _prefix;
+        /// <summary>Groups a phase has trained so far: a prefix holding one no longer has the pretrained (int8) weights.</summary>
+        private readonly HashSet<int> _trained = [];
+        private (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? _bestInt8Prefix;
+        private string? _int8Fallback;
 
         public Run(FineTuneOptions options, OnnxTorchModule module, ImagePixelReader reader, IReadOnlyList<string> classes,
             IReadOnlyList<ImageExample> train, IReadOnlyList<ImageExample> validation, IProgress<FineTuneProgress>? progress, CancellationToken cancel)
@@ -131,6 +135,8 @@ public sealed class FineTuner
                 Cancelled = cancelled,
                 PretrainedGroups = _module.ParameterGroups.Count(g => !g.IsHead),
                 Seconds = _clock.Elapsed.TotalSeconds,
+                Int8Prefix = _best is null ? null : _bestInt8Prefix,
+                Int8PrefixFallback = _int8Fallback,
             };
         }
 
@@ -148,7 +154,7 @@ public sealed class FineTuner
             // Worth caching only when the prefix holds frozen layers (before the first one it is just input normalisation,
             // and the decoded images are already kept in memory).
             var prefixFixed = split.FirstGroup > 0 && _module.IsPrefixFixed(split);
-            using var prefix = UsePrefix(split, prefixFixed);
+            using var prefix = UsePrefix(split, prefixFixed, phase.TrainableGroups);
             var cacheable = _o.UseBottleneckCache && prefixFixed;
             var parallelism = _o.DecodeParallelism;
             var augment = _o.Augments && phase.Augment;
@@ -217,7 +223,7 @@ public sealed class FineTuner
             void Embedded(int offset, int images) => _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, offset + images, total,
                 double.NaN, (offset + images) / Seconds(), Remaining(epochNumber - 1, (offset + images) / (double)total)));
             // Always cached (embeddings are small next to images): the probe needs them all at once.
-            using var prefix = UsePrefix(split, prefixFixed: true);
+            using var prefix = UsePrefix(split, prefixFixed: true, phase.TrainableGroups);
             using var trainCache = BottleneckCache.Build(_module, prefix, _train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
             using var validationCache = HasValidation
                 ? BottleneckCache.Build(_module, prefix, _validation, _o.BatchSize, _o.DecodeParallelism, MaxCacheBytes, _cancel, n => Embedded(_train.Count, n)) : null;
@@ -302,16 +308,19 @@ public sealed class FineTuner
         }
 
         /// <summary>The phase's frozen prefix runner (kept for <see cref="Logits"/> until the phase ends and disposes it).</summary>
-        private FrozenPrefix UsePrefix(OnnxForwardSplit split, bool prefixFixed)
+        private FrozenPrefix UsePrefix(OnnxForwardSplit split, bool prefixFixed, IEnumerable<int> phaseGroups)
         {
-            _prefix = FrozenPrefix.Create(_module, split, prefixFixed ? _o.FrozenPrefixEngine : FrozenPrefixEngine.TorchSharp, _o.NumberOfThreads);
+            var pretrained = !_trained.Any(g => g < split.FirstGroup);
+            _trained.UnionWith(phaseGroups);
+            _prefix = FrozenPrefix.Create(_module, split, prefixFixed ? _o.FrozenPrefixEngine : FrozenPrefixEngine.TorchSharp, _o.NumberOfThreads, pretrained);
+            _int8Fallback ??= _prefix.Int8Fallback;
             return _prefix;
         }
 
         /// <summary>The network on a batch of pixels: the frozen prefix on its engine, the rest in the module.</summary>
         private Tensor Logits(float[] pixels, int count)
         {
-            if (_prefix is { Engine: FrozenPrefixEngine.OnnxRuntime } prefix)
+            if (_prefix is { Engine: not FrozenPrefixEngine.TorchSharp } prefix)
                 return _module.ForwardSuffix(prefix.Run(pixels, count, _reader.Height, _reader.Width), prefix.Split);
             return _module.forward(torch.tensor(pixels, [count, 3, _reader.Height, _reader.Width]));
         }
@@ -362,6 +371,8 @@ public sealed class FineTuner
         private void Remember(int epoch, double loss, double accuracy)
         {
             _bestEpoch = epoch;
+            // The model is saved with the prefix these weights trained behind.
+            _bestInt8Prefix = _prefix?.Int8Model is { } int8 ? (int8, _prefix.Split) : null;
             _bestLoss = loss;
             _bestAccuracy = accuracy;
             using var noGrad = torch.no_grad();

@@ -21,7 +21,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     private const string PreprocessingNodePrefix = "preprocess/";
 
     /// <summary>What ONNX Runtime's quantizer appends to a quantized activation's name.</summary>
-    private const string QuantizedSuffix = "_quantized";
+    private const string QuantizedSuffix = Dequantizer.QuantizedSuffix;
 
     private readonly MLContext _ml;
     private readonly FineTuneOptions _options;
@@ -115,6 +115,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
                 .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
         });
         module.HeadDropout = options.HeadDropout;
+        module.QuantizedFeaturizer = backbone.QuantizedFeaturizerModel;
         return module;
     }
 
@@ -145,11 +146,12 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
 
     private PreparedBackbone PrepareBackbone() => _prepared ??= PrepareBackbone(
         _backbone ?? BackboneResolver.Resolve(_options.Arch, new BackboneResolveOptions { Mirrors = _options.Mirrors, EmbeddingTensor = _options.EmbeddingTensor }),
-        _options.EmbeddingTensor);
+        _options.EmbeddingTensor, keepInt8: _options.FrozenPrefixEngine == FrozenPrefixEngine.OnnxRuntimeInt8);
 
     /// <summary>The graph fine-tuning starts from: the backbone as a float featurizer taking raw <c>pixels</c>, cut at its
-    /// embedding (an int8 graph is dequantized first).</summary>
-    public static PreparedBackbone PrepareBackbone(ResolvedBackbone resolved, string? embeddingTensor = null)
+    /// embedding (an int8 graph is dequantized first). With <paramref name="keepInt8"/>, an int8 backbone's own featurizer is
+    /// prepared too (<see cref="PreparedBackbone.QuantizedFeaturizerModel"/>), for <see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>.</summary>
+    public static PreparedBackbone PrepareBackbone(ResolvedBackbone resolved, string? embeddingTensor = null, bool keepInt8 = false)
     {
         ArgumentNullException.ThrowIfNull(resolved);
         var spec = embeddingTensor is { } tensor ? resolved.Spec with { EmbeddingTensor = tensor } : resolved.Spec;
@@ -162,12 +164,18 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             if (!index.Exists(quantized) && index.Exists(quantized[..^QuantizedSuffix.Length]))
                 spec = spec with { EmbeddingTensor = quantized[..^QuantizedSuffix.Length] };
         }
-        return BackbonePreparer.Prepare(model, spec);
+        var prepared = BackbonePreparer.Prepare(model, spec);
+        if (!keepInt8 || ReferenceEquals(model, resolved.Model)) return prepared;
+        // Cut at the int8 version of the tensor the float featurizer was cut at, so both end at the same embedding.
+        var cutAt = prepared.Spec.EmbeddingTensor!;
+        if (new OnnxGraphIndex(resolved.Model.Graph).Producer.ContainsKey(cutAt + QuantizedSuffix)) cutAt += QuantizedSuffix;
+        var int8 = BackbonePreparer.Prepare(resolved.Model, spec with { EmbeddingTensor = cutAt });
+        return prepared with { QuantizedFeaturizerModel = int8.FeaturizerModel };
     }
 
     private FineTuningResult Package(OnnxTorchModule module, PreparedBackbone prepared, IReadOnlyList<string> classes, FineTuneRun run)
     {
-        var featurizerModel = module.ToOnnxEmbedding(PreparedBackbone.OutputName);
+        var featurizerModel = module.ToOnnxEmbedding(PreparedBackbone.OutputName, run.Int8Prefix);
         var bytes = OnnxModelFile.ToBytes(featurizerModel);
         var featurizerOptions = new ImageFeaturizerOptions { ImagePathColumn = _options.ImagePathColumnName, Resizing = _options.Resizing };
         var featurizer = ImageFeaturizer.Fit(_ml,

@@ -1,4 +1,5 @@
 using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Backbones.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using TorchSharp;
@@ -16,6 +17,36 @@ public enum FrozenPrefixEngine
 
     /// <summary>libtorch runs the whole network, the prefix without recording gradients.</summary>
     TorchSharp,
+
+    /// <summary>ONNX Runtime runs the backbone's own int8 graph up to the split, each crossing activation dequantized, and the
+    /// saved model keeps that int8 prefix, so prediction computes what training saw. Only where the fine-tuned network is the
+    /// dequantized twin of an int8 backbone and the prefix still holds its pretrained weights; elsewhere
+    /// <see cref="OnnxRuntime"/> runs the float twin.</summary>
+    OnnxRuntimeInt8,
+}
+
+/// <summary>The names reports and the CLI give the engines.</summary>
+public static class FrozenPrefixEngines
+{
+    /// <summary>"onnxruntime", "onnxruntime-int8" or "torchsharp".</summary>
+    public static string Name(this FrozenPrefixEngine engine) => engine switch
+    {
+        FrozenPrefixEngine.OnnxRuntime => "onnxruntime",
+        FrozenPrefixEngine.OnnxRuntimeInt8 => "onnxruntime-int8",
+        FrozenPrefixEngine.TorchSharp => "torchsharp",
+        _ => throw new ArgumentOutOfRangeException(nameof(engine), engine, null),
+    };
+
+    /// <summary>Every engine's name, in declaration order.</summary>
+    public static IReadOnlyList<string> Names { get; } = Enum.GetValues<FrozenPrefixEngine>().Select(Name).ToList();
+
+    /// <summary>The engine called <paramref name="name"/> (case-insensitive).</summary>
+    public static FrozenPrefixEngine Parse(string name)
+    {
+        foreach (var engine in Enum.GetValues<FrozenPrefixEngine>())
+            if (string.Equals(engine.Name(), name, StringComparison.OrdinalIgnoreCase)) return engine;
+        throw new ArgumentException($"Unknown frozen-prefix engine '{name}'; use one of {string.Join(", ", Names)}.", nameof(name));
+    }
 }
 
 /// <summary>
@@ -31,28 +62,38 @@ internal sealed class FrozenPrefix : IDisposable
     private readonly string[] _outputs;
     private readonly string _input;
 
-    private FrozenPrefix(OnnxTorchModule module, OnnxForwardSplit split, InferenceSession? session, string[] outputs)
+    private FrozenPrefix(OnnxTorchModule module, OnnxForwardSplit split, InferenceSession? session, string[] outputs, ModelProto? int8 = null)
     {
         _module = module;
         _split = split;
         _session = session;
         _outputs = outputs;
-        _input = module.InputNames.Single();
+        _input = module.InputNames.FirstOrDefault() ?? "";
+        Int8Model = int8;
     }
 
     public OnnxForwardSplit Split => _split;
 
     /// <summary>The engine that actually runs the prefix.</summary>
-    public FrozenPrefixEngine Engine => _session is null ? FrozenPrefixEngine.TorchSharp : FrozenPrefixEngine.OnnxRuntime;
+    public FrozenPrefixEngine Engine => _session is null ? FrozenPrefixEngine.TorchSharp
+        : Int8Model is null ? FrozenPrefixEngine.OnnxRuntime : FrozenPrefixEngine.OnnxRuntimeInt8;
+
+    /// <summary>The int8 prefix graph ONNX Runtime runs (<see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>), else null.</summary>
+    public ModelProto? Int8Model { get; }
+
+    /// <summary>Why <see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/> was asked for and the float twin runs instead, else null.</summary>
+    public string? Int8Fallback { get; private init; }
 
     /// <summary>A runner for <paramref name="split"/>'s prefix. ONNX Runtime is used only when asked, when the prefix is fixed,
-    /// holds at least one layer with weights and the module runs on the CPU; otherwise the module runs it itself.</summary>
-    public static FrozenPrefix Create(OnnxTorchModule module, OnnxForwardSplit split, FrozenPrefixEngine engine, int? threads)
+    /// holds at least one layer with weights and the module runs on the CPU; otherwise the module runs it itself. The int8
+    /// graph (<see cref="OnnxTorchModule.QuantizedFeaturizer"/>) is used only when asked and <paramref name="pretrained"/>
+    /// (no layer of the prefix has trained yet); otherwise the float twin.</summary>
+    public static FrozenPrefix Create(OnnxTorchModule module, OnnxForwardSplit split, FrozenPrefixEngine engine, int? threads, bool pretrained = false)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(split);
         var outputs = module.ComputedCrossing(split).ToArray();
-        var useOrt = engine == FrozenPrefixEngine.OnnxRuntime && split.FirstGroup > 0 && outputs.Length > 0
+        var useOrt = engine != FrozenPrefixEngine.TorchSharp && split.FirstGroup > 0 && outputs.Length > 0
             && module.InputNames.Count == 1 && module.Device.type == DeviceType.CPU && module.IsPrefixFixed(split);
         if (!useOrt) return new FrozenPrefix(module, split, null, outputs);
         using var options = new SessionOptions
@@ -62,8 +103,17 @@ internal sealed class FrozenPrefix : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = threads ?? 0,
         };
+        string? fallback = null;
+        if (engine == FrozenPrefixEngine.OnnxRuntimeInt8)
+        {
+            ModelProto? int8 = null;
+            if (module.QuantizedFeaturizer is not { } quantized) fallback = "the network is not the dequantized twin of an int8 backbone";
+            else if (!pretrained) fallback = "layers of the prefix have trained in an earlier phase";
+            else int8 = QuantizedPrefix.Cut(quantized, outputs, out fallback);
+            if (int8 is not null) return new FrozenPrefix(module, split, new InferenceSession(OnnxModelFile.ToBytes(int8), options), outputs, int8);
+        }
         var session = new InferenceSession(OnnxModelFile.ToBytes(module.ToOnnxPrefix(split)), options);
-        return new FrozenPrefix(module, split, session, outputs);
+        return new FrozenPrefix(module, split, session, outputs) { Int8Fallback = fallback };
     }
 
     /// <summary>The crossing values of <paramref name="count"/> images of [3, <paramref name="height"/>, <paramref name="width"/>]

@@ -129,6 +129,10 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     /// <summary>The tensor the graph is cut at when a head was added.</summary>
     public string? EmbeddingTensor { get; }
 
+    /// <summary>When this module's graph is the dequantized float twin of an int8 backbone: that int8 featurizer (same input,
+    /// pretrained weights), so a frozen prefix can run as int8 (<see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>).</summary>
+    internal ModelProto? QuantizedFeaturizer { get; set; }
+
     /// <summary>Names of the nodes computed once at build time (constant subgraphs such as shape arithmetic on weights).</summary>
     public IReadOnlyList<string> FoldedNodes => _folded;
 
@@ -568,12 +572,16 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     /// <paramref name="outputName"/>, the flattened embedding float [N, D] — what a featurizer runs in front of a head
     /// that reproduces <see cref="Head"/>.
     /// </summary>
-    public ModelProto ToOnnxEmbedding(string outputName)
+    /// <param name="outputName">Name of the embedding output.</param>
+    /// <param name="int8Prefix">The int8 prefix training ran behind (<see cref="FrozenPrefix.Int8Model"/>) and the split it ends at:
+    /// put in place of the float layers before the split.</param>
+    public ModelProto ToOnnxEmbedding(string outputName, (ModelProto Model, OnnxForwardSplit Split)? int8Prefix = null)
     {
         if (!HasHead) throw new InvalidOperationException("ToOnnxEmbedding needs a module with a new head (EmbeddingTensor set).");
         ArgumentException.ThrowIfNullOrWhiteSpace(outputName);
         var model = ToOnnx();
         var graph = model.Graph;
+        if (int8Prefix is var (prefix, split)) QuantizedPrefix.PutInFront(model, prefix, ComputedCrossing(split).ToList());
         var gemm = graph.Node.Single(n => n.Name == HeadGemmName);
         graph.Node.Remove(gemm);
         foreach (var t in graph.Initializer.Where(t => t.Name == HeadWeightName || t.Name == HeadBiasName).ToList()) graph.Initializer.Remove(t);

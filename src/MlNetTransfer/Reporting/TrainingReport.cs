@@ -182,6 +182,13 @@ public sealed record FineTuneReport
     public int BottleneckCachedEpochs { get; init; }
     /// <summary>Whether weights and activations were kept in channels-last memory order.</summary>
     public bool ChannelsLast { get; init; }
+    /// <summary>The frozen-prefix engine asked for ("onnxruntime", "onnxruntime-int8", "torchsharp"); each epoch records the one that ran.</summary>
+    public string FrozenPrefixEngine { get; init; } = "";
+    /// <summary>True when the saved model computes the layers in front of the trained ones with the backbone's own int8 graph,
+    /// as training did (onnxruntime-int8).</summary>
+    public bool SavedInt8Prefix { get; init; }
+    /// <summary>Why onnxruntime-int8 was asked for and the float network ran instead, else null.</summary>
+    public string? Int8PrefixFallback { get; init; }
     public string Device { get; init; } = "";
     public int Seed { get; init; }
     public string FineTunedSha256 { get; init; } = "";

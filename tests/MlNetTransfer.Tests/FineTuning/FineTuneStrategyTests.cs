@@ -147,6 +147,20 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.True(libtorchPrefix.ExitCode == 0, libtorchPrefix.All);
         Assert.Equal(["torchsharp"], TrainingReport.Load(dir.Combine("report.json")).LearningCurve.Select(e => e.FrozenPrefix));
 
+        // The int8 prefix asked of a float backbone: the float network runs the prefix, and the report says why.
+        var int8Prefix = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
+            "--head-epochs", "0", "--epochs", "1", "--batch-size", "8", "--prefix-engine", "onnxruntime-int8",
+            "--patience", "0", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
+        Assert.True(int8Prefix.ExitCode == 0, int8Prefix.All);
+        report = TrainingReport.Load(dir.Combine("report.json"));
+        Assert.Equal(["onnxruntime"], report.LearningCurve.Select(e => e.FrozenPrefix));
+        Assert.Equal("onnxruntime-int8", report.FineTune!.FrozenPrefixEngine);
+        Assert.False(report.FineTune.SavedInt8Prefix);
+        Assert.Contains("not the dequantized twin of an int8 backbone", report.FineTune.Int8PrefixFallback);
+        var badEngine = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--prefix-engine", "int4", "--out", zip);
+        Assert.NotEqual(0, badEngine.ExitCode);
+        Assert.Contains("onnxruntime-int8", badEngine.All);
+
         var badCache = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--decoded-cache-mb", "-1", "--out", zip);
         Assert.Equal(1, badCache.ExitCode);
         Assert.Contains("DecodedImageCacheMegabytes", badCache.All);

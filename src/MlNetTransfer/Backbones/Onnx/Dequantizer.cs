@@ -23,6 +23,10 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// </remarks>
 public static class Dequantizer
 {
+    /// <summary>ONNX Runtime's quantizer names a quantized activation <c>T_quantized</c>; the dequantizer gives its float version
+    /// the name <c>T</c>, which is how an int8 graph and its float twin are matched tensor by tensor.</summary>
+    internal const string QuantizedSuffix = "_quantized";
+
     /// <summary>Returns a new float model equivalent to <paramref name="model"/> (which is left unchanged).</summary>
     /// <param name="model">A quantized model (QOperator or QDQ form).</param>
     /// <param name="options">How activations are treated; null = the defaults (a pure float graph).</param>

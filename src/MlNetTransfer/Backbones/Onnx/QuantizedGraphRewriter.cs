@@ -38,7 +38,7 @@ internal sealed class QuantizedGraphRewriter
         ["Shape"] = new([0], []), ["Size"] = new([0], []), ["ArgMax"] = new([0], []), ["ArgMin"] = new([0], []),
     };
 
-    private const string QuantizedSuffix = "_quantized";
+    private const string QuantizedSuffix = Dequantizer.QuantizedSuffix;
 
     private readonly ModelProto _source;
     private readonly DequantizeOptions _options;
