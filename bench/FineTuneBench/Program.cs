@@ -19,18 +19,24 @@ using F = TorchSharp.torch.nn.functional;
 //          a file both sides read), batch size, AdamW settings, thread count. Prints both images/s and the ratio.
 //   cache  --data DIR [--backbone ...] [--mirror DIR] [--batch 16] [--epochs 3] [--threads 2] [--freeze 0.7]
 //          Trains the same suffix with and without the bottleneck cache (no augmentation) and prints the speed-up.
+//   predict --model A.zip --model B.zip [--threads 2] [--rounds 3] [--batch 16]
+//          The ONNX graph inside each saved model zip (what prediction runs) on ONNX Runtime, batch 1 and --batch, rounds
+//          alternating between the zips, median images/s: e.g. a zip keeping the int8 prefix against one that is all float.
 var argsList = args.ToList();
 string Arg(string name, string fallback)
 {
     var i = argsList.IndexOf(name);
     return i >= 0 && i + 1 < argsList.Count ? argsList[i + 1] : fallback;
 }
-if (argsList.Count == 0 || argsList[0] is not ("speed" or "cache"))
+if (argsList.Count == 0 || argsList[0] is not ("speed" or "cache" or "predict"))
 {
-    Console.Error.WriteLine("usage: FineTuneBench speed|cache --data DIR [options]  (see the top of Program.cs)");
+    Console.Error.WriteLine("usage: FineTuneBench speed|cache --data DIR [options] | predict --model A.zip --model B.zip  (see the top of Program.cs)");
     return 2;
 }
 var inv = CultureInfo.InvariantCulture;
+if (argsList[0] == "predict") return PredictSpeed.Run(
+    argsList.Select((a, i) => (a, i)).Where(p => p.a == "--model" && p.i + 1 < argsList.Count).Select(p => argsList[p.i + 1]).ToList(),
+    int.Parse(Arg("--threads", "2"), inv), int.Parse(Arg("--rounds", "3"), inv), int.Parse(Arg("--batch", "16"), inv));
 var data = Arg("--data", "/work/shared/data/hymenoptera/train");
 var backboneName = Arg("--backbone", "mobilenet_v2");
 var mirror = Arg("--mirror", "/work/shared/models");
