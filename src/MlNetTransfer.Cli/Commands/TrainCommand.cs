@@ -58,7 +58,7 @@ internal static class TrainCommand
             Description = "Folds of the stratified cross-validation on the training embeddings that picks the head's L2 (then L1) from a grid " +
                           "around the trainer's default (highest mean accuracy; ties to the stronger regularisation), when --l2 and --l1 are not given; the report's " +
                           "trainer.crossValidation has every value's score. 0 = the trainer's defaults. Costs (1 + grid) x K head fits on the cached embeddings, " +
-                          "in parallel: seconds per head on ~700 training images. Under --strategy auto each head's search gets a tenth of the budget left.",
+                          "in parallel: 3-11 times one head fit. Under --strategy auto each head's search gets a tenth of the budget left.",
             DefaultValueFactory = _ => new HeadOptions().CrossValidationFolds,
         };
         var normalize = new Option<string>("--normalize")

@@ -20,7 +20,8 @@ public sealed class HeadOptions
     /// L-BFGS the L1 weight at that L2; the highest mean held-out accuracy wins, ties to the stronger regularisation.
     /// Only when neither <see cref="L2Regularization"/> nor <see cref="L1Regularization"/> is set. Default 5; 0 trains with
     /// the trainer's defaults. It costs (grid points x folds) head fits on the cached embeddings, run in parallel, with the
-    /// scaled embeddings cached per fold: a few seconds per head on ~700 training images (README, Heads).</summary>
+    /// scaled embeddings cached per fold: measured at 3-11 times one head fit on 244-1000 training images, and it moved
+    /// validation accuracy by +1.8 (sdca), +0.5 (lbfgs), +0.2 (svm) points on average over three sets (README, Heads).</summary>
     public int CrossValidationFolds { get; set; } = 5;
 
     /// <summary>Most wall time the cross-validation may take; null (default) means no limit. When it runs out, no new fit
