@@ -97,22 +97,22 @@ public static class HeadCrossValidation
             try
             {
                 Parallel.For(0, values.Count * folds, parallel, (t, state) =>
-            {
-                if (limit is { } max && clock.Elapsed >= max)
                 {
-                    state.Stop();
-                    return;
-                }
-                var (v, k) = (t / folds, t % folds);
-                var candidate = options.Clone();
-                (candidate.L2Regularization, candidate.L1Regularization) = values[v];
-                // A context per fit: the same draws whichever thread runs it.
-                var fitMl = new MLContext(seed);
-                var model = HeadEstimator.CreateTrainer(fitMl, featureColumn, candidate).Fit(splits[k].Train);
-                scores[v, k] = fitMl.MulticlassClassification.Evaluate(model.Transform(splits[k].Held), HeadEstimator.LabelColumn).MicroAccuracy;
-                finished[v, k] = true;
-                lock (progressGate) fitted?.Report(++done);
-            });
+                    if (limit is { } max && clock.Elapsed >= max)
+                    {
+                        state.Stop();
+                        return;
+                    }
+                    var (v, k) = (t / folds, t % folds);
+                    var candidate = options.Clone();
+                    (candidate.L2Regularization, candidate.L1Regularization) = values[v];
+                    // A context per fit: the same draws whichever thread runs it.
+                    var fitMl = new MLContext(seed);
+                    var model = HeadEstimator.CreateTrainer(fitMl, featureColumn, candidate).Fit(splits[k].Train);
+                    scores[v, k] = fitMl.MulticlassClassification.Evaluate(model.Transform(splits[k].Held), HeadEstimator.LabelColumn).MicroAccuracy;
+                    finished[v, k] = true;
+                    lock (progressGate) fitted?.Report(++done);
+                });
             }
             catch (AggregateException e) when (e.InnerExceptions.Count == 1)
             {
