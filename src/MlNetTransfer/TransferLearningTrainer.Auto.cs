@@ -107,6 +107,7 @@ public sealed partial class TransferLearningTrainer
                 candidateOptions.Strategy = TransferLearningOptions.FeatureExtractor;
                 candidateOptions.Head = options.Head.Clone();
                 candidateOptions.Head.Trainer = candidate.Head!.Value;
+                candidateOptions.Head.CrossValidationTimeLimit ??= HeadCrossValidation.TimeLimitWithin(budget.Remaining);
                 result = FitHead(CandidateRun(run, candidateOptions, run.Cancel), data, candidateOptions.Head);
                 headSeconds = sw.Elapsed.TotalSeconds;
             }

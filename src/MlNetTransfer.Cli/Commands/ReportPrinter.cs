@@ -17,8 +17,10 @@ internal static class ReportPrinter
         {
             static string Weight(float? v) => v is { } x ? x.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "default";
             var byDefault = cv.Grid.FirstOrDefault(p => p.L2Regularization is null && p.L1Regularization is null);
-            AnsiConsole.MarkupLine($"head regularisation by {cv.Folds}-fold cross-validation ({cv.Grid.Count} values, {cv.Seconds:0.0}s): L2 {Weight(cv.L2Regularization)}, L1 {Weight(cv.L1Regularization)}, " +
-                                   $"mean accuracy {cv.Score:0.000}{(byDefault is null ? "" : $" (the trainer's defaults: {byDefault.MeanAccuracy:0.000})")}");
+            if (cv.Score is { } score)
+                AnsiConsole.MarkupLine($"head regularisation by {cv.Folds}-fold cross-validation ({cv.Grid.Count} values, {cv.Seconds:0.0}s): L2 {Weight(cv.L2Regularization)}, L1 {Weight(cv.L1Regularization)}, " +
+                                       $"mean accuracy {score:0.000}{(byDefault is null ? "" : $" (the trainer's defaults: {byDefault.MeanAccuracy:0.000})")}");
+            if (cv.Note is { } note) AnsiConsole.MarkupLine($"head cross-validation {Markup.Escape(note)}");
         }
         AnsiConsole.MarkupLine($"time: featurize {r.Timings.FeaturizeSeconds:0.0}s ({r.Featurization.CacheHits} of {r.Featurization.Images} from cache), train {r.Timings.TrainSeconds:0.0}s, total {r.Timings.TotalSeconds:0.0}s");
 

@@ -18,8 +18,25 @@ public static class HeadEstimator
     internal static IEstimator<ITransformer> CreateScorer(MLContext ml, string featureColumn, HeadOptions? options = null)
     {
         options ??= new HeadOptions();
+        var trainer = CreateTrainer(ml, featureColumn, options);
+        // The checkpoint keeps the scaled embeddings in memory: without it the trainer re-runs the normaliser on every pass
+        // over the data (measured on hds_shapes' 720 x 1280 embeddings: L-BFGS 11-17 s against 2 s, SDCA 4-7 s against 0.5-1 s).
+        return CreateNormalizer(ml, featureColumn, options) is { } normalizer ? normalizer.AppendCacheCheckpoint(ml).Append(trainer) : trainer;
+    }
+
+    /// <summary>The scaling step of <see cref="HeadOptions.Normalization"/>, or null for none.</summary>
+    internal static IEstimator<ITransformer>? CreateNormalizer(MLContext ml, string featureColumn, HeadOptions options) => options.Normalization switch
+    {
+        EmbeddingNormalization.MeanVariance => ml.Transforms.NormalizeMeanVariance(featureColumn),
+        EmbeddingNormalization.L2 => ml.Transforms.NormalizeLpNorm(featureColumn),
+        _ => null,
+    };
+
+    /// <summary>The multiclass trainer of <see cref="HeadOptions.Trainer"/> with its regularisation and iteration cap.</summary>
+    internal static IEstimator<ITransformer> CreateTrainer(MLContext ml, string featureColumn, HeadOptions options)
+    {
         var iterations = options.IterationsFor(options.Trainer);
-        IEstimator<ITransformer> trainer = options.Trainer switch
+        return options.Trainer switch
         {
             HeadTrainer.Sdca => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options
             {
@@ -35,8 +52,8 @@ public static class HeadEstimator
                 LabelColumnName = LabelColumn,
                 FeatureColumnName = featureColumn,
                 MaximumNumberOfIterations = iterations,
-                L2Regularization = options.L2Regularization ?? 1f,
-                L1Regularization = options.L1Regularization ?? 1f,
+                L2Regularization = options.L2Regularization ?? HeadOptions.LbfgsDefaultL2,
+                L1Regularization = options.L1Regularization ?? HeadOptions.LbfgsDefaultL1,
                 NumberOfThreads = 1,
             }),
             HeadTrainer.Svm => ml.MulticlassClassification.Trainers.OneVersusAll(
@@ -44,15 +61,9 @@ public static class HeadEstimator
                 {
                     FeatureColumnName = featureColumn,
                     NumberOfIterations = iterations,
-                    Lambda = options.L2Regularization ?? 0.001f,
+                    Lambda = options.L2Regularization ?? HeadOptions.SvmDefaultLambda,
                 }), labelColumnName: LabelColumn),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
-        };
-        return options.Normalization switch
-        {
-            EmbeddingNormalization.MeanVariance => ml.Transforms.NormalizeMeanVariance(featureColumn).Append(trainer),
-            EmbeddingNormalization.L2 => ml.Transforms.NormalizeLpNorm(featureColumn).Append(trainer),
-            _ => trainer,
         };
     }
 

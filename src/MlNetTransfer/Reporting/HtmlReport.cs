@@ -163,8 +163,9 @@ public static class HtmlReport
         Row(html, "head", $"{r.Trainer.Name} ({r.Trainer.MlNetTrainer}), up to {r.Trainer.MaximumIterations} iterations, L2 {Weight(r.Trainer.L2Regularization)}, " +
                           $"L1 {Weight(r.Trainer.L1Regularization)}, normalization {r.Trainer.Normalization.ToLowerInvariant()}");
         if (r.Trainer.CrossValidation is { } cv)
-            Row(html, "regularisation", $"chosen by {cv.Folds}-fold stratified cross-validation on the training embeddings (mean accuracy {F(cv.Score, "0.000")}); tried: " +
-                string.Join(", ", cv.Grid.Select(p => $"L2 {Weight(p.L2Regularization)} / L1 {Weight(p.L1Regularization)}: {F(p.MeanAccuracy, "0.000")}")));
+            Row(html, "regularisation", $"chosen by {cv.Folds}-fold stratified cross-validation on the training embeddings (mean accuracy {F(cv.Score ?? double.NaN, "0.000")}); tried: " +
+                string.Join(", ", cv.Grid.Select(p => $"L2 {Weight(p.L2Regularization)} / L1 {Weight(p.L1Regularization)}: {F(p.MeanAccuracy, "0.000")}")) +
+                (cv.Note is { } note ? $"; {note}" : ""));
         Row(html, "featurization", $"{r.Featurization.Images} images ({r.Featurization.CacheHits} from the cache), {F(r.Featurization.ImagesPerSecond, "0.0")} images/s, {r.Featurization.DegreeOfParallelism} in parallel");
         Row(html, "timings (s)", $"load {F(r.Timings.LoadSeconds, "0.0")}, featurize {F(r.Timings.FeaturizeSeconds, "0.0")}, train {F(r.Timings.TrainSeconds, "0.0")}, evaluate {F(r.Timings.EvaluateSeconds, "0.0")}, total {F(r.Timings.TotalSeconds, "0.0")}");
         html.Raw("</tbody>\n</table>\n</section>\n");

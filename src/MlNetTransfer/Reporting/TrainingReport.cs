@@ -115,14 +115,27 @@ public sealed record HeadCrossValidationReport
     /// <summary>The score of each grid point: mean accuracy over the held-out folds.</summary>
     public string Metric { get; init; } = "accuracy";
 
-    /// <summary>Every value tried, in the order tried (the trainer's default first, shown as null).</summary>
+    /// <summary>How the winner is picked.</summary>
+    public string Rule { get; init; } = "highest mean accuracy; a tie goes to the stronger regularisation (higher L2, then higher L1)";
+
+    /// <summary>Every value whose folds all finished, in the order tried (the trainer's default first, shown as null).</summary>
     public IReadOnlyList<HeadCrossValidationPoint> Grid { get; init; } = [];
 
-    /// <summary>The values chosen (null: the trainer's default won) and their mean score.</summary>
+    /// <summary>Values the full search would try; more than <see cref="Grid"/> holds when a time limit cut it short.</summary>
+    public int PlannedValues { get; init; }
+
+    /// <summary>The values chosen (null: the trainer's default won, or nothing finished) and their mean score (null when
+    /// no value finished).</summary>
     public float? L2Regularization { get; init; }
     public float? L1Regularization { get; init; }
-    public double Score { get; init; }
+    public double? Score { get; init; }
     public double Seconds { get; init; }
+
+    /// <summary>The wall-time limit the search ran under (the auto strategy's share of its budget); null: none.</summary>
+    public double? TimeLimitSeconds { get; init; }
+
+    /// <summary>Why the search was skipped or stopped early; null when every planned value was tried.</summary>
+    public string? Note { get; init; }
 }
 
 /// <summary>One grid point: the regularisation weights (null = the trainer's default), the mean and standard deviation

@@ -88,6 +88,12 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.All(board.Entries.Where(e => e.Candidate != board.Winner), e => Assert.Equal("skipped", e.Status));
         Assert.Equal(board.Entries.Count - 1, report.Budget!.SkippedCandidates);
         Assert.True(report.Budget.OvershootSeconds > 0);
+        // The first head runs, but with no budget left its cross-validation is skipped, and the report says so.
+        var cv = Assert.IsType<HeadCrossValidationReport>(report.Trainer.CrossValidation);
+        Assert.Equal(0, cv.TimeLimitSeconds);
+        Assert.Empty(cv.Grid);
+        Assert.StartsWith("skipped", cv.Note);
+        Assert.Null(report.Trainer.L2Regularization);
     }
 
     [Fact]
