@@ -1,0 +1,110 @@
+using Microsoft.ML;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Data;
+using MlNetTransfer.Featurization;
+using MlNetTransfer.Tests.TestSupport;
+using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace MlNetTransfer.Tests.Backbones;
+
+public class MiddleLayerTapTests
+{
+    private static readonly BackboneSpec SmallSpec = new() { Name = "small", InputHeight = 32, InputWidth = 32 };
+
+    private static PreparedBackbone FourBlocks() =>
+        BackbonePreparer.Prepare(OnnxModelBuilder.SmallCnn(inputSize: 32, channels: [8, 16, 24, 32]), SmallSpec);
+
+    [Fact]
+    public void The_tap_pools_the_block_output_halfway_up_and_keeps_the_embedding()
+    {
+        var backbone = FourBlocks();
+        var tap = BackbonePreparer.TapMiddleLayer(backbone, 0.5)!;
+
+        // Four convolutions; halfway is after block 2, and of the tensors between its conv and block 3's, the block's
+        // finished output (after ReLU and max-pooling) is the one tapped.
+        Assert.Equal("block2/pool", tap.Tensor);
+        Assert.Equal((2, 4, 16), (tap.LayersBefore, tap.Layers, tap.Size));
+        Assert.Equal(0.5, tap.Depth);
+        Assert.Equal(["embedding", "middle"], tap.FeaturizerModel.Graph.Output.Select(o => o.Name));
+        Assert.Equal(OnnxModelFile.Sha256(tap.FeaturizerBytes), tap.Sha256);
+        Assert.NotEqual(backbone.Sha256, tap.Sha256);
+
+        // The middle output is the spatial mean of block2/pool, computed here from the tensor itself; the embedding is unchanged.
+        var pixels = TinyModels.RandomPixels(3, 32, 32, 5);
+        var exposed = backbone.FeaturizerModel.Clone();
+        exposed.Graph.Output.Add(OnnxNodes.TensorValue("block2/pool", DataType.Float, -1, 16, 8, 8));
+        var reference = OrtRunner.Run(exposed, ("pixels", pixels));
+        var tapped = OrtRunner.Run(tap.FeaturizerModel, ("pixels", pixels));
+        Assert.Equal([3L, 16, 8, 8], reference["block2/pool"].Dims);
+        Assert.Equal([3L, 16], tapped["middle"].Dims);
+        TinyModels.AssertClose(TinyModels.SpatialMean(reference["block2/pool"].Values, 3, 16, 64), tapped["middle"].Values, 1e-5f);
+        Assert.Equal(reference["embedding"].Values, tapped["embedding"].Values);
+
+        // Other depths pick other blocks; the featurizer itself is not changed.
+        Assert.Equal("block1/pool", BackbonePreparer.TapMiddleLayer(backbone, 0.3)!.Tensor);
+        Assert.Equal("block3/pool", BackbonePreparer.TapMiddleLayer(backbone, 0.8)!.Tensor);
+        Assert.Equal(["embedding"], backbone.FeaturizerModel.Graph.Output.Select(o => o.Name));
+    }
+
+    [Fact]
+    public void Boundaries_lie_between_blocks_not_inside_a_residual_one()
+    {
+        // conv1 → relu (a) → conv2 → relu (b) → add(a, b) → conv3: while b is computed, a is still alive for the skip.
+        var g = new OnnxModelBuilder(seed: 1);
+        var x = g.Input("input", DataType.Float, -1, 3, 8, 8);
+        var a = g.Relu("a", g.Conv("conv1", x, 3, 4, bias: false));
+        var b = g.Relu("b", g.Conv("conv2", a, 4, 4, bias: false));
+        var sum = g.Node("Add", "add", [a, b]);
+        var y = g.Flatten("flat", g.GlobalAveragePool("gap", g.Conv("conv3", sum, 4, 6, bias: false)), output: "features");
+        var model = g.Output(y, DataType.Float, -1, 6).Build();
+
+        var boundaries = OnnxLayerBoundaries.Find(model.Graph);
+        var names = boundaries.Select(b => b.Tensor).ToList();
+        Assert.Contains(a, names);
+        Assert.Contains(sum, names);
+        Assert.DoesNotContain(b, names);
+        Assert.DoesNotContain(model.Graph.Node.Single(n => n.Name == "conv2").Output[0], names);
+        Assert.Equal((1, 3), boundaries.Where(x => x.Tensor == a).Select(x => (x.LayersBefore, x.Layers)).Single());
+        Assert.Equal(2, boundaries.Single(x => x.Tensor == sum).LayersBefore);
+    }
+
+    [Fact]
+    public void A_network_with_no_map_between_its_layers_has_no_middle_and_a_bad_depth_is_refused()
+    {
+        // One convolution: nothing lies between a first and a last layer.
+        var oneLayer = BackbonePreparer.Prepare(TinyModels.Quantized(4, 5), new BackboneSpec { Name = "tiny-int8", InputHeight = 4, InputWidth = 5 });
+        Assert.Null(BackbonePreparer.TapMiddleLayer(oneLayer));
+        foreach (var depth in new[] { 0.0, 1.0, -0.2, double.NaN })
+            Assert.Contains("depth is", Assert.Throws<MlNetTransferException>(() => BackbonePreparer.TapMiddleLayer(FourBlocks(), depth)).Message);
+    }
+
+    [Fact]
+    public void Featurization_returns_one_pooled_middle_row_per_image_from_the_same_pass_and_caches_it()
+    {
+        using var dir = new TestSupport.TempDirectory();
+        var images = Directory.GetFiles(SyntheticImageDataset.Write(dir.Combine("shapes"), imagesPerClass: 3, size: 40, seed: 4), "*", SearchOption.AllDirectories).Order().ToList();
+        var backbone = FourBlocks();
+        var tap = BackbonePreparer.TapMiddleLayer(backbone)!;
+        var ml = new MLContext(0);
+        var options = new ImageFeaturizerOptions { CacheDirectory = dir.Combine("cache"), DegreeOfParallelism = 2 };
+
+        // The embeddings alone first: the cache then holds embeddings but no middle rows, so the tapped run must compute.
+        var plain = new EmbeddingExtractor(ml, ImageFeaturizer.FitForBulk(ml, backbone, options), backbone.Sha256, options).Extract(images);
+        var extractor = new EmbeddingExtractor(ml, ImageFeaturizer.FitForBulk(ml, backbone, options, tap), backbone.Sha256, options, tap);
+        var (embeddings, middle) = extractor.ExtractWithMiddle(images);
+        Assert.Equal(0, extractor.LastCacheHits);
+        Assert.Equal(plain, embeddings);
+        Assert.NotNull(middle);
+        Assert.Equal(images.Count, middle!.Length);
+        Assert.All(middle, row => Assert.Equal(tap.Size, row.Length));
+        Assert.NotEqual(middle[0], middle[^1]);
+
+        // A second extractor reads both from the cache.
+        var again = new EmbeddingExtractor(ml, ImageFeaturizer.FitForBulk(ml, backbone, options, tap), backbone.Sha256, options, tap);
+        var (cachedEmbeddings, cachedMiddle) = again.ExtractWithMiddle(images);
+        Assert.Equal(images.Count, again.LastCacheHits);
+        Assert.Equal(embeddings, cachedEmbeddings);
+        Assert.Equal(middle, cachedMiddle);
+    }
+}
