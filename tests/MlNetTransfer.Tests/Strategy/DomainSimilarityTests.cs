@@ -97,6 +97,12 @@ public class DomainSimilarityTests
         Assert.True(sketch.Score < 0.5, $"sketch-like scored {sketch.Score:0.00}");
         Assert.Contains("'block4/add' (50% of the way up)", gain.Description);
         Assert.Equal(new DomainSimilarityOptions().TopLayerGain.SimilarAt, gain.SimilarAt);
+        // On the scenario matrix: few images, different → fine-tune from earlier layers, with the measurement in the reasons.
+        var decision = ScenarioMatrix.Choose(DatasetSize.FromLabels(labels), sketch);
+        Assert.Equal(TransferScenario.FineTuneFromEarlierLayers, decision.Scenario);
+        Assert.Contains("so the top layers remove", decision.Explanation);
+        Assert.Contains("(0 at 0.2, 1 at 0.5, weight 3)", decision.Explanation);
+        Assert.Equal(TransferScenario.FeatureExtractor, ScenarioMatrix.Choose(DatasetSize.FromLabels(labels), photo).Scenario);
 
         Assert.Contains("160 embeddings but 10 rows of middle layer 'm'", Assert.Throws<MlNetTransferException>(() =>
             DomainSimilarity.Measure(embeddings, labels, pixels, middleLayer: new MiddleLayerFeatures("m", 0.5, middleSolves[..10]))).Message);
