@@ -6,7 +6,8 @@
 // and the scenario each gets.
 //
 //   dotnet run -c Release --project bench/SimilarityCalibration -- [--model PATH] [--classes PATH] [--hymenoptera DIR]
-//       [--hds DIR] [--fmnist100 DIR] [--fashion-source DIR] [--work DIR] [--depths 0.5,0.35,...]
+//       [--hds DIR] [--fmnist100 DIR] [--fashion-source DIR] [--work DIR] [--depths 0.7,0.5,...]
+//       [--backbone CATALOG-NAME [--mirror DIR]] [--only "data set name,..."]
 //
 // --depths: the first is the middle layer the similarity uses; the others are only probed and printed, to choose it.
 //
@@ -32,8 +33,13 @@ var work = Path.GetFullPath(Arg("--work", Path.Combine(Path.GetTempPath(), "simi
 var depths = Arg("--depths", "0.5").Split(',').Select(d => double.Parse(d, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 Directory.CreateDirectory(work);
 
-var spec = new BackboneSpec { Name = "mobilenetv2-12-int8", ClassifierTensor = "output", SourceDomain = "ImageNet-1k natural photos" };
-var model = OnnxModelFile.Load(modelPath);
+// --backbone NAME takes a catalog backbone from the mirror instead of the ONNX file (e.g. mobilenet_v1_075, imported from TensorFlow.js).
+var catalogName = Arg("--backbone", "");
+var resolved = catalogName.Length == 0 ? null
+    : BackboneResolver.Resolve(catalogName, new BackboneResolveOptions { Mirrors = { Arg("--mirror", "/work/shared/models") } });
+var spec = resolved?.Spec ?? new BackboneSpec { Name = "mobilenetv2-12-int8", ClassifierTensor = "output", SourceDomain = "ImageNet-1k natural photos" };
+var model = resolved?.Model ?? OnnxModelFile.Load(modelPath);
+var only = Arg("--only", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var backbone = BackbonePreparer.Prepare(model, spec);
 var classifier = BackbonePreparer.PrepareClassifier(model, spec);
 var imagenetClasses = File.ReadAllLines(classesPath).Where(l => l.Length > 0).ToArray();
@@ -68,6 +74,7 @@ var datasets = new List<(string Name, string Kind, List<(string Path, string Lab
     ("synthetic shapes 3×100", "generated shapes on noise", Folder(SyntheticImageDataset.Write(Path.Combine(work, "synthetic"), imagesPerClass: 100, size: 128, seed: 7))),
 };
 
+if (only.Length > 0) datasets.RemoveAll(d => !only.Contains(d.Name));
 var rows = new List<string>();
 var depthRows = new List<string>();
 foreach (var (name, kind, images) in datasets)

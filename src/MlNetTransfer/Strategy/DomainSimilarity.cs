@@ -48,11 +48,11 @@ public sealed class DomainSimilarityOptions
     public SimilarityAnchors SourceHeadConfidence { get; set; } = new(0.25, 0.60, 1);
 
     /// <summary>
-    /// The LogME gain and the probe count fully from this many labelled images up; below, their weight shrinks in
-    /// proportion (N / FullWeightExamples), because their cross-validated estimates get noisy (with 16 images the
-    /// probe's accuracy has a standard error above 10 points, enough to turn Fashion-MNIST "similar" and ants and bees
-    /// "different" in the calibration). The source head's confidence, a mean over images that needs no labels, keeps
-    /// its weight. Default 100.
+    /// The LogME gain and both probes (against pixels and against the middle layer) count fully from this many labelled
+    /// images up; below, their weight shrinks in proportion (N / FullWeightExamples), because their cross-validated
+    /// estimates get noisy (with 16 images the probe's accuracy has a standard error above 10 points, enough to turn
+    /// Fashion-MNIST "similar" and ants and bees "different" in the calibration). The source head's confidence, a mean
+    /// over images that needs no labels, keeps its weight. Default 100.
     /// </summary>
     public int FullWeightExamples { get; set; } = 100;
 
