@@ -9,7 +9,8 @@
 //       [--hds DIR] [--fmnist100 DIR] [--fashion-source DIR] [--work DIR] [--depths 0.7,0.5,...]
 //       [--backbone CATALOG-NAME [--mirror DIR]] [--only "data set name,..."]
 //
-// --depths: the first is the middle layer the similarity uses; the others are only probed and printed, to choose it.
+// --depths: the middle layers tapped (default: DomainSimilarityOptions.MiddleLayerDepths); the similarity compares the
+// embedding with the best of them, and every one's probe is printed.
 //
 // Defaults read the local mirror in /work/shared (see /work/shared/models/README.md); --work keeps the generated
 // data sets and the embedding cache between runs.
@@ -30,7 +31,8 @@ var fashionSource = Arg("--fashion-source", "/usr/share/datasets/fashion-mnist")
 var hds = Arg("--hds", "/work/shared/data/hds_shapes");
 var fmnist100 = Arg("--fmnist100", "/work/fmnist100");
 var work = Path.GetFullPath(Arg("--work", Path.Combine(Path.GetTempPath(), "similarity-calibration")));
-var depths = Arg("--depths", "0.5").Split(',').Select(d => double.Parse(d, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+var depths = Arg("--depths", string.Join(",", new DomainSimilarityOptions().MiddleLayerDepths.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+    .Split(',').Select(d => double.Parse(d, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 Directory.CreateDirectory(work);
 
 // --backbone NAME takes a catalog backbone from the mirror instead of the ONNX file (e.g. mobilenet_v1_075, imported from TensorFlow.js).
@@ -47,11 +49,10 @@ Console.WriteLine($"backbone {spec.Name}: embedding '{backbone.Spec.EmbeddingTen
 
 var ml = new MLContext(0);
 var featurizerOptions = new ImageFeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") };
-var taps = depths.Select(d => BackbonePreparer.TapMiddleLayer(backbone, d)
-    ?? throw new InvalidOperationException($"no middle layer near depth {d}")).ToArray();
-var extractors = taps.Select(tap => new EmbeddingExtractor(ml, ImageFeaturizer.FitForBulk(ml, backbone, featurizerOptions, tap), backbone.Sha256, featurizerOptions, tap)).ToArray();
-foreach (var (tap, d) in taps.Zip(depths))
-    Console.WriteLine($"middle layer for depth {d}: '{tap.Tensor}', {tap.LayersBefore} of {tap.Layers} weight layers before it, {tap.Size} channels");
+var tap = BackbonePreparer.TapMiddleLayers(backbone, depths) ?? throw new InvalidOperationException("no middle layer to tap");
+var extractor = new EmbeddingExtractor(ml, ImageFeaturizer.FitForBulk(ml, backbone, featurizerOptions, tap), backbone.Sha256, featurizerOptions, tap);
+foreach (var layer in tap.Layers)
+    Console.WriteLine($"middle layer '{layer.Tensor}': {layer.LayersBefore} of {layer.Layers} weight layers before it (depth {layer.Depth:0.00}), {layer.Size} channels");
 
 var datasets = new List<(string Name, string Kind, List<(string Path, string Label)> Images)>
 {
@@ -83,13 +84,13 @@ foreach (var (name, kind, images) in datasets)
     var paths = images.Select(i => i.Path).ToList();
     var classNames = images.Select(i => i.Label).Distinct().Order().ToList();
     var labels = images.Select(i => classNames.IndexOf(i.Label)).ToArray();
-    var (embeddings, middle) = extractors[0].ExtractWithMiddle(paths);
+    var (embeddings, middle) = extractor.ExtractWithMiddle(paths);
     var featurizeSeconds = watch.Elapsed.TotalSeconds;
     var pixels = PixelBaseline.Compute(paths);
     var probabilities = SourceHeadPredictions.Predict(ml, classifier, paths, featurizerOptions);
     watch.Restart();
     var similarity = DomainSimilarity.Measure(embeddings, labels, pixels, probabilities, imagenetClasses,
-        middleLayer: new MiddleLayerFeatures(taps[0].Tensor, taps[0].Depth, middle!));
+        middleLayers: tap.Split(middle!).Select((rows, k) => new MiddleLayerFeatures(tap.Layers[k].Tensor, tap.Layers[k].Depth, rows)).ToList());
     var size = DatasetSize.FromLabels(labels);
     var decision = ScenarioMatrix.Choose(size, similarity);
     var measureSeconds = watch.Elapsed.TotalSeconds;
@@ -102,27 +103,23 @@ foreach (var (name, kind, images) in datasets)
     Console.WriteLine($"   ImageNet head: mean max-prob {h.MeanMaxProbability:0.000}, mean normalized entropy {h.MeanNormalizedEntropy:0.000}, distinct top-1 {h.DistinctTop1Classes}"
         + $" ({string.Join(", ", h.MostFrequentTop1.Take(3).Select(s => $"{s.Name} {s.Share:P0}"))})");
     var t = similarity.TopLayer!;
-    Console.WriteLine($"   top layers: k-NN embeddings {t.Embedding.BalancedAccuracy:0.000}, middle '{t.Tensor}' (depth {t.Depth:0.00}, {t.Middle.Dimension}-d) {t.Middle.BalancedAccuracy:0.000}, error reduction {t.ErrorReduction:0.000}");
-    var otherDepths = new List<string>();
-    for (int k = 1; k < taps.Length; k++)
-    {
-        var other = TopLayerComparison.Compare(embeddings, labels, new MiddleLayerFeatures(taps[k].Tensor, taps[k].Depth, extractors[k].ExtractWithMiddle(paths).Middle!));
-        Console.WriteLine($"   top layers at depth {other.Depth:0.00} ('{other.Tensor}', {other.Middle.Dimension}-d): middle {other.Middle.BalancedAccuracy:0.000}, error reduction {other.ErrorReduction:0.000}");
-        otherDepths.Add($"{other.Middle.BalancedAccuracy:0.000} / {other.ErrorReduction:0.00}");
-    }
+    Console.WriteLine($"   top layers: k-NN embeddings {t.Embedding.BalancedAccuracy:0.000}, best middle '{t.Tensor}' (depth {t.Depth:0.00}, {t.Middle.Dimension}-d) {t.Middle.BalancedAccuracy:0.000}, error reduction {t.ErrorReduction:0.000}");
+    foreach (var layer in t.Layers)
+        Console.WriteLine($"   middle layer '{layer.Tensor}' (depth {layer.Depth:0.00}, {layer.Probe.Dimension}-d): k-NN {layer.Probe.BalancedAccuracy:0.000}, embedding removes {ProbeComparison.ErrorReduction(t.Embedding.BalancedAccuracy, layer.Probe.BalancedAccuracy):0.000} of its errors");
+    var perLayer = t.Layers.Select(l => $"{l.Probe.BalancedAccuracy:0.000} / {ProbeComparison.ErrorReduction(t.Embedding.BalancedAccuracy, l.Probe.BalancedAccuracy):0.00}");
     foreach (var c in similarity.Components) Console.WriteLine($"   component {c.Name,-22} value {c.Value,7:0.000} → score {c.Score:0.00} (different ≤ {c.DifferentAt}, similar ≥ {c.SimilarAt}, weight {c.Weight:0.00})");
     Console.WriteLine($"   similarity {similarity.Score:0.00} → {decision.Scenario}");
     string S(string component) => similarity.Components.Single(c => c.Name == component).Score.ToString("0.00");
     rows.Add($"| {name} | {images.Count} | {classNames.Count} | {l.Score:0.000} | {lb.Score:0.000} | {l.Score - lb.Score:0.000} → {S("logme-gain")} | {p.Embedding.BalancedAccuracy:0.000} | {p.Baseline.BalancedAccuracy:0.000} | {p.ErrorReduction:0.00} → {S("probe-error-reduction")} | {h.MeanMaxProbability:0.000} → {S("source-head-confidence")} | {h.MeanNormalizedEntropy:0.000} | {h.DistinctTop1Classes} | {t.Middle.BalancedAccuracy:0.000} | {t.ErrorReduction:0.00} → {S("top-layer-gain")} | **{similarity.Score:0.00}** | {decision.Scenario} |");
-    depthRows.Add($"| {name} | {t.Embedding.BalancedAccuracy:0.000} | {t.Middle.BalancedAccuracy:0.000} / {t.ErrorReduction:0.00} | {string.Join(" | ", otherDepths)} |");
+    depthRows.Add($"| {name} | {t.Embedding.BalancedAccuracy:0.000} | {string.Join(" | ", perLayer)} |");
 }
 Console.WriteLine();
 Console.WriteLine("| data set | images | classes | LogME emb | LogME pix | LogME gain → score | k-NN emb | k-NN pix | error reduction → score | head max-prob → score | head entropy | distinct top-1 | k-NN middle | top-layer gain → score | similarity | scenario |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
 foreach (var r in rows) Console.WriteLine(r);
 Console.WriteLine();
-Console.WriteLine($"| data set | k-NN emb | {string.Join(" | ", taps.Select(tap => $"depth {tap.Depth:0.00} ({tap.Size}-d): k-NN / gain"))} |");
-Console.WriteLine($"|---|---:|{string.Concat(taps.Select(_ => "---:|"))}");
+Console.WriteLine($"| data set | k-NN emb | {string.Join(" | ", tap.Layers.Select(l => $"'{l.Tensor}' depth {l.Depth:0.00} ({l.Size}-d): k-NN / gain"))} |");
+Console.WriteLine($"|---|---:|{string.Concat(tap.Layers.Select(_ => "---:|"))}");
 foreach (var r in depthRows) Console.WriteLine(r);
 
 static List<(string Path, string Label)> Folder(string root)

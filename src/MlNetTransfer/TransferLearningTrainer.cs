@@ -81,16 +81,16 @@ public sealed partial class TransferLearningTrainer
         public required IReadOnlyList<string> Classes { get; init; }
         public required FeaturizationReport Report { get; init; }
         public double Seconds { get; init; }
-        public MiddleLayerFeatures? Middle { get; init; }
+        public IReadOnlyList<MiddleLayerFeatures>? Middle { get; init; }
     }
 
-    private FeaturizedData Featurize(RunContext run, double? middleLayerDepth = null)
+    private FeaturizedData Featurize(RunContext run, IList<double>? middleLayerDepths = null)
     {
         var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
         var backbone = BackbonePreparer.Prepare(run.Resolved.Model, run.Resolved.Spec);
 
         var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
-        var tap = middleLayerDepth is { } depth ? BackbonePreparer.TapMiddleLayer(backbone, depth) : null;
+        var tap = middleLayerDepths is { Count: > 0 } depths ? BackbonePreparer.TapMiddleLayers(backbone, depths.ToList()) : null;
         var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
         var sw = Stopwatch.StartNew();
         var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
@@ -115,7 +115,7 @@ public sealed partial class TransferLearningTrainer
             KeyedTrain = _ml.Data.Cache(labelToKey.Transform(train)),
             Classes = ClassNames(labelToKey.Transform(train).Schema[HeadEstimator.LabelColumn]),
             Seconds = featurizeSeconds,
-            Middle = tap is null ? null : new MiddleLayerFeatures(tap.Tensor, tap.Depth, middle!),
+            Middle = tap?.Split(middle!).Select((rows, k) => new MiddleLayerFeatures(tap.Layers[k].Tensor, tap.Layers[k].Depth, rows)).ToList(),
             Report = new FeaturizationReport
             {
                 Images = all.Count,

@@ -38,11 +38,11 @@ public sealed class DomainSimilarityOptions
     /// </summary>
     public SimilarityAnchors TopLayerGain { get; set; } = new(0.20, 0.50, 3);
 
-    /// <summary>Where the middle layer of <see cref="TopLayerGain"/> is tapped during featurization: the fraction of the
-    /// backbone's weight layers before it (the nearest boundary between blocks is used). Default 0.7, the middle of the
-    /// fine-tune-the-top freeze range (60–80%): the comparison asks whether the layers that scenario would retrain still
-    /// beat the rest. Null leaves the measurement out.</summary>
-    public double? MiddleLayerDepth { get; set; } = 0.7;
+    /// <summary>Where the middle layers of <see cref="TopLayerGain"/> are tapped during featurization, as fractions of the
+    /// backbone's weight layers before them (the nearest boundary between blocks is used); the embedding is compared
+    /// with the best of them. Default 0.7, 0.8, 0.9: the upper third, where a network's last stages sit, so the question
+    /// is whether the last few blocks still add to what the network has just below them. Empty leaves the measurement out.</summary>
+    public IList<double> MiddleLayerDepths { get; set; } = new List<double> { 0.7, 0.8, 0.9 };
 
     /// <summary>The source head's mean top-1 probability. Default: different at 0.25, similar at 0.60, weight 1.</summary>
     public SimilarityAnchors SourceHeadConfidence { get; set; } = new(0.25, 0.60, 1);
@@ -113,10 +113,10 @@ public static class DomainSimilarity
     /// <param name="sourceProbabilities">The backbone's own head's probabilities per image; enables the confidence measure.</param>
     /// <param name="sourceClassNames">Names of the source head's classes, for the explanation.</param>
     /// <param name="options">Anchors and estimator settings.</param>
-    /// <param name="middleLayer">A middle layer's pooled activations of the same images; enables the top-layer gain.</param>
+    /// <param name="middleLayers">Middle layers' pooled activations of the same images; enable the top-layer gain.</param>
     public static DomainSimilarityResult Measure(float[][] embeddings, int[] labels, float[][]? pixelBaseline = null,
         float[][]? sourceProbabilities = null, IReadOnlyList<string>? sourceClassNames = null, DomainSimilarityOptions? options = null,
-        MiddleLayerFeatures? middleLayer = null)
+        IReadOnlyList<MiddleLayerFeatures>? middleLayers = null)
     {
         options ??= new DomainSimilarityOptions();
         ArgumentNullException.ThrowIfNull(embeddings);
@@ -133,7 +133,7 @@ public static class DomainSimilarity
             probe = ProbeComparison.Compare(embeddings, pixelBaseline, labels, options.Probe);
         }
         var head = sourceProbabilities is null ? null : SourceHeadStatistics.Compute(sourceProbabilities, sourceClassNames);
-        var topLayer = middleLayer is null ? null : TopLayerComparison.Compare(embeddings, labels, middleLayer, options.Probe);
+        var topLayer = middleLayers is not { Count: > 0 } ? null : TopLayerComparison.Compare(embeddings, labels, middleLayers, options.Probe);
         return Combine(logMe, baselineLogMe, probe, head, options, topLayer);
     }
 
@@ -166,7 +166,7 @@ public static class DomainSimilarity
                 $"a {probe.Embedding.Neighbors}-NN probe ({probe.Embedding.Folds}-fold cross-validated balanced accuracy) reaches {probe.Embedding.BalancedAccuracy:0.000} on the embeddings vs {probe.Baseline.BalancedAccuracy:0.000} on raw pixels, removing {ScenarioMatrix.Percent(probe.ErrorReduction)} of the pixel probe's errors"), probe.Embedding.Examples);
         if (topLayer is not null)
             Add("top-layer-gain", topLayer.ErrorReduction, options.TopLayerGain, string.Create(CultureInfo.InvariantCulture,
-                $"the same probe reaches {topLayer.Embedding.BalancedAccuracy:0.000} on the embeddings vs {topLayer.Middle.BalancedAccuracy:0.000} on the pooled {topLayer.Middle.Dimension}-channel middle layer '{topLayer.Tensor}' ({ScenarioMatrix.Percent(topLayer.Depth)} of the way up), so the top layers remove {ScenarioMatrix.Percent(topLayer.ErrorReduction)} of the middle's errors"), topLayer.Embedding.Examples);
+                $"the same probe reaches {topLayer.Embedding.BalancedAccuracy:0.000} on the embeddings vs {topLayer.Middle.BalancedAccuracy:0.000} on the pooled {topLayer.Middle.Dimension}-channel middle layer '{topLayer.Tensor}' ({ScenarioMatrix.Percent(topLayer.Depth)} of the way up{Others(topLayer)}), so the top layers remove {ScenarioMatrix.Percent(topLayer.ErrorReduction)} of the middle's errors"), topLayer.Embedding.Examples);
         if (sourceHead is not null)
             Add("source-head-confidence", sourceHead.MeanMaxProbability, options.SourceHeadConfidence, string.Create(CultureInfo.InvariantCulture,
                 $"the backbone's own {sourceHead.SourceClasses}-class head gives its top class {sourceHead.MeanMaxProbability:0.000} probability on average (normalized entropy {sourceHead.MeanNormalizedEntropy:0.00}, {sourceHead.DistinctTop1Classes} distinct top-1 classes; most often {string.Join(", ", sourceHead.MostFrequentTop1.Take(3).Select(s => $"'{s.Name}' {ScenarioMatrix.Percent(s.Share)}"))})"));
@@ -185,6 +185,14 @@ public static class DomainSimilarity
             SourceHead = sourceHead,
             TopLayer = topLayer,
         };
+    }
+
+    /// <summary>The other middle layers' probes, for the explanation: "; best of 3, the others 0.812 at 81%, …".</summary>
+    private static string Others(TopLayerComparisonResult topLayer)
+    {
+        var others = topLayer.Layers.Where(l => l.Tensor != topLayer.Tensor).ToList();
+        return others.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+            $"; best of {topLayer.Layers.Count}, the others {string.Join(", ", others.Select(l => string.Create(CultureInfo.InvariantCulture, $"{l.Probe.BalancedAccuracy:0.000} at {ScenarioMatrix.Percent(l.Depth)}")))}");
     }
 
     private static string Side(int dimension)

@@ -16,35 +16,47 @@ public class MiddleLayerTapTests
         BackbonePreparer.Prepare(OnnxModelBuilder.SmallCnn(inputSize: 32, channels: [8, 16, 24, 32]), SmallSpec);
 
     [Fact]
-    public void The_tap_pools_the_block_output_halfway_up_and_keeps_the_embedding()
+    public void The_tap_pools_the_block_outputs_at_each_depth_side_by_side_and_keeps_the_embedding()
     {
         var backbone = FourBlocks();
-        var tap = BackbonePreparer.TapMiddleLayer(backbone, 0.5)!;
+        var tap = BackbonePreparer.TapMiddleLayers(backbone, [0.5, 0.3, 0.8, 0.55])!;
 
-        // Four convolutions; halfway is after block 2, and of the tensors between its conv and block 3's, the block's
-        // finished output (after ReLU and max-pooling) is the one tapped.
-        Assert.Equal("block2/pool", tap.Tensor);
-        Assert.Equal((2, 4, 16), (tap.LayersBefore, tap.Layers, tap.Size));
-        Assert.Equal(0.5, tap.Depth);
+        // Four convolutions. Of the tensors between one conv and the next, the block's finished output (after ReLU and
+        // max-pooling) is tapped; 0.5 and 0.55 land on the same block, tapped once; the layers come in graph order.
+        Assert.Equal(["block1/pool", "block2/pool", "block3/pool"], tap.Layers.Select(l => l.Tensor));
+        Assert.Equal([(1, 0, 8), (2, 8, 16), (3, 24, 24)], tap.Layers.Select(l => (l.LayersBefore, l.Offset, l.Size)));
+        Assert.All(tap.Layers, l => Assert.Equal(4, l.Layers));
+        Assert.Equal([0.25, 0.5, 0.75], tap.Layers.Select(l => l.Depth));
+        Assert.Equal(48, tap.Size);
         Assert.Equal(["embedding", "middle"], tap.FeaturizerModel.Graph.Output.Select(o => o.Name));
         Assert.Equal(OnnxModelFile.Sha256(tap.FeaturizerBytes), tap.Sha256);
         Assert.NotEqual(backbone.Sha256, tap.Sha256);
 
-        // The middle output is the spatial mean of block2/pool, computed here from the tensor itself; the embedding is unchanged.
+        // Each slice of the middle output is the spatial mean of its tensor, computed here from the tensor itself; the
+        // embedding is unchanged.
         var pixels = TinyModels.RandomPixels(3, 32, 32, 5);
         var exposed = backbone.FeaturizerModel.Clone();
-        exposed.Graph.Output.Add(OnnxNodes.TensorValue("block2/pool", DataType.Float, -1, 16, 8, 8));
+        var maps = new[] { ("block1/pool", 8, 16), ("block2/pool", 16, 8), ("block3/pool", 24, 4) };
+        foreach (var (name, c, side) in maps) exposed.Graph.Output.Add(OnnxNodes.TensorValue(name, DataType.Float, -1, c, side, side));
         var reference = OrtRunner.Run(exposed, ("pixels", pixels));
         var tapped = OrtRunner.Run(tap.FeaturizerModel, ("pixels", pixels));
-        Assert.Equal([3L, 16, 8, 8], reference["block2/pool"].Dims);
-        Assert.Equal([3L, 16], tapped["middle"].Dims);
-        TinyModels.AssertClose(TinyModels.SpatialMean(reference["block2/pool"].Values, 3, 16, 64), tapped["middle"].Values, 1e-5f);
+        Assert.Equal([3L, 48], tapped["middle"].Dims);
+        var rows = Enumerable.Range(0, 3).Select(i => tapped["middle"].Values.AsSpan(i * 48, 48).ToArray()).ToArray();
+        var slices = tap.Split(rows);
+        for (int k = 0; k < maps.Length; k++)
+        {
+            var (name, c, side) = maps[k];
+            Assert.Equal([3L, c, side, side], reference[name].Dims);
+            TinyModels.AssertClose(TinyModels.SpatialMean(reference[name].Values, 3, c, side * side), slices[k].SelectMany(r => r).ToArray(), 1e-5f);
+        }
         Assert.Equal(reference["embedding"].Values, tapped["embedding"].Values);
-
-        // Other depths pick other blocks; the featurizer itself is not changed.
-        Assert.Equal("block1/pool", BackbonePreparer.TapMiddleLayer(backbone, 0.3)!.Tensor);
-        Assert.Equal("block3/pool", BackbonePreparer.TapMiddleLayer(backbone, 0.8)!.Tensor);
         Assert.Equal(["embedding"], backbone.FeaturizerModel.Graph.Output.Select(o => o.Name));
+
+        // One depth: the pooled layer is the output itself.
+        var one = BackbonePreparer.TapMiddleLayers(backbone, [0.5])!;
+        Assert.Equal("block2/pool", Assert.Single(one.Layers).Tensor);
+        Assert.Equal([3L, 16], OrtRunner.Run(one.FeaturizerModel, ("pixels", pixels))["middle"].Dims);
+        Assert.Contains("has 5 values; the tap's output has 16", Assert.Throws<MlNetTransferException>(() => one.Split([new float[5]])).Message);
     }
 
     [Fact]
@@ -74,9 +86,10 @@ public class MiddleLayerTapTests
     {
         // One convolution: nothing lies between a first and a last layer.
         var oneLayer = BackbonePreparer.Prepare(TinyModels.Quantized(4, 5), new BackboneSpec { Name = "tiny-int8", InputHeight = 4, InputWidth = 5 });
-        Assert.Null(BackbonePreparer.TapMiddleLayer(oneLayer));
+        Assert.Null(BackbonePreparer.TapMiddleLayers(oneLayer, [0.5]));
         foreach (var depth in new[] { 0.0, 1.0, -0.2, double.NaN })
-            Assert.Contains("depth is", Assert.Throws<MlNetTransferException>(() => BackbonePreparer.TapMiddleLayer(FourBlocks(), depth)).Message);
+            Assert.Contains("depth is", Assert.Throws<MlNetTransferException>(() => BackbonePreparer.TapMiddleLayers(FourBlocks(), [0.5, depth])).Message);
+        Assert.Contains("no depth", Assert.Throws<MlNetTransferException>(() => BackbonePreparer.TapMiddleLayers(FourBlocks(), [])).Message);
     }
 
     [Fact]
@@ -85,7 +98,7 @@ public class MiddleLayerTapTests
         using var dir = new TestSupport.TempDirectory();
         var images = Directory.GetFiles(SyntheticImageDataset.Write(dir.Combine("shapes"), imagesPerClass: 3, size: 40, seed: 4), "*", SearchOption.AllDirectories).Order().ToList();
         var backbone = FourBlocks();
-        var tap = BackbonePreparer.TapMiddleLayer(backbone)!;
+        var tap = BackbonePreparer.TapMiddleLayers(backbone, [0.5, 0.75])!;
         var ml = new MLContext(0);
         var options = new ImageFeaturizerOptions { CacheDirectory = dir.Combine("cache"), DegreeOfParallelism = 2 };
 

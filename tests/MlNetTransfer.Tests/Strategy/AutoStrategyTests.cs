@@ -57,6 +57,8 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Equal(decision.Size.Total, topLayer.Middle.Examples);
         Assert.Contains(decision.Similarity.Components, c => c.Name == "top-layer-gain");
         Assert.Contains($"middle layer '{topLayer.Tensor}'", decision.Explanation);
+        Assert.NotEmpty(topLayer.Layers);
+        Assert.Contains(topLayer.Layers, l => l.Tensor == topLayer.Tensor);
 
         var board = report.Leaderboard!;
         Assert.Equal(3 + decision.CandidateOrder.Count(s => s != TransferScenario.FeatureExtractor), board.Entries.Count);
