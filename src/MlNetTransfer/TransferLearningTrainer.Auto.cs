@@ -44,7 +44,7 @@ public sealed partial class TransferLearningTrainer
         if (run.Dataset.Validation.Count == 0)
             throw new MlNetTransferException($"{run.Options.DataPath}: candidates are ranked on a validation split, and this run has none; give a validation fraction (--split 0.8,0.1,0.1) or a val/ folder.");
         var budget = new TrainingBudget(run.Options.Budget, run.Total);
-        var data = Featurize(run);
+        var data = Featurize(run, run.Options.Auto.Similarity.MiddleLayerDepths);
         return (budget, data, Decide(run, data));
     }
 
@@ -250,7 +250,7 @@ public sealed partial class TransferLearningTrainer
                 progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Measuring, n, paths.Count, "the backbone's own classifier"))), cancel);
         }
         progress?.Report(new TrainingProgress(TrainingProgress.Measuring, 0, 0, "LogME and k-NN probes"));
-        var similarity = DomainSimilarity.Measure(embeddings, labels, pixels, probabilities, sourceClasses, options.Auto.Similarity);
+        var similarity = DomainSimilarity.Measure(embeddings, labels, pixels, probabilities, sourceClasses, options.Auto.Similarity, data.Middle?.Select(m => m with { Rows = m.Rows[..train.Count] }).ToList());
         var size = DatasetSize.FromLabels(labels, options.Auto.Size);
         return ScenarioMatrix.Choose(size, similarity, options.Auto.Matrix, spec.SourceDomain);
     }

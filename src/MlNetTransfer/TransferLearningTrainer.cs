@@ -6,6 +6,7 @@ using MlNetTransfer.Data;
 using MlNetTransfer.Featurization;
 using MlNetTransfer.Heads;
 using MlNetTransfer.Reporting;
+using MlNetTransfer.Strategy;
 
 namespace MlNetTransfer;
 
@@ -80,18 +81,20 @@ public sealed partial class TransferLearningTrainer
         public required IReadOnlyList<string> Classes { get; init; }
         public required FeaturizationReport Report { get; init; }
         public double Seconds { get; init; }
+        public IReadOnlyList<MiddleLayerFeatures>? Middle { get; init; }
     }
 
-    private FeaturizedData Featurize(RunContext run)
+    private FeaturizedData Featurize(RunContext run, IList<double>? middleLayerDepths = null)
     {
         var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
         var backbone = BackbonePreparer.Prepare(run.Resolved.Model, run.Resolved.Spec);
 
         var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
-        var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer), backbone.Sha256, options.Featurizer);
+        var tap = middleLayerDepths is { Count: > 0 } depths ? BackbonePreparer.TapMiddleLayers(backbone, depths.ToList()) : null;
+        var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
         var sw = Stopwatch.StartNew();
         var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
-        var embeddings = extractor.Extract(all.Select(e => e.Path).ToList(),
+        var (embeddings, middle) = extractor.ExtractWithMiddle(all.Select(e => e.Path).ToList(),
             progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
         var featurizeSeconds = sw.Elapsed.TotalSeconds;
         var cacheHits = extractor.LastCacheHits;
@@ -112,6 +115,7 @@ public sealed partial class TransferLearningTrainer
             KeyedTrain = _ml.Data.Cache(labelToKey.Transform(train)),
             Classes = ClassNames(labelToKey.Transform(train).Schema[HeadEstimator.LabelColumn]),
             Seconds = featurizeSeconds,
+            Middle = tap?.Split(middle!).Select((rows, k) => new MiddleLayerFeatures(tap.Layers[k].Tensor, tap.Layers[k].Depth, rows)).ToList(),
             Report = new FeaturizationReport
             {
                 Images = all.Count,

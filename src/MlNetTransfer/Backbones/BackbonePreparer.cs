@@ -79,6 +79,74 @@ public static class BackbonePreparer
         };
     }
 
+    /// <summary>
+    /// Adds to a prepared featurizer a second output with the pooled activations of the layer boundary (a tensor every path
+    /// from the image to the embedding passes through, as between two blocks) nearest each of <paramref name="depths"/>,
+    /// the fraction of the weight layers before it; only feature maps (4-D, larger than 1×1) qualify, and depths that land
+    /// on the same boundary tap it once. Null when the graph has none, as in a network with no spatial maps between its
+    /// first and last layer.
+    /// </summary>
+    public static MiddleLayerTap? TapMiddleLayers(PreparedBackbone backbone, IReadOnlyList<double> depths)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(depths);
+        if (depths.Count == 0) throw new MlNetTransferException("Middle layers: no depth given.");
+        foreach (var depth in depths)
+            if (!(depth is > 0 and < 1))
+                throw new MlNetTransferException($"Middle layer: depth is {depth}; it must be a fraction of the layers between 0 and 1 (exclusive).");
+        var spec = backbone.Spec with { InputName = PreprocessingBaker.PixelsInput };
+        var boundaries = OnnxLayerBoundaries.Find(backbone.FeaturizerModel.Graph)
+            .Where(b => b.LayersBefore > 0 && b.LayersBefore < b.Layers).ToList();
+        if (boundaries.Count == 0) return null;
+        var shapes = OnnxShapeProbe.Probe(backbone.FeaturizerModel, boundaries.Select(b => b.Tensor), spec);
+        var maps = boundaries
+            .Select((b, position) => (b, position))
+            .Where(p => shapes[p.b.Tensor] is { Dims.Length: 4 } t && t.Dims.Skip(1).Count(d => d > 1) >= 3
+                        && t.ElementType is TensorElementType.Float or TensorElementType.UInt8 or TensorElementType.Int8)
+            .ToList();
+        if (maps.Count == 0) return null;
+        var chosen = depths
+            // Of the tensors between the same two layers, the last: the block's output after its activation and pooling.
+            .Select(depth => maps.OrderBy(p => Math.Abs(p.b.Depth - depth)).ThenBy(p => p.b.LayersBefore).ThenByDescending(p => p.position).First())
+            .DistinctBy(p => p.b.Tensor).OrderBy(p => p.position).Select(p => p.b).ToList();
+
+        var model = backbone.FeaturizerModel.Clone();
+        var graph = model.Graph;
+        var modelName = string.IsNullOrEmpty(graph.Name) ? "ONNX model" : $"ONNX model '{graph.Name}'";
+        var sources = chosen.Select(b => b.Tensor).ToList();
+        if (sources.Contains(MiddleLayerTap.OutputName))
+        {
+            var renamed = new OnnxNamer(graph).Fresh(MiddleLayerTap.OutputName + "_source");
+            OnnxGraphEditing.RenameTensor(graph, MiddleLayerTap.OutputName, renamed);
+            sources = sources.Select(s => s == MiddleLayerTap.OutputName ? renamed : s).ToList();
+        }
+        else OnnxGraphEditing.Reserve(graph, MiddleLayerTap.OutputName);
+        var namer = new OnnxNamer(graph);
+        var pooled = new List<string>();
+        var layers = new List<TappedLayer>();
+        int offset = 0;
+        for (int i = 0; i < chosen.Count; i++)
+        {
+            var output = chosen.Count == 1 ? MiddleLayerTap.OutputName : namer.Fresh($"middle/{i}");
+            var size = OnnxGraphCutter.AppendVector(model, sources[i], output, shapes[chosen[i].Tensor], softmax: false, modelName, chosen[i].Tensor);
+            namer = new OnnxNamer(graph);
+            pooled.Add(output);
+            layers.Add(new TappedLayer(chosen[i].Tensor, chosen[i].LayersBefore, chosen[i].Layers, offset, size));
+            offset += size;
+        }
+        if (pooled.Count > 1)
+            graph.Node.Add(OnnxNodes.Node("Concat", namer.Fresh("middle/concat"), pooled, [MiddleLayerTap.OutputName], OnnxNodes.Attr("axis", 1L)));
+        graph.Output.Add(OnnxNodes.TensorValue(MiddleLayerTap.OutputName, TensorProto.Types.DataType.Float, -1, offset));
+        SetMetadata(model, "mlnet-transfer.middle_tensors", string.Join(",", layers.Select(l => l.Tensor)));
+
+        var runs = OnnxShapeProbe.Run(model, [PreparedBackbone.OutputName, MiddleLayerTap.OutputName], spec);
+        if (runs[1].Dims is not [1, var c] || c != offset || runs[0].Dims is not [1, var d] || d != backbone.EmbeddingSize)
+            throw new MlNetTransferException(
+                $"Backbone '{backbone.Spec.Name}': tapping {string.Join(", ", layers.Select(l => $"'{l.Tensor}'"))} gave outputs [{string.Join(",", runs[0].Dims)}] and [{string.Join(",", runs[1].Dims)}] instead of [1,{backbone.EmbeddingSize}] and [1,{offset}].");
+        var bytes = OnnxModelFile.ToBytes(model);
+        return new MiddleLayerTap { Layers = layers, FeaturizerModel = model, FeaturizerBytes = bytes, Sha256 = OnnxModelFile.Sha256(bytes) };
+    }
+
     private static ProbedTensor? Measured(OnnxModelInfo info, string tensor)
     {
         var c = info.EmbeddingCandidates.FirstOrDefault(c => c.TensorName == tensor);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetTransfer.Backbones;
 
 namespace MlNetTransfer.Featurization;
 
@@ -14,13 +15,23 @@ public sealed class EmbeddingExtractor
     private readonly ITransformer _featurizer;
     private readonly ImageFeaturizerOptions _options;
     private readonly EmbeddingCache? _cache;
+    private readonly MiddleLayerTap? _middle;
+    private readonly EmbeddingCache? _middleCache;
 
-    public EmbeddingExtractor(MLContext ml, ITransformer featurizer, string backboneSha256, ImageFeaturizerOptions? options = null)
+    /// <param name="ml">The ML.NET context.</param>
+    /// <param name="featurizer">The fitted featurizer (<see cref="ImageFeaturizer.FitForBulk"/>).</param>
+    /// <param name="backboneSha256">The embedding cache's key.</param>
+    /// <param name="options">Parallelism and the cache folder.</param>
+    /// <param name="middle">The middle-layer tap the featurizer was fitted with, if any: its pooled output is read too
+    /// (and cached under the tap's hash).</param>
+    public EmbeddingExtractor(MLContext ml, ITransformer featurizer, string backboneSha256, ImageFeaturizerOptions? options = null, MiddleLayerTap? middle = null)
     {
         _ml = ml;
         _featurizer = featurizer;
         _options = options ?? new ImageFeaturizerOptions();
         _cache = _options.CacheDirectory is { } dir ? new EmbeddingCache(dir, backboneSha256) : null;
+        _middle = middle;
+        _middleCache = middle is not null && _options.CacheDirectory is { } d ? new EmbeddingCache(d, middle.Sha256) : null;
     }
 
     /// <summary>How many of the last <see cref="Extract"/> call's images came from the cache.</summary>
@@ -28,15 +39,23 @@ public sealed class EmbeddingExtractor
 
     /// <summary>Returns one embedding per path, in order. Progress reports the number of images done so far.</summary>
     public float[][] Extract(IReadOnlyList<string> paths, IProgress<int>? progress = null, CancellationToken cancel = default)
+        => ExtractWithMiddle(paths, progress, cancel).Embeddings;
+
+    /// <summary>As <see cref="Extract"/>, plus the pooled middle layer of each image when the extractor has a tap (else null):
+    /// both come out of the same pass through the network.</summary>
+    public (float[][] Embeddings, float[][]? Middle) ExtractWithMiddle(IReadOnlyList<string> paths, IProgress<int>? progress = null, CancellationToken cancel = default)
     {
         var result = new float[paths.Count][];
+        var middle = _middle is null ? null : new float[paths.Count][];
         var hashes = new string[paths.Count];
         Parallel.For(0, paths.Count, new ParallelOptions { CancellationToken = cancel }, i => hashes[i] = EmbeddingCache.ContentHash(paths[i]));
 
         var todo = new List<int>();
         for (int i = 0; i < paths.Count; i++)
         {
-            if (_cache is not null && _cache.TryGet(hashes[i], out var cached)) result[i] = cached;
+            if (_cache is not null && _cache.TryGet(hashes[i], out var cached)
+                && (middle is null || _middleCache!.TryGet(hashes[i], out middle[i])))
+                result[i] = cached;
             else todo.Add(i);
         }
         LastCacheHits = paths.Count - todo.Count;
@@ -56,9 +75,11 @@ public sealed class EmbeddingExtractor
                 var data = _ml.Data.LoadFromEnumerable(rows, ImageFeaturizer.SchemaFor(_ml, _options.ImagePathColumn));
                 var transformed = _featurizer.Transform(data);
                 var column = transformed.Schema[ImageFeaturizer.EmbeddingColumn];
-                using var cursor = transformed.GetRowCursor(new[] { column });
+                var middleColumn = middle is null ? (DataViewSchema.Column?)null : transformed.Schema[MiddleLayerTap.OutputName];
+                using var cursor = transformed.GetRowCursor(middleColumn is { } m ? [column, m] : [column]);
                 var getter = cursor.GetGetter<VBuffer<float>>(column);
-                VBuffer<float> buffer = default;
+                var middleGetter = middleColumn is { } mc ? cursor.GetGetter<VBuffer<float>>(mc) : null;
+                VBuffer<float> buffer = default, middleBuffer = default;
                 int k = 0;
                 while (cursor.MoveNext())
                 {
@@ -67,6 +88,13 @@ public sealed class EmbeddingExtractor
                     var values = buffer.DenseValues().ToArray();
                     foreach (var i in part[k]) result[i] = values;
                     _cache?.Add(hashes[part[k][0]], values);
+                    if (middleGetter is not null)
+                    {
+                        middleGetter(ref middleBuffer);
+                        var pooled = middleBuffer.DenseValues().ToArray();
+                        foreach (var i in part[k]) middle![i] = pooled;
+                        _middleCache?.Add(hashes[part[k][0]], pooled);
+                    }
                     k++;
                     progress?.Report(Interlocked.Add(ref done, part[k - 1].Length));
                 }
@@ -77,7 +105,8 @@ public sealed class EmbeddingExtractor
             }
         });
         _cache?.Flush();
+        _middleCache?.Flush();
         if (!errors.IsEmpty) throw new MlNetTransferException($"Featurization failed: {errors.First().Message}", errors.First());
-        return result;
+        return (result, middle);
     }
 }

@@ -35,13 +35,15 @@ public static class ImageFeaturizer
     }
 
     /// <summary>The same chain for bulk featurization with ONNX Runtime limited to the options' thread count per cursor.
-    /// ML.NET takes thread settings only with a model file, so the bytes go to a temporary file, deleted once loaded.</summary>
-    public static ITransformer FitForBulk(MLContext ml, PreparedBackbone backbone, ImageFeaturizerOptions options)
+    /// ML.NET takes thread settings only with a model file, so the bytes go to a temporary file, deleted once loaded.
+    /// With <paramref name="middle"/>, the chain runs the tap's graph and also emits its <see cref="MiddleLayerTap.OutputName"/> column.</summary>
+    public static ITransformer FitForBulk(MLContext ml, PreparedBackbone backbone, ImageFeaturizerOptions options, MiddleLayerTap? middle = null)
     {
-        if (options.OnnxThreadsPerCursor is not { } threads)
+        if (options.OnnxThreadsPerCursor is null && middle is null)
             return Fit(ml, CreateEstimator(ml, backbone, options), options.ImagePathColumn);
+        var threads = options.OnnxThreadsPerCursor;
         var file = Path.Combine(Path.GetTempPath(), $"mlnet-transfer-{Guid.NewGuid():N}.onnx");
-        File.WriteAllBytes(file, backbone.FeaturizerBytes);
+        File.WriteAllBytes(file, middle?.FeaturizerBytes ?? backbone.FeaturizerBytes);
         try
         {
             var estimator = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
@@ -51,9 +53,9 @@ public static class ImageFeaturizer
                 {
                     ModelFile = file,
                     InputColumns = [PreparedBackbone.InputName],
-                    OutputColumns = [PreparedBackbone.OutputName],
+                    OutputColumns = middle is null ? [PreparedBackbone.OutputName] : [PreparedBackbone.OutputName, MiddleLayerTap.OutputName],
                     IntraOpNumThreads = threads,
-                    InterOpNumThreads = 1,
+                    InterOpNumThreads = threads is null ? null : 1,
                 }))
                 .Append(ml.Transforms.DropColumns(ImageColumn, PreparedBackbone.InputName));
             return Fit(ml, estimator, options.ImagePathColumn);

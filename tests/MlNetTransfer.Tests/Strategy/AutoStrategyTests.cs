@@ -50,6 +50,15 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Contains("Scenario:", decision.Explanation);
         Assert.False(decision.IsLarge); // 29 training images in 3 classes
         Assert.NotEmpty(decision.Similarity.Components);
+        // The middle layer came out of the same featurization pass, one pooled row per training image.
+        var topLayer = Assert.IsType<TopLayerComparisonResult>(decision.Similarity.TopLayer);
+        Assert.False(string.IsNullOrEmpty(topLayer.Tensor));
+        Assert.InRange(topLayer.Depth, 0.01, 0.99);
+        Assert.Equal(decision.Size.Total, topLayer.Middle.Examples);
+        Assert.Contains(decision.Similarity.Components, c => c.Name == "top-layer-gain");
+        Assert.Contains($"middle layer '{topLayer.Tensor}'", decision.Explanation);
+        Assert.NotEmpty(topLayer.Layers);
+        Assert.Contains(topLayer.Layers, l => l.Tensor == topLayer.Tensor);
 
         var board = report.Leaderboard!;
         Assert.Equal(3 + decision.CandidateOrder.Count(s => s != TransferScenario.FeatureExtractor), board.Entries.Count);
@@ -72,6 +81,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         result.Save(dir.Combine("model.zip"), dir.Combine("report.json"));
         var roundTrip = TrainingReport.Load(dir.Combine("report.json"));
         Assert.Equal(decision.Scenario, roundTrip.Scenario!.Scenario);
+        Assert.Equal(topLayer.Tensor, roundTrip.Scenario.Similarity.TopLayer!.Tensor);
         Assert.Equal(board.Entries.Select(e => e.Candidate), roundTrip.Leaderboard!.Entries.Select(e => e.Candidate));
         var predictions = ImageClassifier.Load(new MLContext(2), dir.Combine("model.zip")).PredictBatch(data.Validation.Select(e => e.Path).ToList());
         Assert.All(predictions, p => Assert.Contains(p.Label, data.Classes));

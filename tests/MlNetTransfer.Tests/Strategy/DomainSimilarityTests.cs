@@ -74,4 +74,42 @@ public class DomainSimilarityTests
         Assert.Contains("160 embeddings but 10 source-head predictions", Assert.Throws<MlNetTransferException>(() =>
             DomainSimilarity.Measure(embeddings, labels, pixels, Head(0.8f)[..10])).Message);
     }
+
+    [Fact]
+    public void Top_layers_that_add_nothing_to_the_middle_read_as_different_even_when_raw_pixels_fail()
+    {
+        // Both cases: the embeddings separate four classes and raw pixels do not (the pixel measures say "similar").
+        // Sketch-like: one of the middle layers separates them as well as the embedding does. Photo-like: only the top layers do.
+        var (embeddings, labels) = SyntheticFeatures.Clusters(40, 4, 32, noise: 0.6, seed: 1);
+        var (middleSolves, middleLabels) = SyntheticFeatures.Clusters(40, 4, 16, noise: 0.6, seed: 2);
+        Assert.Equal(labels, middleLabels);
+        var pixels = SyntheticFeatures.Noise(160, 48, 3);
+        var weak = new MiddleLayerFeatures("block3/add", 0.4, SyntheticFeatures.Noise(160, 16, 5));
+        var sketch = DomainSimilarity.Measure(embeddings, labels, pixels, middleLayers: [weak, new MiddleLayerFeatures("block4/add", 0.5, middleSolves)]);
+        var photo = DomainSimilarity.Measure(embeddings, labels, pixels, middleLayers: [weak, new MiddleLayerFeatures("block4/add", 0.5, SyntheticFeatures.Noise(160, 16, 4))]);
+
+        Assert.True(sketch.Probe!.ErrorReduction > 0.9 && photo.Probe!.ErrorReduction > 0.9);
+        var gain = sketch.Components.Single(c => c.Name == "top-layer-gain");
+        Assert.True(gain.Value < 0.1, $"top-layer gain {gain.Value:0.00} when a middle layer is as good");
+        Assert.True(photo.TopLayer!.ErrorReduction > 0.9, $"top-layer gain {photo.TopLayer.ErrorReduction:0.00} when the middle is noise");
+        // The embedding is compared with the best middle layer; every layer's probe is kept.
+        Assert.Equal("block4/add", sketch.TopLayer!.Tensor);
+        Assert.Equal(["block3/add", "block4/add"], sketch.TopLayer.Layers.Select(l => l.Tensor));
+        Assert.True(sketch.TopLayer.Middle.BalancedAccuracy > 0.9);
+        Assert.Equal(sketch.TopLayer.Layers.Max(l => l.Probe.BalancedAccuracy), sketch.TopLayer.Middle.BalancedAccuracy);
+        Assert.Equal(16, sketch.TopLayer.Middle.Dimension);
+        Assert.True(photo.Score >= 0.5, $"photo-like scored {photo.Score:0.00}");
+        Assert.True(sketch.Score < 0.5, $"sketch-like scored {sketch.Score:0.00}");
+        Assert.Contains("'block4/add' (50% of the way up; best of 2, the others ", gain.Description);
+        Assert.Equal(new DomainSimilarityOptions().TopLayerGain.SimilarAt, gain.SimilarAt);
+        // On the scenario matrix: few images, different → fine-tune from earlier layers, with the measurement in the reasons.
+        var decision = ScenarioMatrix.Choose(DatasetSize.FromLabels(labels), sketch);
+        Assert.Equal(TransferScenario.FineTuneFromEarlierLayers, decision.Scenario);
+        Assert.Contains("so the top layers remove", decision.Explanation);
+        Assert.Contains("(0 at 0.2, 1 at 0.5, weight 3)", decision.Explanation);
+        Assert.Equal(TransferScenario.FeatureExtractor, ScenarioMatrix.Choose(DatasetSize.FromLabels(labels), photo).Scenario);
+
+        Assert.Contains("160 embeddings but 10 rows of middle layer 'm'", Assert.Throws<MlNetTransferException>(() =>
+            DomainSimilarity.Measure(embeddings, labels, pixels, middleLayers: [weak, new MiddleLayerFeatures("m", 0.5, middleSolves[..10])])).Message);
+    }
 }

@@ -53,6 +53,22 @@ public static class OnnxGraphCutter
         }
         else OnnxGraphEditing.Reserve(graph, outputName);
 
+        var size = AppendVector(result, source, outputName, measured, softmax, modelName, tensorName);
+        graph.Output.Clear();
+        graph.Output.Add(TensorValue(outputName, DataType.Float, -1, size));
+        OnnxGraphEditing.Prune(graph);
+        return new CutResult(result, size);
+    }
+
+    /// <summary>
+    /// Appends to <paramref name="model"/>'s graph the nodes turning <paramref name="source"/> (shape and type
+    /// <paramref name="measured"/>) into the float vector <paramref name="outputName"/> [N, D] — dequantize, pool, flatten,
+    /// optionally softmax — and returns D. Graph outputs are left to the caller; <paramref name="outputName"/> must be free.
+    /// </summary>
+    internal static int AppendVector(ModelProto model, string source, string outputName, ProbedTensor measured, bool softmax,
+        string modelName, string tensorName)
+    {
+        var graph = model.Graph;
         var index = new OnnxGraphIndex(graph);
         var plan = CutPlan.For(index, source, measured.Dims);
         var namer = new OnnxNamer(graph);
@@ -67,7 +83,7 @@ public static class OnnxGraphCutter
                 var inputs = q.ZeroPoint is null ? new[] { current, q.Scale } : new[] { current, q.Scale, q.ZeroPoint };
                 var dq = Node("DequantizeLinear", namer.Fresh("cut/dequantize"), inputs, [namer.Fresh("cut/dequantized")],
                     q.Axis is { } axis ? [Attr("axis", axis)] : []);
-                if (OnnxGraphEditing.DefaultOpset(result) < 10) UseMicrosoftDomain(result, dq);
+                if (OnnxGraphEditing.DefaultOpset(model) < 10) UseMicrosoftDomain(model, dq);
                 graph.Node.Add(dq);
                 current = dq.Output[0];
                 break;
@@ -88,10 +104,7 @@ public static class OnnxGraphCutter
         if (softmax)
             Add(graph, Node("Softmax", namer.Fresh("cut/softmax"), [current], [outputName], Attr("axis", 1L)));
 
-        graph.Output.Clear();
-        graph.Output.Add(TensorValue(outputName, DataType.Float, -1, plan.EmbeddingSize));
-        OnnxGraphEditing.Prune(graph);
-        return new CutResult(result, plan.EmbeddingSize);
+        return plan.EmbeddingSize;
     }
 
     private static string Add(GraphProto graph, NodeProto node)
