@@ -27,6 +27,7 @@ public sealed partial class TransferLearningTrainer
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
+        if (options.Strategy == TransferLearningOptions.AutoStrategy) options.Auto.Validate();
         var run = Start(options, progress, cancel);
         return options.Strategy switch
         {

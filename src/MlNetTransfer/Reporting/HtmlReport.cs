@@ -86,17 +86,17 @@ public static class HtmlReport
             html.Text($" of a {F(budget, "0.#")} s budget ({(over > 0 ? $"over by {F(over, "0.0")} s" : "within budget")})");
         }
         html.Text(".").Raw("</p>\n");
-        html.Raw("<table>\n<thead><tr><th class=\"n\">#</th><th>candidate</th><th>strategy</th><th class=\"n\">frozen</th><th class=\"n\">").Text(board.Metric)
+        html.Raw("<table>\n<thead><tr><th class=\"n\">#</th><th>candidate</th><th class=\"n\">rung</th><th>strategy</th><th class=\"n\">frozen</th><th class=\"n\">").Text(board.Metric)
             .Raw("</th><th class=\"n\">macro-F1</th><th class=\"n\">wall time (s)</th><th class=\"n\">fine-tuning epochs</th><th class=\"n\">img/s</th><th>status</th></tr></thead>\n<tbody>\n");
         var rank = 0;
         foreach (var e in board.Ranked())
         {
             rank++;
-            html.Raw(e.Candidate == board.Winner ? "<tr class=\"winner\">" : "<tr>");
-            Cells(html, rank.ToString(CultureInfo.InvariantCulture), e.Candidate + (e.Candidate == board.Winner ? " ★" : ""), e.Strategy,
+            html.Raw(board.IsWinner(e) ? "<tr class=\"winner\">" : "<tr>");
+            Cells(html, rank.ToString(CultureInfo.InvariantCulture), e.Candidate + (board.IsWinner(e) ? " ★" : ""), e.Rung.ToString(CultureInfo.InvariantCulture), e.Strategy,
                 e.FreezeFraction is { } f ? Pct(f) : "", e.Score is { } s ? F(s, "0.000") : "—", e.MacroF1 is { } m ? F(m, "0.000") : "—",
                 F(e.WallSeconds, "0.0"), e.FineTuningEpochs?.ToString(CultureInfo.InvariantCulture) ?? "", e.ImagesPerSecond is { } ips ? F(ips, "0.0") : "",
-                e.Status + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
+                e.Status.Text() + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
             html.Raw("</tr>\n");
         }
         html.Raw("</tbody>\n</table>\n");
