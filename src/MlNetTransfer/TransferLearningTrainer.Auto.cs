@@ -109,6 +109,8 @@ public sealed partial class TransferLearningTrainer
     private sealed class SearchTrainer(TransferLearningTrainer owner, RunContext run, FeaturizedData data) : ICandidateTrainer
     {
         private IReadOnlyList<string>? _classes;
+        // The first run of each head start trains the head phase; later ones with the same start begin from its snapshot.
+        private readonly Dictionary<HeadStart, ResumableFineTuning> _headStarts = [];
 
         public TransferLearningResult FitHead(HeadTrainer trainer)
         {
@@ -157,7 +159,27 @@ public sealed partial class TransferLearningTrainer
             var candidateRun = CandidateRun(run, candidateOptions, run.Cancel);
             var fineTune = FineTuneOptionsFor(candidateOptions);
             _classes ??= owner.FineTuneClasses(run.Dataset);
-            return new HalvingCandidate(owner, candidateRun, fineTune, _classes, owner.StartFineTuning(candidateRun, fineTune, _classes));
+            var tuning = owner.StartFineTuning(candidateRun, fineTune, _classes);
+            if (candidate.Start is { } key)
+            {
+                if (_headStarts.TryGetValue(key, out var donor) && donor.HeadStart is { } snapshot)
+                {
+                    try
+                    {
+                        tuning.StartFrom(snapshot);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // Other head settings (cannot happen within one search's grid): the run trains its own head phase.
+                    }
+                }
+                else if (!_headStarts.ContainsKey(key) || donor?.HeadStart is null)
+                {
+                    tuning.KeepHeadStart = true;
+                    _headStarts[key] = tuning;
+                }
+            }
+            return new HalvingCandidate(owner, candidateRun, fineTune, _classes, tuning);
         }
     }
 

@@ -58,6 +58,46 @@ internal sealed class FineTuneSession : IDisposable
         _totalEpochs = _phases.Sum(p => p.Epochs);
     }
 
+    /// <summary>Keep a <see cref="HeadStartSnapshot"/> when the head-only phase ends, for other runs to start from.</summary>
+    public bool KeepHeadStart { get; set; }
+
+    /// <summary>The state this run reached when its head-only phase ended (with <see cref="KeepHeadStart"/>); null before.</summary>
+    public HeadStartSnapshot? HeadStart { get; private set; }
+
+    /// <summary>
+    /// Starts this run from another run's head-only phase instead of training its own: that phase trains only the new head,
+    /// on the frozen network, with the head's own rate, so it does not depend on the freeze depth or the fine-tuning learning
+    /// rate, and runs that differ only in those would repeat it exactly. The run then goes on as if it had trained the phase
+    /// itself (the same weights, best epoch, learning curve and random generator state). Refused unless the snapshot came
+    /// from a run with the same head settings, before this run trained anything.
+    /// </summary>
+    public void StartFrom(HeadStartSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (_epochs.Count > 0 || _phaseIndex > 0 || _phases.Count == 0 || _phases[0].Name != FineTunePhase.HeadPhase)
+            throw new InvalidOperationException("A run starts from another's head phase only before it trains, and only when it has one.");
+        if (snapshot.Key != HeadPhaseKey())
+            throw new InvalidOperationException("The snapshot's head phase was trained with other settings.");
+        using (torch.no_grad())
+            foreach (var (name, value) in _module.state_dict()) value.copy_(snapshot.State[name]);
+        _best = snapshot.Best.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal);
+        (_bestLoss, _bestAccuracy, _bestEpoch) = (snapshot.BestLoss, snapshot.BestAccuracy, snapshot.BestEpoch);
+        _epochs.AddRange(snapshot.Epochs);
+        _randomState = snapshot.RandomState.clone().DetachFromDisposeScope();
+        _phaseIndex = 1;
+    }
+
+    /// <summary>Everything the head-only phase depends on: equal keys, equal phases.</summary>
+    private string HeadPhaseKey()
+    {
+        var o = _o;
+        var probe = o.LinearProbe is { } p ? $"{p.Trainer}/{p.L2Regularization}/{p.L1Regularization}/{p.Normalization}/{p.MaximumIterations}" : "random";
+        var early = o.EarlyStoppingCriteria is { } e ? $"{e.Metric}/{e.Patience}/{e.StartFromEpoch}/{e.MinDelta}" : "none";
+        return string.Join("|", _phases[0].Epochs, _phases[0].HeadLearningRate, probe, o.Seed, o.BatchSize, o.HeadDropout, o.LabelSmoothing, o.Schedule,
+            o.WarmupFraction, o.Optimizer, o.EffectiveWeightDecay, o.Momentum, early, o.UseBottleneckCache, o.BottleneckCacheMaxMegabytes,
+            o.FrozenPrefixEngine, o.Device, o.NumberOfThreads, _trainPaths.Count, _validationPaths.Count, string.Join(",", _trainPaths.Take(3)));
+    }
+
     /// <summary>True once every phase has ended (all epochs, or early stopping), or a cancellation ended the run.</summary>
     public bool IsFinished => _finished || _phaseIndex >= _phases.Count;
 
@@ -164,6 +204,8 @@ internal sealed class FineTuneSession : IDisposable
         _best = null;
         _randomState?.Dispose();
         _randomState = null;
+        HeadStart?.Dispose();
+        HeadStart = null;
     }
 
     /// <summary>The state of the phase in progress, kept across pauses.</summary>
@@ -205,14 +247,43 @@ internal sealed class FineTuneSession : IDisposable
     private bool ContinuePhase(int left)
     {
         var phase = _phases[_phaseIndex];
-        var counted = phase.Name != FineTunePhase.HeadPhase;
         var a = _active ??= BeginPhase(phase);
         if (phase.IsLinearProbe)
         {
             RunLinearProbe(phase, a.Split);
             EndPhase();
+            if (KeepHeadStart && HeadStart is null) HeadStart = TakeHeadStart();
             return true;
         }
+        try
+        {
+            return ContinueTraining(phase, a, left);
+        }
+        finally
+        {
+            if (KeepHeadStart && HeadStart is null && phase.Name == FineTunePhase.HeadPhase && _phaseIndex > 0) HeadStart = TakeHeadStart();
+        }
+    }
+
+    private HeadStartSnapshot TakeHeadStart()
+    {
+        using var noGrad = torch.no_grad();
+        return new HeadStartSnapshot
+        {
+            Key = HeadPhaseKey(),
+            State = _module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope(), StringComparer.Ordinal),
+            Best = _best!.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal),
+            BestLoss = _bestLoss,
+            BestAccuracy = _bestAccuracy,
+            BestEpoch = _bestEpoch,
+            Epochs = _epochs.ToList(),
+            RandomState = torch.get_rng_state().DetachFromDisposeScope(),
+        };
+    }
+
+    private bool ContinueTraining(FineTunePhase phase, ActivePhase a, int left)
+    {
+        var counted = phase.Name != FineTunePhase.HeadPhase;
         var augment = _o.Augments && phase.Augment;
         var parallelism = _o.DecodeParallelism;
         var stop = false;
@@ -519,5 +590,24 @@ internal sealed class FineTuneSession : IDisposable
         var inPhase = done - _epochsBeforePhase;
         var perEpoch = inPhase > 0 ? (_clock.Elapsed - _phaseStarted).TotalSeconds / inPhase : _clock.Elapsed.TotalSeconds / done;
         return TimeSpan.FromSeconds(Math.Max(0, (_totalEpochs - done) * perEpoch));
+    }
+}
+
+/// <summary>A run's state at the end of its head-only phase (<see cref="FineTuneSession.StartFrom"/>).</summary>
+internal sealed class HeadStartSnapshot : IDisposable
+{
+    public required string Key { get; init; }
+    public required Dictionary<string, Tensor> State { get; init; }
+    public required Dictionary<string, Tensor> Best { get; init; }
+    public double BestLoss { get; init; }
+    public double BestAccuracy { get; init; }
+    public int BestEpoch { get; init; }
+    public required IReadOnlyList<FineTuneEpoch> Epochs { get; init; }
+    public required Tensor RandomState { get; init; }
+
+    public void Dispose()
+    {
+        foreach (var t in State.Values.Concat(Best.Values)) t.Dispose();
+        RandomState.Dispose();
     }
 }

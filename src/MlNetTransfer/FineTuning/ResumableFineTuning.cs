@@ -21,6 +21,15 @@ internal sealed class ResumableFineTuning : IDisposable
     /// <summary>The run so far.</summary>
     public FineTuneRun Run => _session.Run;
 
+    /// <summary>See <see cref="FineTuneSession.KeepHeadStart"/>.</summary>
+    public bool KeepHeadStart { get => _session.KeepHeadStart; set => _session.KeepHeadStart = value; }
+
+    /// <summary>See <see cref="FineTuneSession.HeadStart"/>.</summary>
+    public HeadStartSnapshot? HeadStart => _session.HeadStart;
+
+    /// <summary>See <see cref="FineTuneSession.StartFrom"/>.</summary>
+    public void StartFrom(HeadStartSnapshot snapshot) => _session.StartFrom(snapshot);
+
     /// <summary>See <see cref="FineTuneSession.Advance"/>.</summary>
     public int Advance(int? fineTuningEpochs, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default) =>
         _session.Advance(fineTuningEpochs, progress, cancel);

@@ -125,6 +125,8 @@ internal sealed class SuccessiveHalving
         for (int n = grid.Count; n >= 1; n--)
         {
             var epoch = Mean(n)!.Value;
+            var starts = grid.Take(n).Select(c => c.Start).Distinct().Count();
+            double Cost(int count, int planned, int first, int eta, double epochSeconds) => this.Cost(count, planned, first, eta, epochSeconds, starts);
             var shortest = Math.Min(maxEpochs, EpochsAtSingleSurvivor(n, first, eta));
             if (Cost(n, shortest, first, eta, epoch) > available && n > 1) continue;
             if (Cost(n, shortest, first, eta, epoch) > available && !_mustStart)
@@ -155,9 +157,10 @@ internal sealed class SuccessiveHalving
     }
 
     /// <summary>Estimated seconds of the whole schedule for <paramref name="n"/> candidates planned over <paramref name="planned"/> epochs.</summary>
-    internal double Cost(int n, int planned, int first, int eta, double epochSeconds)
+    internal double Cost(int n, int planned, int first, int eta, double epochSeconds, int starts = int.MaxValue)
     {
-        double cost = n * _startSeconds;
+        // Runs with the same head start share its head phase (FineTuneSession.StartFrom): it is paid once per start.
+        double cost = Math.Min(n, starts) * _startSeconds;
         int had = 0, target = Math.Min(first, planned), left = n;
         while (true)
         {
@@ -193,7 +196,8 @@ internal sealed class SuccessiveHalving
                 if (cancel.IsCancellationRequested) break;
                 runs.TryGetValue(candidate, out var run);
                 var remaining = _budget.Remaining.TotalSeconds - _reserveSeconds;
-                var needs = (target - (run?.Epochs ?? 0)) * (_epochs.Estimate(candidate.FreezeFraction) ?? 0) + (run is null ? _startSeconds : 0);
+                var sharedStart = runs.Keys.Any(k => k.Start is not null && k.Start == candidate.Start);
+                var needs = (target - (run?.Epochs ?? 0)) * (_epochs.Estimate(candidate.FreezeFraction) ?? 0) + (run is null && !sharedStart ? _startSeconds : 0);
                 // Without a model yet, the first candidate always starts; the rest only when they fit.
                 var isFirst = _mustStart && rung == 1 && runs.Count == 0;
                 if (!isFirst && (_budget.IsSpent || needs > remaining))

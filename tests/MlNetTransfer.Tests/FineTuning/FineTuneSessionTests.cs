@@ -76,4 +76,46 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
         Assert.Equal(0, session.Advance(1));
         Assert.Equal(5, session.Finish().Epochs.Count);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARunStartedFromAnotherRunsHeadPhaseEqualsOneThatTrainedItsOwn(bool probe)
+    {
+        FineTuneOptions Settings(double freeze, float rate)
+        {
+            var options = Options();
+            options.FreezeFraction = freeze;
+            options.LearningRate = rate;
+            options.LinearProbe = probe ? new MlNetTransfer.Heads.HeadOptions() : null;
+            return options;
+        }
+        var (expected, expectedRun) = Uninterrupted(Settings(0, 0.004f));
+
+        // The donor fine-tunes at another depth and rate; only its head phase is shared.
+        var donorOptions = Settings(0.5, 0.01f);
+        using var donorModule = Module(donorOptions);
+        using var donor = new FineTuner(donorOptions).Start(donorModule, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        donor.KeepHeadStart = true;
+        donor.Advance(2);
+        var snapshot = donor.HeadStart!;
+        Assert.Equal(probe ? 1 : 2, snapshot.Epochs.Count);
+
+        var options = Settings(0, 0.004f);
+        using var module = Module(options);
+        using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        session.StartFrom(snapshot);
+        session.Advance(null);
+        var run = session.Finish();
+        Assert.Equal(expectedRun.Epochs.Select(e => (e.Phase, e.TrainLoss, e.ValidationLoss)), run.Epochs.Select(e => (e.Phase, e.TrainLoss, e.ValidationLoss)));
+        var weights = FineTuneFixture.Snapshot(module);
+        foreach (var (name, values) in expected) Assert.Equal(values, weights[name]);
+
+        // Other head settings are refused.
+        var other = Settings(0, 0.004f);
+        other.HeadDropout = 0.1f;
+        using var otherModule = Module(other);
+        using var otherSession = new FineTuner(other).Start(otherModule, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        Assert.Throws<InvalidOperationException>(() => otherSession.StartFrom(snapshot));
+    }
 }
