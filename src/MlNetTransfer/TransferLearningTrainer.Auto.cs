@@ -204,7 +204,7 @@ public sealed partial class TransferLearningTrainer
             }
         }
 
-        public IReadOnlyList<EpochReport> Curve => EpochReports(tuning.Run);
+        public IReadOnlyList<EpochReport> Curve => TrainingReportBuilder.Curve(tuning.Run);
 
         public void Advance(int epochs, CancellationToken cancel)
         {

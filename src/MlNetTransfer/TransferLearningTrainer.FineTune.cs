@@ -97,57 +97,9 @@ public sealed partial class TransferLearningTrainer
             DegreeOfParallelism = featurizerOptions.DegreeOfParallelism,
         };
         var timings = new TimingsReport { LoadSeconds = run.LoadSeconds, FeaturizeSeconds = featurizeSeconds, TrainSeconds = trainSeconds, EvaluateSeconds = evaluateSeconds };
-        var report = new FineTuneReport
-        {
-            Method = fineTune.ChainThaw is null ? TransferLearningOptions.FineTuneStrategy : TransferLearningOptions.ChainThawStrategy,
-            FreezeFraction = fineTune.FreezeFraction,
-            TrainFromNode = fineTune.TrainFromNode,
-            PretrainedLayers = r.PretrainedGroups,
-            Phases = r.Phases.Select(p => new PhaseReport(p.Name, p.TrainableGroups.Count, p.Epochs)).ToList(),
-            EpochsRun = r.Epochs.Count,
-            BestEpoch = r.BestEpoch,
-            StoppedEarly = r.StoppedEarly,
-            Cancelled = r.Cancelled,
-            Optimizer = fineTune.Optimizer.ToString(),
-            HeadInitialization = fineTune.LinearProbe is { } probe ? $"linear probe ({probe.Trainer}, {probe.Normalization})" : "random",
-            HeadWarmupEpochs = fineTune.LinearProbe is null ? fineTune.HeadWarmupEpochs : 0,
-            HeadWarmupLearningRate = fineTune.HeadWarmupLearningRate,
-            HeadDropout = fineTune.HeadDropout,
-            LearningRate = fineTune.LearningRate,
-            PretrainedLearningRateFactor = fineTune.PretrainedLearningRateFactor,
-            Schedule = fineTune.Schedule.ToString(),
-            WeightDecay = fineTune.EffectiveWeightDecay,
-            LabelSmoothing = fineTune.LabelSmoothing,
-            BatchSize = fineTune.BatchSize,
-            Augmentation = fineTune.Augments,
-            AugmentationSettings = fineTune.Augmentation?.Describe() ?? "off",
-            EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience} counted from each phase's epoch {e.StartFromEpoch + 1}, min delta {e.MinDelta}" : "off",
-            BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
-            Device = fineTune.Device,
-            ChannelsLast = fineTune.ChannelsLast,
-            Seed = fineTune.Seed,
-            FineTunedSha256 = tuned.FeaturizerSha256,
-        };
-        var curve = EpochReports(r);
-        return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings, report, curve);
+        return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings,
+            TrainingReportBuilder.FineTune(fineTune, r, tuned.FeaturizerSha256), TrainingReportBuilder.Curve(r));
     }
-
-    /// <summary>A run's epochs as the report's learning curve.</summary>
-    private static IReadOnlyList<EpochReport> EpochReports(FineTuneRun r) => r.Epochs.Select(x => new EpochReport
-    {
-        Epoch = x.Epoch,
-        Phase = x.Phase,
-        TrainLoss = x.TrainLoss,
-        TrainAccuracy = x.TrainAccuracy,
-        ValidationLoss = x.ValidationLoss,
-        ValidationAccuracy = x.ValidationAccuracy,
-        LearningRate = x.LearningRate,
-        ImagesPerSecond = x.ImagesPerSecond,
-        Seconds = x.Seconds,
-        BottleneckCached = x.BottleneckCached,
-        FrozenPrefix = x.FrozenPrefix switch { FrozenPrefixEngine.OnnxRuntime => "onnxruntime", FrozenPrefixEngine.TorchSharp => "torchsharp", _ => null },
-        Best = x.Epoch == r.BestEpoch,
-    }).ToList();
 
     private sealed class LabelRow
     {

@@ -39,6 +39,11 @@ internal static class ReportPrinter
                     Markup.Escape(e.Status.Text() + (e.Note is null ? "" : $" ({e.Note})")));
             AnsiConsole.Write(table);
         }
+        if (r.Search is { } search)
+        {
+            AnsiConsole.WriteLine("successive halving: " + search.Rule);
+            if (search.HeadStart is { } start) AnsiConsole.WriteLine("head start: " + start.Reason);
+        }
         if (r.Budget is { } budget)
             AnsiConsole.MarkupLine($"budget {budget.BudgetSeconds:0} s, used {budget.ElapsedSeconds:0.0} s, overshoot {budget.OvershootSeconds:0.0} s; {budget.SkippedCandidates} candidate(s) skipped, {budget.StoppedCandidates} stopped at the budget{(budget.FailedCandidates > 0 ? $", {budget.FailedCandidates} failed (see the leaderboard)" : "")}");
 

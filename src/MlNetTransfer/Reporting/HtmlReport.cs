@@ -38,6 +38,7 @@ public static class HtmlReport
         Summary(html, report);
         if (details.Scenario is { } scenario) Scenario(html, scenario);
         if (details.Leaderboard is { } leaderboard) LeaderboardSection(html, leaderboard);
+        if (report.Search is { } search) SearchSection(html, search);
         if (details.LearningCurves.Count > 0) Curves(html, details.LearningCurves);
         Evaluation(html, report);
         Data(html, report);
@@ -102,6 +103,13 @@ public static class HtmlReport
         html.Raw("</tbody>\n</table>\n");
         if (board.Entries.Any(e => e.Score is not null))
             Plot(html, PlotNames.AccuracyVersusTime, ReportPlots.AccuracyVersusTime(board), $"{board.Metric} against wall time per candidate");
+        html.Raw("</section>\n");
+    }
+
+    private static void SearchSection(Html html, Strategy.HalvingPlan search)
+    {
+        html.Raw("<section>\n<h2>Successive halving</h2>\n<p>").Text(search.Rule).Raw("</p>\n");
+        if (search.HeadStart is { } start) html.Raw("<p>").Text("Head start: " + start.Reason).Raw("</p>\n");
         html.Raw("</section>\n");
     }
 

@@ -185,10 +185,12 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Equal(2, report.Search.GridSize); // one depth x both starts x one rate
         Assert.Contains("leaderboard", run.StdOut);
         Assert.Contains("rung", run.StdOut);
+        Assert.Contains("head start: both starts", run.StdOut);
         Assert.Contains("Scenario:", run.StdOut);
         var html = File.ReadAllText(dir.Combine("report.html"));
         Assert.Contains($"data-plot=\"{HtmlReport.PlotNames.ScenarioMatrix}\"", html);
         Assert.Contains($"data-plot=\"{HtmlReport.PlotNames.AccuracyVersusTime}\"", html);
+        Assert.Contains("Successive halving", html);
 
         var bad = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "ten", "--out", zip);
         Assert.Equal(1, bad.ExitCode);
