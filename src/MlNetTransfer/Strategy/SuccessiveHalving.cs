@@ -82,7 +82,8 @@ internal sealed class SuccessiveHalving
     private readonly AutoSearchOptions _options;
     private readonly TrainingBudget _budget;
     private readonly EpochTimeEstimator _epochs;
-    private readonly double _startSeconds, _reserveSeconds;
+    private readonly double _reserveSeconds;
+    private double _startSeconds;
     private readonly bool _mustStart;
 
     /// <param name="options">η, rung-1 epochs.</param>
@@ -228,8 +229,14 @@ internal sealed class SuccessiveHalving
                     rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, seconds[candidate], CandidateStatus.Failed, e.Message));
                     continue;
                 }
-                seconds[candidate] = seconds.GetValueOrDefault(candidate) + (_budget.Elapsed - started).TotalSeconds;
-                if (run.EpochSeconds is { } perEpoch) _epochs.Observe(perEpoch, candidate.FreezeFraction);
+                var took = (_budget.Elapsed - started).TotalSeconds;
+                seconds[candidate] = seconds.GetValueOrDefault(candidate) + took;
+                if (run.EpochSeconds is { } perEpoch)
+                {
+                    _epochs.Observe(perEpoch, candidate.FreezeFraction);
+                    // A run that trained its own head start measures it: what the rung took beyond its epochs.
+                    if (rung == 1 && !sharedStart) _startSeconds = Math.Max(0, took - run.Epochs * perEpoch);
+                }
                 CandidateStatus? ended = run.Cancelled ? (cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget) : null;
                 ran.Add((candidate, ended, ended is null ? null : "best epoch kept"));
             }

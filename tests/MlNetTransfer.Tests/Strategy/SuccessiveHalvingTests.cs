@@ -9,7 +9,8 @@ namespace MlNetTransfer.Tests.Strategy;
 public sealed class SuccessiveHalvingTests
 {
     /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock and whose score is fixed.</summary>
-    private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name) : IHalvingRun
+    private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
+        double startSeconds = 0) : IHalvingRun
     {
         public bool IsFinished => Epochs >= planned;
         public bool Cancelled => false;
@@ -22,6 +23,7 @@ public sealed class SuccessiveHalvingTests
         public void Advance(int epochs, CancellationToken cancel)
         {
             var n = Math.Min(epochs, planned - Epochs);
+            if (Epochs == 0) clock.Advance(TimeSpan.FromSeconds(startSeconds));
             log.Add($"{name}+{n}");
             Epochs += n;
             clock.Advance(TimeSpan.FromSeconds(n * epochSeconds));
@@ -128,6 +130,23 @@ public sealed class SuccessiveHalvingTests
         Assert.Equal(6, rows.Count(r => r.Rung == 1 && r.Status == CandidateStatus.Skipped));
         Assert.Equal(60, budget.Elapsed.TotalSeconds, 6);
         Assert.Equal(grid[2], SuccessiveHalving.Best(grid, runs));
+    }
+
+    [Fact]
+    public void AHeadStartSlowerThanEstimatedIsMeasuredAndCountedForTheNextStart()
+    {
+        var (halving, clock, budget) = Setup(100);
+        AutoCandidate[] grid = [AutoCandidate.ForFineTuning(1, HeadStart.Probe, 1e-4f), AutoCandidate.ForFineTuning(1, HeadStart.Random, 1e-4f)];
+        var plan = halving.Plan(grid, maxEpochs: 20);
+        Assert.Equal(2, plan.Candidates); // planned with head starts of 0 s
+        var log = new List<string>();
+        // The probe start takes 50 s: after it and its epoch (60 s), the random start's 50 s and an epoch do not fit in 40 s.
+        var (rows, _) = halving.Run(grid, plan, c => new ScriptedRun(clock, 0.9, 10, plan.PlannedEpochs, log, c.Name, startSeconds: 50));
+        Assert.Single(log);
+        var skipped = Assert.Single(rows, r => r.Candidate == grid[1]);
+        Assert.Equal(CandidateStatus.Skipped, skipped.Status);
+        Assert.Contains("needs about 60 s", skipped.Note);
+        Assert.Equal(60, budget.Elapsed.TotalSeconds, 6);
     }
 
     [Fact]
