@@ -34,6 +34,9 @@ public sealed class TransferLearningResult
 
     private void SaveTo(string file) => ModelZip.Write(_ml, Model, Metadata, file);
 
+    /// <summary>The same model with another report (a search's, around its winner's).</summary>
+    internal TransferLearningResult WithReport(TrainingReport report) => new(_ml, Model, Metadata, report);
+
     /// <summary>The saved model as a ready classifier, without a round trip through a file.</summary>
     public ImageClassifier ToClassifier() => new(_ml, Model, Metadata);
 }

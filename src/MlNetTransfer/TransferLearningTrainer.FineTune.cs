@@ -13,7 +13,33 @@ public sealed partial class TransferLearningTrainer
     /// chain exactly as it will predict from the saved zip.</summary>
     private TransferLearningResult TrainFineTuned(RunContext run)
     {
-        var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
+        var (dataset, cancel) = (run.Dataset, run.Cancel);
+        var fineTune = FineTuneOptionsFor(run.Options);
+        var classes = FineTuneClasses(dataset);
+        var sw = Stopwatch.StartNew();
+        using var tuned = new FineTuningTrainer(_ml, fineTune, run.Resolved).Train(dataset.Train, dataset.Validation, classes, FineTuneProgress(run), cancel);
+        return Evaluated(run, fineTune, classes, tuned, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A run that trains a few epochs at a time, for successive halving; <see cref="Evaluated"/> turns it into a
+    /// result once it is complete.</summary>
+    private ResumableFineTuning StartFineTuning(RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes) =>
+        new FineTuningTrainer(_ml, fineTune, run.Resolved).Start(run.Dataset.Train, run.Dataset.Validation, classes);
+
+    private static IProgress<FineTuneProgress>? FineTuneProgress(RunContext run) => run.Progress is not { } progress ? null : new InlineProgress<FineTuneProgress>(p =>
+        progress.Report(new TrainingProgress(TrainingProgress.FineTuning, (long)(p.Epoch - 1) * p.Batches + p.Batch, (long)p.TotalEpochs * p.Batches, p.ToString())));
+
+    /// <summary>The same class order as the feature-extractor path: ML.NET's value → key mapping, by value.</summary>
+    private IReadOnlyList<string> FineTuneClasses(Data.ImageDataset dataset)
+    {
+        var labels = _ml.Data.LoadFromEnumerable(dataset.Train.Select(e => new LabelRow { Label = e.Label }));
+        return ClassNames(LabelToKey(labels).Transform(labels).Schema[HeadEstimator.LabelColumn]);
+    }
+
+    /// <summary>The fine-tuning options of a run: its <see cref="TransferLearningOptions.FineTune"/> with what the run fixes
+    /// (backbone, seed, columns, resizing, chain-thaw for that strategy).</summary>
+    private static FineTuneOptions FineTuneOptionsFor(TransferLearningOptions options)
+    {
         var fineTune = options.FineTune.Clone();
         fineTune.Arch = options.Backbone;
         fineTune.Mirrors = options.Mirrors;
@@ -22,20 +48,18 @@ public sealed partial class TransferLearningTrainer
         fineTune.ImagePathColumnName = options.Featurizer.ImagePathColumn;
         fineTune.Resizing = options.Featurizer.Resizing;
         fineTune.ChainThaw = options.Strategy == TransferLearningOptions.ChainThawStrategy ? fineTune.ChainThaw ?? new ChainThawOptions() : null;
+        return fineTune;
+    }
 
-        // The same class order as the feature-extractor path: ML.NET's value → key mapping, by value.
+    /// <summary>Evaluates a fine-tuned classifier on the held-out splits and builds its report.</summary>
+    private TransferLearningResult Evaluated(RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes, FineTuningResult tuned, double trainSeconds)
+    {
+        var (options, dataset, progress) = (run.Options, run.Dataset, run.Progress);
         var labels = _ml.Data.LoadFromEnumerable(dataset.Train.Select(e => new LabelRow { Label = e.Label }));
-        var classes = ClassNames(LabelToKey(labels).Transform(labels).Schema[HeadEstimator.LabelColumn]);
-
         var sw = Stopwatch.StartNew();
-        var trainProgress = progress is null ? null : new InlineProgress<FineTuneProgress>(p =>
-            progress.Report(new TrainingProgress(TrainingProgress.FineTuning, (long)(p.Epoch - 1) * p.Batches + p.Batch, (long)p.TotalEpochs * p.Batches, p.ToString())));
-        using var tuned = new FineTuningTrainer(_ml, fineTune, run.Resolved).Train(dataset.Train, dataset.Validation, classes, trainProgress, cancel);
-        var trainSeconds = sw.Elapsed.TotalSeconds;
 
         // Held-out images go through the fine-tuned ML.NET featurizer (ONNX Runtime), as predictions from the zip will.
         // A cancelled run still gets its report: the evaluation below ignores the (already cancelled) token.
-        sw.Restart();
         var featurizerOptions = new ImageFeaturizerOptions
         {
             ImagePathColumn = options.Featurizer.ImagePathColumn,
@@ -73,56 +97,8 @@ public sealed partial class TransferLearningTrainer
             DegreeOfParallelism = featurizerOptions.DegreeOfParallelism,
         };
         var timings = new TimingsReport { LoadSeconds = run.LoadSeconds, FeaturizeSeconds = featurizeSeconds, TrainSeconds = trainSeconds, EvaluateSeconds = evaluateSeconds };
-        var report = new FineTuneReport
-        {
-            Method = fineTune.ChainThaw is null ? TransferLearningOptions.FineTuneStrategy : TransferLearningOptions.ChainThawStrategy,
-            FreezeFraction = fineTune.FreezeFraction,
-            TrainFromNode = fineTune.TrainFromNode,
-            PretrainedLayers = r.PretrainedGroups,
-            Phases = r.Phases.Select(p => new PhaseReport(p.Name, p.TrainableGroups.Count, p.Epochs)).ToList(),
-            EpochsRun = r.Epochs.Count,
-            BestEpoch = r.BestEpoch,
-            StoppedEarly = r.StoppedEarly,
-            Cancelled = r.Cancelled,
-            Optimizer = fineTune.Optimizer.ToString(),
-            HeadInitialization = fineTune.LinearProbe is { } probe ? $"linear probe ({probe.Trainer}, {probe.Normalization})" : "random",
-            HeadWarmupEpochs = fineTune.LinearProbe is null ? fineTune.HeadWarmupEpochs : 0,
-            HeadWarmupLearningRate = fineTune.HeadWarmupLearningRate,
-            HeadDropout = fineTune.HeadDropout,
-            LearningRate = fineTune.LearningRate,
-            PretrainedLearningRateFactor = fineTune.PretrainedLearningRateFactor,
-            Schedule = fineTune.Schedule.ToString(),
-            WeightDecay = fineTune.EffectiveWeightDecay,
-            LabelSmoothing = fineTune.LabelSmoothing,
-            BatchSize = fineTune.BatchSize,
-            Augmentation = fineTune.Augments,
-            AugmentationSettings = fineTune.Augmentation?.Describe() ?? "off",
-            EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience} counted from each phase's epoch {e.StartFromEpoch + 1}, min delta {e.MinDelta}" : "off",
-            BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
-            Device = fineTune.Device,
-            ChannelsLast = fineTune.ChannelsLast,
-            FrozenPrefixEngine = fineTune.FrozenPrefixEngine.Name(),
-            SavedInt8Prefix = r.KeepsInt8Prefix,
-            Int8PrefixFallback = r.Int8PrefixFallback,
-            Seed = fineTune.Seed,
-            FineTunedSha256 = tuned.FeaturizerSha256,
-        };
-        var curve = r.Epochs.Select(x => new EpochReport
-        {
-            Epoch = x.Epoch,
-            Phase = x.Phase,
-            TrainLoss = x.TrainLoss,
-            TrainAccuracy = x.TrainAccuracy,
-            ValidationLoss = x.ValidationLoss,
-            ValidationAccuracy = x.ValidationAccuracy,
-            LearningRate = x.LearningRate,
-            ImagesPerSecond = x.ImagesPerSecond,
-            Seconds = x.Seconds,
-            BottleneckCached = x.BottleneckCached,
-            FrozenPrefix = x.FrozenPrefix?.Name(),
-            Best = x.Epoch == r.BestEpoch,
-        }).ToList();
-        return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings, report, curve);
+        return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings,
+            TrainingReportBuilder.FineTune(fineTune, r, tuned.FeaturizerSha256), TrainingReportBuilder.Curve(r));
     }
 
     private sealed class LabelRow

@@ -28,6 +28,7 @@ public sealed partial class TransferLearningTrainer
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
+        if (options.Strategy == TransferLearningOptions.AutoStrategy) options.Auto.Validate();
         var run = Start(options, progress, cancel);
         return options.Strategy switch
         {
@@ -183,51 +184,9 @@ public sealed partial class TransferLearningTrainer
         TimingsReport timings, FineTuneReport? fineTune, IReadOnlyList<EpochReport> curve)
     {
         var (options, dataset) = (run.Options, run.Dataset);
-        var primary = testReport ?? valReport ?? throw new MlNetTransferException($"{options.DataPath}: no validation or test images to evaluate on.");
-        var report = new TrainingReport
-        {
-            Strategy = options.Strategy,
-            Metrics = primary,
-            EvaluatedOn = testReport is not null ? "test" : "validation",
-            ValidationMetrics = valReport,
-            TestMetrics = testReport,
-            Data = new DataReport
-            {
-                Source = dataset.Source,
-                PreSplit = dataset.IsPreSplit,
-                Seed = options.Dataset.Seed,
-                Fractions = [options.Dataset.TrainFraction, options.Dataset.ValidationFraction, options.Dataset.TestFraction],
-                Classes = classes,
-            },
-            Counts = new SplitCounts
-            {
-                Train = dataset.Train.Count,
-                Validation = dataset.Validation.Count,
-                Test = dataset.Test.Count,
-                Skipped = dataset.Skipped.Count,
-                PerClass = classes.ToDictionary(c => c, c => new[]
-                {
-                    dataset.Train.Count(e => e.Label == c), dataset.Validation.Count(e => e.Label == c), dataset.Test.Count(e => e.Label == c),
-                }),
-            },
-            Skipped = dataset.Skipped.Select(s => new SkippedReport(s.Path, s.Reason)).ToList(),
-            Backbone = new BackboneReport
-            {
-                Name = backbone.Spec.Name,
-                Source = run.Resolved.Source,
-                Sha256 = backbone.Sha256,
-                EmbeddingTensor = backbone.Spec.EmbeddingTensor ?? "",
-                EmbeddingSize = backbone.EmbeddingSize,
-                InputWidth = backbone.Spec.InputWidth,
-                InputHeight = backbone.Spec.InputHeight,
-                SourceDomain = backbone.Spec.SourceDomain,
-            },
-            Trainer = trainer,
-            Featurization = featurization,
-            Timings = timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds },
-            FineTune = fineTune,
-            LearningCurve = curve,
-        };
+        var report = TrainingReportBuilder.Report(options, dataset, run.Resolved.Source, backbone, classes, valReport, testReport, trainer, featurization,
+            timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds }, fineTune, curve);
+        var primary = report.Metrics;
         var metadata = new ModelMetadata
         {
             Kind = options.Strategy,

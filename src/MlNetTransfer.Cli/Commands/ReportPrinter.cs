@@ -1,3 +1,4 @@
+using System.Globalization;
 using MlNetTransfer.Reporting;
 using Spectre.Console;
 
@@ -32,13 +33,18 @@ internal static class ReportPrinter
         }
         if (r.Leaderboard is { } board)
         {
-            var table = new Table().Title($"leaderboard ({Markup.Escape(board.Metric)})").AddColumns("candidate", "strategy", "freeze", "val accuracy", "macro-F1", "seconds", "tuning epochs", "img/s", "status");
+            var table = new Table().Title($"leaderboard ({Markup.Escape(board.Metric)})").AddColumns("candidate", "rung", "strategy", "freeze", "val accuracy", "macro-F1", "seconds", "tuning epochs", "img/s", "status");
             foreach (var e in board.Entries)
-                table.AddRow($"{(e.Candidate == board.Winner ? "[bold]" + Markup.Escape(e.Candidate) + " *[/]" : Markup.Escape(e.Candidate))}", Markup.Escape(e.Strategy),
+                table.AddRow($"{(board.IsWinner(e) ? "[bold]" + Markup.Escape(e.Candidate) + " *[/]" : Markup.Escape(e.Candidate))}", e.Rung.ToString(CultureInfo.InvariantCulture), Markup.Escape(e.Strategy),
                     e.FreezeFraction is { } f ? $"{f:0.00}" : "", e.Score is { } a ? $"{a:0.000}" : "-", e.MacroF1 is { } m1 ? $"{m1:0.000}" : "-", $"{e.WallSeconds:0.0}",
                     e.FineTuningEpochs?.ToString() ?? "", e.ImagesPerSecond is { } ips ? $"{ips:0.0}" : "",
-                    Markup.Escape(e.Status + (e.Note is null ? "" : $" ({e.Note})")));
+                    Markup.Escape(e.Status.Text() + (e.Note is null ? "" : $" ({e.Note})")));
             AnsiConsole.Write(table);
+        }
+        if (r.Search is { } search)
+        {
+            AnsiConsole.WriteLine("successive halving: " + search.Rule);
+            if (search.HeadStart is { } start) AnsiConsole.WriteLine("head start: " + start.Reason);
         }
         if (r.Budget is { } budget)
             AnsiConsole.MarkupLine($"budget {budget.BudgetSeconds:0} s, used {budget.ElapsedSeconds:0.0} s, overshoot {budget.OvershootSeconds:0.0} s; {budget.SkippedCandidates} candidate(s) skipped, {budget.StoppedCandidates} stopped at the budget{(budget.FailedCandidates > 0 ? $", {budget.FailedCandidates} failed (see the leaderboard)" : "")}");

@@ -40,6 +40,39 @@ internal static class TrainCommand
             Description = "auto: wall-time budget for the whole run, e.g. 90s, 10m, 1h30m (a plain number is seconds).",
             DefaultValueFactory = _ => "10m",
         };
+        var autoDefaults = new Strategy.AutoSearchOptions();
+        var halvingRate = new Option<int>("--halving-rate")
+        {
+            Description = "auto: successive halving over the fine-tuning candidates keeps the best 1/N of each rung, and gives them N times the epochs they had.",
+            DefaultValueFactory = _ => autoDefaults.HalvingRate,
+        };
+        var rungEpochs = new Option<int>("--rung-epochs")
+        {
+            Description = "auto: fine-tuning epochs every candidate gets in the first rung (the head's warm-up or probe comes on top).",
+            DefaultValueFactory = _ => autoDefaults.RungEpochs,
+        };
+        var freezeDepths = new Option<int>("--freeze-depths")
+        {
+            Description = "auto: freeze depths tried, the scenario's and its nearest neighbours.",
+            DefaultValueFactory = _ => autoDefaults.FreezeDepths,
+        };
+        var lrGrid = new Option<string>("--lr-grid")
+        {
+            Description = "auto: the learning rates tried, as factors of --lr, comma-separated.",
+            DefaultValueFactory = _ => string.Join(",", autoDefaults.LearningRateFactors.Select(f => f.ToString(CultureInfo.InvariantCulture))),
+        };
+        var headStart = new Option<string>("--head-start")
+        {
+            Description = "auto: how fine-tuning candidates' heads start. auto: from the data (probe where the frozen head scores at least --strong-head on validation " +
+                          "and the domain is similar, random with warm-up where neither holds, both otherwise); probe, random or both fix it.",
+            DefaultValueFactory = _ => "auto",
+        };
+        headStart.AcceptOnlyFromAmong("auto", "probe", "random", "both");
+        var strongHead = new Option<double>("--strong-head")
+        {
+            Description = "auto: the frozen head's validation accuracy from which --head-start auto counts the frozen features as strong.",
+            DefaultValueFactory = _ => autoDefaults.StrongHeadAccuracy,
+        };
         var output = new Option<string>("--out", "-o") { Description = "Where to save the model zip.", DefaultValueFactory = _ => "model.zip" };
         var report = new Option<string?>("--report", "-r") { Description = "Where to write the JSON report. Default: report.json beside the model." };
         var split = new Option<string>("--split")
@@ -123,7 +156,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
-            data, backbone, strategy, trainer, budget, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
+            data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
             freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
         };
@@ -140,6 +173,12 @@ internal static class TrainCommand
                 Mirrors = parse.GetValue(mirrors)?.ToList() ?? [],
                 Budget = Strategy.TrainingBudget.Parse(parse.GetValue(budget)!),
             };
+            options.Auto.HalvingRate = parse.GetValue(halvingRate);
+            options.Auto.RungEpochs = parse.GetValue(rungEpochs);
+            options.Auto.FreezeDepths = parse.GetValue(freezeDepths);
+            options.Auto.LearningRateFactors = ParseFactors(parse.GetValue(lrGrid)!);
+            options.Auto.HeadStart = Enum.Parse<Strategy.HeadStartMode>(parse.GetValue(headStart)!, ignoreCase: true);
+            options.Auto.StrongHeadAccuracy = parse.GetValue(strongHead);
             options.Dataset.TrainFraction = fractions[0];
             options.Dataset.ValidationFraction = fractions[1];
             options.Dataset.TestFraction = fractions[2];
@@ -223,6 +262,19 @@ internal static class TrainCommand
         AnsiConsole.MarkupLine($"Model:  [green]{Markup.Escape(Path.GetFullPath(modelPath))}[/]");
         AnsiConsole.MarkupLine($"Report: [green]{Markup.Escape(Path.GetFullPath(reportPath))}[/] and [green]{Markup.Escape(Path.GetFullPath(htmlPath))}[/]");
         return 0;
+    }
+
+    internal static List<float> ParseFactors(string text)
+    {
+        var factors = new List<float>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) || !(f > 0) || !float.IsFinite(f))
+                throw new MlNetTransferException($"--lr-grid '{text}': '{part}' is not a positive number; give factors of --lr, e.g. 1,0.3.");
+            factors.Add(f);
+        }
+        if (factors.Count == 0) throw new MlNetTransferException($"--lr-grid '{text}': give one or more factors of --lr, e.g. 1,0.3.");
+        return factors;
     }
 
     internal static double[] ParseSplit(string text)

@@ -98,6 +98,26 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         }
     }
 
+    /// <summary>A run that trains a few epochs at a time (successive halving's rungs) and is packaged like <see cref="Train(IReadOnlyList{ImageExample}, IReadOnlyList{ImageExample}, IReadOnlyList{string}?, IProgress{FineTuneProgress}?, CancellationToken)"/>'s
+    /// result once it ends; arguments as there. A resumed run trains exactly as an uninterrupted one.</summary>
+    internal ResumableFineTuning Start(IReadOnlyList<ImageExample> train, IReadOnlyList<ImageExample> validation, IReadOnlyList<string> classes)
+    {
+        _options.Validate();
+        if (classes.Count < 2) throw new MlNetTransferException($"Fine-tuning needs at least 2 classes; the data has {classes.Count}.");
+        var prepared = PrepareBackbone();
+        var module = CreateModule(prepared, classes.Count, _options);
+        try
+        {
+            var session = new FineTuner(_options).Start(module, new ImagePixelReader(prepared.ImageWidth, prepared.ImageHeight, _options.Resizing), classes, train, validation);
+            return new ResumableFineTuning(session, module, run => Package(module, prepared, classes, run));
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The trainable module fine-tuning starts from: the prepared backbone (<c>pixels</c> → embedding) with a new
     /// linear head of <paramref name="classes"/> outputs, its baked-in input normalisation kept constant.</summary>
     public static OnnxTorchModule CreateModule(PreparedBackbone backbone, int classes, FineTuneOptions? options = null)

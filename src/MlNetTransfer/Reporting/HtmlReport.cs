@@ -38,6 +38,7 @@ public static class HtmlReport
         Summary(html, report);
         if (details.Scenario is { } scenario) Scenario(html, scenario);
         if (details.Leaderboard is { } leaderboard) LeaderboardSection(html, leaderboard);
+        if (report.Search is { } search) SearchSection(html, search);
         if (details.LearningCurves.Count > 0) Curves(html, details.LearningCurves);
         Evaluation(html, report);
         Data(html, report);
@@ -86,22 +87,29 @@ public static class HtmlReport
             html.Text($" of a {F(budget, "0.#")} s budget ({(over > 0 ? $"over by {F(over, "0.0")} s" : "within budget")})");
         }
         html.Text(".").Raw("</p>\n");
-        html.Raw("<table>\n<thead><tr><th class=\"n\">#</th><th>candidate</th><th>strategy</th><th class=\"n\">frozen</th><th class=\"n\">").Text(board.Metric)
+        html.Raw("<table>\n<thead><tr><th class=\"n\">#</th><th>candidate</th><th class=\"n\">rung</th><th>strategy</th><th class=\"n\">frozen</th><th class=\"n\">").Text(board.Metric)
             .Raw("</th><th class=\"n\">macro-F1</th><th class=\"n\">wall time (s)</th><th class=\"n\">fine-tuning epochs</th><th class=\"n\">img/s</th><th>status</th></tr></thead>\n<tbody>\n");
         var rank = 0;
         foreach (var e in board.Ranked())
         {
             rank++;
-            html.Raw(e.Candidate == board.Winner ? "<tr class=\"winner\">" : "<tr>");
-            Cells(html, rank.ToString(CultureInfo.InvariantCulture), e.Candidate + (e.Candidate == board.Winner ? " ★" : ""), e.Strategy,
+            html.Raw(board.IsWinner(e) ? "<tr class=\"winner\">" : "<tr>");
+            Cells(html, rank.ToString(CultureInfo.InvariantCulture), e.Candidate + (board.IsWinner(e) ? " ★" : ""), e.Rung.ToString(CultureInfo.InvariantCulture), e.Strategy,
                 e.FreezeFraction is { } f ? Pct(f) : "", e.Score is { } s ? F(s, "0.000") : "—", e.MacroF1 is { } m ? F(m, "0.000") : "—",
                 F(e.WallSeconds, "0.0"), e.FineTuningEpochs?.ToString(CultureInfo.InvariantCulture) ?? "", e.ImagesPerSecond is { } ips ? F(ips, "0.0") : "",
-                e.Status + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
+                e.Status.Text() + (e.Note is { Length: > 0 } note ? $" — {note}" : ""));
             html.Raw("</tr>\n");
         }
         html.Raw("</tbody>\n</table>\n");
         if (board.Entries.Any(e => e.Score is not null))
             Plot(html, PlotNames.AccuracyVersusTime, ReportPlots.AccuracyVersusTime(board), $"{board.Metric} against wall time per candidate");
+        html.Raw("</section>\n");
+    }
+
+    private static void SearchSection(Html html, Strategy.HalvingPlan search)
+    {
+        html.Raw("<section>\n<h2>Successive halving</h2>\n<p>").Text(search.Rule).Raw("</p>\n");
+        if (search.HeadStart is { } start) html.Raw("<p>").Text("Head start: " + start.Reason).Raw("</p>\n");
         html.Raw("</section>\n");
     }
 

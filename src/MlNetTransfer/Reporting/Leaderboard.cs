@@ -1,4 +1,48 @@
+using System.Text.Json.Serialization;
+
 namespace MlNetTransfer.Reporting;
+
+/// <summary>How a leaderboard row ended. report.json writes the names given here (stable across versions).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<CandidateStatus>))]
+public enum CandidateStatus
+{
+    /// <summary>Trained to its end: its planned epochs, or early stopping ended it (heads: fitted).</summary>
+    [JsonStringEnumMemberName("completed")] Completed,
+
+    /// <summary>Successive halving: among the best of its rung, it went on training in the next rung (a later row).</summary>
+    [JsonStringEnumMemberName("promoted")] Promoted,
+
+    /// <summary>Successive halving: not among the best of its rung, so it trained no further.</summary>
+    [JsonStringEnumMemberName("eliminated")] Eliminated,
+
+    /// <summary>The budget ran out while it trained: it stopped at its next batch and kept its best epoch.</summary>
+    [JsonStringEnumMemberName("stopped at budget")] StoppedAtBudget,
+
+    /// <summary>Not started: its estimated time did not fit in what was left of the budget.</summary>
+    [JsonStringEnumMemberName("skipped")] Skipped,
+
+    /// <summary>Could not run (the note says why); the other candidates still count.</summary>
+    [JsonStringEnumMemberName("failed")] Failed,
+
+    /// <summary>The user cancelled the run while it trained; it kept its best epoch.</summary>
+    [JsonStringEnumMemberName("interrupted")] Interrupted,
+}
+
+/// <summary>The words report.json uses for a <see cref="CandidateStatus"/>, for the console and the HTML report.</summary>
+public static class CandidateStatuses
+{
+    public static string Text(this CandidateStatus status) => status switch
+    {
+        CandidateStatus.Completed => "completed",
+        CandidateStatus.Promoted => "promoted",
+        CandidateStatus.Eliminated => "eliminated",
+        CandidateStatus.StoppedAtBudget => "stopped at budget",
+        CandidateStatus.Skipped => "skipped",
+        CandidateStatus.Failed => "failed",
+        CandidateStatus.Interrupted => "interrupted",
+        _ => throw new ArgumentOutOfRangeException(nameof(status)),
+    };
+}
 
 /// <summary>The candidates an automatic search or an experiment tried, with their validation results (report.json and the HTML report).</summary>
 public sealed record Leaderboard
@@ -15,10 +59,16 @@ public sealed record Leaderboard
     /// <summary>Candidate name of the winner, if one was chosen.</summary>
     public string? Winner { get; init; }
 
+    /// <summary>The winner's rung (a candidate has one row per rung it trained in).</summary>
+    public int? WinnerRung { get; init; }
+
     public IReadOnlyList<LeaderboardEntry> Entries { get; init; } = [];
 
     /// <summary>Entries best first (highest score, then least time).</summary>
     public IReadOnlyList<LeaderboardEntry> Ranked() => Entries.OrderByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e.WallSeconds).ToList();
+
+    /// <summary>Whether <paramref name="entry"/> is the winner's row.</summary>
+    public bool IsWinner(LeaderboardEntry entry) => entry.Candidate == Winner && (WinnerRung is null || entry.Rung == WinnerRung);
 }
 
 /// <summary>One candidate: a strategy (and head or depth) trained and evaluated on the validation split.</summary>
@@ -38,11 +88,19 @@ public sealed record LeaderboardEntry
 
     public double? MacroF1 { get; init; }
 
-    /// <summary>Wall time of the candidate (training and evaluation).</summary>
+    /// <summary>Wall time of the candidate (training and evaluation); for a successive-halving row, from the candidate's start to
+    /// the end of that rung (so a candidate's rows trace its accuracy against time).</summary>
     public double WallSeconds { get; init; }
 
-    /// <summary><c>completed</c>, <c>stopped at budget</c>, <c>failed</c>, …</summary>
-    public string Status { get; init; } = "completed";
+    /// <summary>Which round of the search the row belongs to: 0 for heads on cached embeddings (fitted first, cheap); for
+    /// fine-tuning candidates the successive-halving rung, from 1 (every candidate, a few epochs) up, each later rung holding
+    /// the best of the one before with more epochs. A candidate has one row per rung it trained in. Candidates of the
+    /// experiment, run once each, are rung 1.</summary>
+    public int Rung { get; init; }
+
+    /// <summary>How the row ended (report.json: <c>completed</c>, <c>promoted</c>, <c>eliminated</c>, <c>stopped at budget</c>,
+    /// <c>skipped</c>, <c>failed</c>, <c>interrupted</c>).</summary>
+    public CandidateStatus Status { get; init; } = CandidateStatus.Completed;
 
     public string? Note { get; init; }
 

@@ -120,7 +120,7 @@ public static class ReportPlots
                 series.Points.Add(new ScatterPoint(Math.Max(e.WallSeconds, 0.01), e.Score!.Value));
             model.Series.Add(series);
         }
-        if (leaderboard.Winner is { } winner && finished.FirstOrDefault(e => e.Candidate == winner) is { } best)
+        if (leaderboard.Winner is { } winner && finished.FirstOrDefault(leaderboard.IsWinner) is { } best)
         {
             var marker = new ScatterSeries { Title = $"winner: {winner}", MarkerType = MarkerType.Diamond, MarkerSize = 11, MarkerFill = OxyColors.Transparent, MarkerStroke = OxyColors.Black, MarkerStrokeThickness = 2 };
             marker.Points.Add(new ScatterPoint(Math.Max(best.WallSeconds, 0.01), best.Score!.Value));
@@ -131,7 +131,7 @@ public static class ReportPlots
             var right = Position(Math.Max(e.WallSeconds, 0.01)) > 0.6;   // names of points on the right go to their left
             model.Annotations.Add(new TextAnnotation
             {
-                Text = e.Candidate, TextPosition = new DataPoint(Math.Max(e.WallSeconds, 0.01), e.Score!.Value), Stroke = OxyColors.Transparent,
+                Text = e.Rung > 1 ? $"{e.Candidate} (rung {e.Rung})" : e.Candidate, TextPosition = new DataPoint(Math.Max(e.WallSeconds, 0.01), e.Score!.Value), Stroke = OxyColors.Transparent,
                 FontSize = 11, Offset = new ScreenVector(right ? -9 : 9, -5),
                 TextHorizontalAlignment = right ? HorizontalAlignment.Right : HorizontalAlignment.Left, TextVerticalAlignment = VerticalAlignment.Bottom,
             });

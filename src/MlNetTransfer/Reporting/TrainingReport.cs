@@ -40,6 +40,10 @@ public sealed record TrainingReport
     /// <summary>The search's time budget and how well it was kept.</summary>
     public BudgetReport? Budget { get; init; }
 
+    /// <summary>The <c>auto</c> strategy's successive halving: how many candidates entered, the planned epochs, the head
+    /// starts tried and why.</summary>
+    public MlNetTransfer.Strategy.HalvingPlan? Search { get; init; }
+
     /// <summary>Per-epoch curves of every fine-tuned candidate of a search (the winner's is also <see cref="LearningCurve"/>).</summary>
     public IReadOnlyList<LearningCurve> CandidateCurves { get; init; } = [];
 

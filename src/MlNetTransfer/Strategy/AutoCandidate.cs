@@ -32,6 +32,65 @@ public sealed record AutoCandidate(string Name, string Family, CandidateMethod M
 {
     public bool IsFineTune => Method != CandidateMethod.Head;
 
+    /// <summary>Successive-halving candidates: how the new head starts; null means the run's own fine-tuning options decide.</summary>
+    public HeadStart? Start { get; init; }
+
+    /// <summary>Successive-halving candidates: the peak learning rate (<see cref="FineTuning.FineTuneOptions.LearningRate"/>);
+    /// null keeps the run's.</summary>
+    public float? LearningRate { get; init; }
+
+    /// <summary>The family of a freeze depth: the scenario whose freeze range holds it.</summary>
+    public static string FamilyOf(double freezeFraction) => freezeFraction switch
+    {
+        >= 1 => FamilyOf(TransferScenario.FeatureExtractor),
+        >= 0.6 - 1e-9 => FamilyOf(TransferScenario.FineTuneTop),
+        > 0 => FamilyOf(TransferScenario.FineTuneFromEarlierLayers),
+        _ => FamilyOf(TransferScenario.FineTuneAll),
+    };
+
+    /// <summary>Fine-tuning at <paramref name="freezeFraction"/> from <paramref name="start"/> at <paramref name="learningRate"/>,
+    /// named e.g. <c>fine-tune-top/freeze-70/probe/lr-0.0003</c>.</summary>
+    public static AutoCandidate ForFineTuning(double freezeFraction, HeadStart start, float learningRate) =>
+        new(Invariant($"{FamilyOf(freezeFraction)}/freeze-{freezeFraction * 100:0}/{start.ToString().ToLowerInvariant()}/lr-{learningRate:0.#####}"),
+            FamilyOf(freezeFraction), CandidateMethod.FineTune, null, freezeFraction)
+        { Start = start, LearningRate = learningRate };
+
+    /// <summary>
+    /// The freeze depths successive halving tries: the depth the decision points to (the middle of the first fine-tuning
+    /// scenario in <see cref="ScenarioDecision.CandidateOrder"/>) and the scenario ranges' other ends and middles nearest it,
+    /// <paramref name="count"/> in all, nearest first (ties: the deeper freeze first, the safer change).
+    /// </summary>
+    public static IReadOnlyList<double> Depths(ScenarioDecision decision, int count)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        var target = decision.CandidateOrder.Where(s => s != TransferScenario.FeatureExtractor).Select(Middle).DefaultIfEmpty(Middle(TransferScenario.FineTuneTop)).First();
+        var depths = Enum.GetValues<TransferScenario>().Where(s => s != TransferScenario.FeatureExtractor)
+            .SelectMany(s => { var (a, b) = ScenarioMatrix.FreezeRange(s); return new[] { a, (a + b) / 2, b }; })
+            .Select(d => Math.Round(d, 4)).Distinct();
+        return depths.OrderBy(d => Math.Round(Math.Abs(d - target), 6)).ThenByDescending(d => d).Take(Math.Max(1, count)).ToList();
+
+        static double Middle(TransferScenario s) { var (a, b) = ScenarioMatrix.FreezeRange(s); return (a + b) / 2; }
+    }
+
+    /// <summary>
+    /// Successive halving's candidates: every freeze depth × head start × learning rate, in the order the evidence suggests —
+    /// by the sum of the three ranks (depth nearest the decision, the preferred head start, the first rate), so that a budget
+    /// that cuts the list keeps a spread of all three rather than every variant of the first depth.
+    /// </summary>
+    public static IReadOnlyList<AutoCandidate> FineTuneGrid(IReadOnlyList<double> depths, IReadOnlyList<HeadStart> starts, IReadOnlyList<float> learningRates)
+    {
+        if (depths.Count == 0 || starts.Count == 0 || learningRates.Count == 0)
+            throw new MlNetTransferException("Auto search: successive halving needs at least one freeze depth, head start and learning rate.");
+        var grid = from d in Enumerable.Range(0, depths.Count)
+                   from s in Enumerable.Range(0, starts.Count)
+                   from r in Enumerable.Range(0, learningRates.Count)
+                   orderby d + s + r, d, s, r
+                   select ForFineTuning(depths[d], starts[s], learningRates[r]);
+        return grid.ToList();
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
     public static string FamilyOf(TransferScenario scenario) => scenario switch
     {
         TransferScenario.FeatureExtractor => "feature-extractor",
@@ -56,21 +115,6 @@ public sealed record AutoCandidate(string Name, string Family, CandidateMethod M
     public static AutoCandidate ChainThaw { get; } = new("chain-thaw", "chain-thaw", CandidateMethod.ChainThaw, null, 0);
 
     public static AutoCandidate FromScratch { get; } = new("from-scratch", "from-scratch", CandidateMethod.FromScratch, null, 0);
-
-    /// <summary>The auto strategy's candidates in the order the decision suggests: every head on cached embeddings first
-    /// (seconds each), then one fine-tuning run per other scenario at the middle of its freeze range, in
-    /// <see cref="ScenarioDecision.CandidateOrder"/>.</summary>
-    public static IReadOnlyList<AutoCandidate> InOrder(ScenarioDecision decision, AutoSearchOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(decision);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Heads.Count == 0 && !options.FineTune)
-            throw new MlNetTransferException("Auto search: no heads and fine-tuning off leaves no candidate to try.");
-        var list = options.Heads.Distinct().Select(ForHead).ToList();
-        if (options.FineTune)
-            list.AddRange(decision.CandidateOrder.Where(s => s != TransferScenario.FeatureExtractor).Select(ForScenario));
-        return list;
-    }
 
     /// <summary>The experiment's side-by-side rows: each head, fine-tune the top, fine-tune all, chain-thaw, and training
     /// the same architecture from scratch.</summary>

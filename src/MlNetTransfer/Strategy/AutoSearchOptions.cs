@@ -9,8 +9,32 @@ public sealed class AutoSearchOptions
     /// <summary>Heads tried on the cached embeddings, in order, before any fine-tuning. Default sdca, lbfgs, svm.</summary>
     public IList<HeadTrainer> Heads { get; set; } = new List<HeadTrainer> { HeadTrainer.Sdca, HeadTrainer.Lbfgs, HeadTrainer.Svm };
 
-    /// <summary>Whether fine-tuning depths are tried after the heads (in the scenario matrix's order). Default true.</summary>
+    /// <summary>Whether fine-tuning candidates are tried after the heads, by successive halving. Default true.</summary>
     public bool FineTune { get; set; } = true;
+
+    /// <summary>Successive halving (Jamieson and Talwalkar 2016): after each rung the best 1/<c>HalvingRate</c> of its
+    /// candidates go on, each to <c>HalvingRate</c> times the epochs it had. Default 3: the best third continue.</summary>
+    public int HalvingRate { get; set; } = 3;
+
+    /// <summary>Fine-tuning epochs every candidate gets in the first rung (the head's warm-up or probe comes on top, whole).
+    /// Default 1: the cheapest look that ranks candidates, and the budget then goes to those that look best.</summary>
+    public int RungEpochs { get; set; } = 1;
+
+    /// <summary>Freeze depths tried: the one the scenario decision points to and its nearest neighbours
+    /// (<see cref="AutoCandidate.Depths"/>). Default 3.</summary>
+    public int FreezeDepths { get; set; } = 3;
+
+    /// <summary>The learning-rate grid, as factors of <see cref="FineTuning.FineTuneOptions.LearningRate"/>. Default 1 and 0.3
+    /// (the lower for starts whose head already fits: LP-FT wants gentler steps).</summary>
+    public IList<float> LearningRateFactors { get; set; } = new List<float> { 1f, 0.3f };
+
+    /// <summary>Which head starts are tried. Default <see cref="HeadStartMode.Auto"/>: chosen from the frozen head's accuracy
+    /// and the domain similarity (<see cref="HeadStartChoice.Choose"/>).</summary>
+    public HeadStartMode HeadStart { get; set; } = HeadStartMode.Auto;
+
+    /// <summary>From this validation accuracy of the best head on the frozen embeddings, the frozen features count as strong
+    /// (for <see cref="HeadStartMode.Auto"/>). Default 0.9.</summary>
+    public double StrongHeadAccuracy { get; set; } = 0.9;
 
     /// <summary>Whether the backbone's own classifier (when it has a labels file) is run over the training images for the
     /// source-head confidence measurement. Default true; it costs one more pass over the images (cached like embeddings).</summary>
@@ -24,4 +48,15 @@ public sealed class AutoSearchOptions
 
     /// <summary>The similarity cut-off.</summary>
     public ScenarioMatrixOptions Matrix { get; set; } = new();
+
+    internal void Validate()
+    {
+        if (HalvingRate < 2) throw new MlNetTransferException($"Auto search: HalvingRate (--halving-rate) is {HalvingRate}; it must be at least 2.");
+        if (RungEpochs < 1) throw new MlNetTransferException($"Auto search: RungEpochs (--rung-epochs) is {RungEpochs}; it must be at least 1.");
+        if (FreezeDepths < 1) throw new MlNetTransferException($"Auto search: FreezeDepths (--freeze-depths) is {FreezeDepths}; it must be at least 1.");
+        if (LearningRateFactors.Count == 0 || LearningRateFactors.Any(f => !(f > 0) || !float.IsFinite(f)))
+            throw new MlNetTransferException($"Auto search: LearningRateFactors (--lr-grid) is [{string.Join(", ", LearningRateFactors)}]; give one or more positive factors.");
+        if (StrongHeadAccuracy is < 0 or > 1 || double.IsNaN(StrongHeadAccuracy))
+            throw new MlNetTransferException($"Auto search: StrongHeadAccuracy is {StrongHeadAccuracy}; it must be between 0 and 1.");
+    }
 }

@@ -6,7 +6,7 @@ namespace MlNetTransfer.Strategy;
 /// <summary>A wall-time budget for an automatic search, counted from when the run started.</summary>
 public sealed class TrainingBudget
 {
-    private readonly Stopwatch _clock;
+    private readonly Func<TimeSpan> _elapsed;
 
     /// <param name="limit">The budget.</param>
     /// <param name="clock">A running stopwatch the budget counts from (the whole run's), or null to start one now.</param>
@@ -14,12 +14,24 @@ public sealed class TrainingBudget
     {
         if (limit <= TimeSpan.Zero) throw new MlNetTransferException($"Budget {limit}: it must be positive.");
         Limit = limit;
-        _clock = clock ?? Stopwatch.StartNew();
+        var running = clock ?? Stopwatch.StartNew();
+        _elapsed = () => running.Elapsed;
+    }
+
+    /// <param name="limit">The budget.</param>
+    /// <param name="time">The clock, counted from now (a fake one makes a search's schedule testable).</param>
+    public TrainingBudget(TimeSpan limit, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        if (limit <= TimeSpan.Zero) throw new MlNetTransferException($"Budget {limit}: it must be positive.");
+        Limit = limit;
+        var start = time.GetTimestamp();
+        _elapsed = () => time.GetElapsedTime(start);
     }
 
     public TimeSpan Limit { get; }
 
-    public TimeSpan Elapsed => _clock.Elapsed;
+    public TimeSpan Elapsed => _elapsed();
 
     /// <summary>Time left, never negative.</summary>
     public TimeSpan Remaining => Limit > Elapsed ? Limit - Elapsed : TimeSpan.Zero;

@@ -79,6 +79,24 @@ public class HtmlReportTests
         Assert.Equal(details.Scenario!.Explanation, back.Scenario!.Explanation);
     }
 
+    [Theory]
+    [InlineData(CandidateStatus.Completed, "completed")]
+    [InlineData(CandidateStatus.Promoted, "promoted")]
+    [InlineData(CandidateStatus.Eliminated, "eliminated")]
+    [InlineData(CandidateStatus.StoppedAtBudget, "stopped at budget")]
+    [InlineData(CandidateStatus.Skipped, "skipped")]
+    [InlineData(CandidateStatus.Failed, "failed")]
+    [InlineData(CandidateStatus.Interrupted, "interrupted")]
+    public void Leaderboard_statuses_keep_their_report_json_words(CandidateStatus status, string word)
+    {
+        var entry = new LeaderboardEntry { Candidate = "c", Rung = 2, Status = status };
+        var json = JsonSerializer.Serialize(entry, TrainingReport.JsonOptions);
+        Assert.Contains($"\"status\": \"{word}\"", json);
+        Assert.Contains("\"rung\": 2", json);
+        Assert.Equal(entry, JsonSerializer.Deserialize<LeaderboardEntry>(json, TrainingReport.JsonOptions));
+        Assert.Equal(word, status.Text());
+    }
+
     [Fact]
     public void A_non_square_confusion_matrix_is_refused()
     {

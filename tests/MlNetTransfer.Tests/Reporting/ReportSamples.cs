@@ -67,7 +67,7 @@ internal static class ReportSamples
                     new LeaderboardEntry { Candidate = "feature-extractor/sdca", Strategy = "feature-extractor", FreezeFraction = 1, Score = 0.91, MacroF1 = 0.9, WallSeconds = 5.2 },
                     new LeaderboardEntry { Candidate = "fine-tune-top/freeze-70", Strategy = "fine-tune-top", FreezeFraction = 0.7, Score = 0.925, MacroF1 = 0.92, WallSeconds = 240 },
                     new LeaderboardEntry { Candidate = "fine-tune-all", Strategy = "fine-tune-all", FreezeFraction = 0, Score = 0.89, MacroF1 = 0.87, WallSeconds = 358 },
-                    new LeaderboardEntry { Candidate = "from-scratch", Strategy = "from-scratch", Status = "stopped at budget", WallSeconds = 0.8, Note = "budget spent" },
+                    new LeaderboardEntry { Candidate = "from-scratch", Strategy = "from-scratch", Status = CandidateStatus.StoppedAtBudget, WallSeconds = 0.8, Note = "budget spent" },
                 ],
             },
             LearningCurves = [Curve("fine-tune-top/freeze-70", 1.1, 0.35), Curve("fine-tune-all", 1.2, 0.25), Curve("from-scratch", 1.4, 0.08)],

@@ -61,15 +61,22 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Contains(topLayer.Layers, l => l.Tensor == topLayer.Tensor);
 
         var board = report.Leaderboard!;
-        Assert.Equal(3 + decision.CandidateOrder.Count(s => s != TransferScenario.FeatureExtractor), board.Entries.Count);
         Assert.All(new[] { "feature-extractor/sdca", "feature-extractor/lbfgs", "feature-extractor/svm" },
-            name => Assert.NotNull(Assert.Single(board.Entries, e => e.Candidate == name).Score));
+            name => Assert.Equal(0, Assert.Single(board.Entries, e => e.Candidate == name && e.Score is not null).Rung));
+        // Successive halving: every candidate of the grid has a row (rung 1 at least), the rungs of a candidate follow each other.
+        var search = report.Search!;
+        var fineTuned = board.Entries.Where(e => !e.Candidate.StartsWith("feature-extractor/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(search.GridSize, fineTuned.Select(e => e.Candidate).Distinct().Count());
+        Assert.All(fineTuned.GroupBy(e => e.Candidate), g => Assert.Equal(Enumerable.Range(1, g.Count()), g.Select(e => e.Rung).Order()));
+        Assert.NotEmpty(search.HeadStart!.Reason);
         var scores = board.Entries.Select(e => e.Score ?? double.NegativeInfinity).ToList();
         Assert.Equal(scores.OrderByDescending(s => s), scores);
-        Assert.Equal(board.Entries[0].Candidate, board.Winner);
-        Assert.Equal(board.Entries[0].Score, report.ValidationMetrics!.Accuracy);
-        // The budget stopped or skipped at least one fine-tuning candidate.
-        Assert.Contains(board.Entries, e => e.Status is "stopped at budget" or "skipped");
+        // The winner is the best model kept: at least every head, and its row's score is the report's.
+        var winner = Assert.Single(board.Entries, board.IsWinner);
+        Assert.Equal(winner.Score, report.ValidationMetrics!.Accuracy);
+        Assert.All(board.Entries.Where(e => e.Rung == 0 && e.Score is not null), h => Assert.True(winner.Score >= h.Score, $"{h.Candidate} {h.Score} > {winner.Score}"));
+        // The budget, not the 400 epochs asked for, ended the fine-tuning.
+        Assert.All(fineTuned, e => Assert.True(e.FineTuningEpochs is null or < 400, $"{e.Candidate}: {e.FineTuningEpochs}"));
 
         var spent = report.Budget!;
         Assert.Equal(8, spent.BudgetSeconds);
@@ -94,9 +101,10 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var report = new MLContext(1).TransferLearning().Train(options).Report;
         var board = report.Leaderboard!;
         Assert.Equal("feature-extractor/sdca", board.Winner);
-        Assert.Single(board.Entries, e => e.Status == "completed");
-        Assert.All(board.Entries.Where(e => e.Candidate != board.Winner), e => Assert.Equal("skipped", e.Status));
+        Assert.Single(board.Entries, e => e.Status == CandidateStatus.Completed);
+        Assert.All(board.Entries.Where(e => e.Candidate != board.Winner), e => Assert.Equal(CandidateStatus.Skipped, e.Status));
         Assert.Equal(board.Entries.Count - 1, report.Budget!.SkippedCandidates);
+        Assert.Equal(0, report.Search!.Candidates);
         Assert.True(report.Budget.OvershootSeconds > 0);
         // The first head runs, but with no budget left its cross-validation is skipped, and the report says so.
         var cv = Assert.IsType<HeadCrossValidationReport>(report.Trainer.CrossValidation);
@@ -107,15 +115,37 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
     }
 
     [Fact]
-    public void CandidatesFollowTheDecision()
+    public void FineTuningCandidatesFollowTheDecision()
     {
+        // Small and different: fine-tune from earlier layers (freeze 33-50%), its middle first, then the nearest depths.
         var decision = ScenarioMatrix.Choose(DatasetSize.FromCounts([30, 30]), new DomainSimilarityResult { Score = 0.1 });
-        var candidates = AutoCandidate.InOrder(decision, new AutoSearchOptions());
-        Assert.Equal(["feature-extractor/sdca", "feature-extractor/lbfgs", "feature-extractor/svm", "fine-tune-earlier/freeze-42"],
-            candidates.Take(4).Select(c => c.Name));
-        Assert.Equal(6, candidates.Count);
-        var headsOnly = AutoCandidate.InOrder(decision, new AutoSearchOptions { FineTune = false, Heads = [HeadTrainer.Lbfgs] });
-        Assert.Equal(["feature-extractor/lbfgs"], headsOnly.Select(c => c.Name));
+        Assert.Equal([0.4167, 0.5, 0.3333], AutoCandidate.Depths(decision, 3));
+        // Small and similar: the feature extractor; fine-tuning's neighbourhood is the top's range.
+        var similar = ScenarioMatrix.Choose(DatasetSize.FromCounts([30, 30]), new DomainSimilarityResult { Score = 0.9 });
+        Assert.Equal([0.7, 0.8, 0.6], AutoCandidate.Depths(similar, 3));
+
+        var grid = AutoCandidate.FineTuneGrid([0.7, 0.8], [HeadStart.Probe, HeadStart.Random], [3e-4f, 1e-4f]);
+        Assert.Equal(8, grid.Count);
+        Assert.Equal(8, grid.Select(c => c.Name).Distinct().Count());
+        // By the sum of the ranks: the spread of depths, starts and rates survives a budget that keeps only the first few.
+        Assert.Equal(["fine-tune-top/freeze-70/probe/lr-0.0003", "fine-tune-top/freeze-70/probe/lr-0.0001", "fine-tune-top/freeze-70/random/lr-0.0003",
+            "fine-tune-top/freeze-80/probe/lr-0.0003"], grid.Take(4).Select(c => c.Name));
+        Assert.All(grid, c => Assert.Equal(CandidateMethod.FineTune, c.Method));
+    }
+
+    [Theory]
+    [InlineData(0.95, 0.9, new[] { HeadStart.Probe })]                    // strong head, similar domain
+    [InlineData(0.70, 0.1, new[] { HeadStart.Random })]                   // weak head, different domain
+    [InlineData(0.95, 0.1, new[] { HeadStart.Probe, HeadStart.Random })]  // they disagree: both, the head's favourite first
+    [InlineData(0.70, 0.9, new[] { HeadStart.Random, HeadStart.Probe })]
+    public void TheHeadStartFollowsTheFrozenHeadAndTheSimilarity(double accuracy, double similarity, HeadStart[] expected)
+    {
+        var decision = ScenarioMatrix.Choose(DatasetSize.FromCounts([30, 30]), new DomainSimilarityResult { Score = similarity });
+        var choice = HeadStartChoice.Choose(HeadStartMode.Auto, accuracy, decision, strongHeadAccuracy: 0.9);
+        Assert.Equal(expected, choice.Starts);
+        Assert.Contains(accuracy.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture), choice.Reason);
+        Assert.Equal([HeadStart.Random], HeadStartChoice.Choose(HeadStartMode.Random, accuracy, decision, 0.9).Starts);
+        Assert.Equal([HeadStart.Probe, HeadStart.Random], HeadStartChoice.Choose(HeadStartMode.Both, accuracy, decision, 0.9).Starts);
     }
 
     [Theory]
@@ -159,20 +189,33 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         using var dir = new TempDirectory();
         var zip = dir.Combine("model.zip");
         var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "5s",
-            "--epochs", "2", "--batch-size", "8", "--no-augment", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
+            "--epochs", "2", "--batch-size", "8", "--no-augment", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip,
+            "--halving-rate", "2", "--rung-epochs", "1", "--freeze-depths", "1", "--lr-grid", "1", "--head-start", "both");
         Assert.True(run.ExitCode == 0, run.All);
         Assert.True(File.Exists(zip));
         var report = TrainingReport.Load(dir.Combine("report.json"));
         Assert.Equal("auto", report.Strategy);
         Assert.NotEmpty(report.Leaderboard!.Entries);
+        Assert.Equal(2, report.Search!.HalvingRate);
+        Assert.Equal([HeadStart.Probe, HeadStart.Random], report.Search.HeadStart!.Starts);
+        Assert.Equal(2, report.Search.GridSize); // one depth x both starts x one rate
         Assert.Contains("leaderboard", run.StdOut);
+        Assert.Contains("rung", run.StdOut);
+        Assert.Contains("head start: both starts", run.StdOut);
         Assert.Contains("Scenario:", run.StdOut);
         var html = File.ReadAllText(dir.Combine("report.html"));
         Assert.Contains($"data-plot=\"{HtmlReport.PlotNames.ScenarioMatrix}\"", html);
         Assert.Contains($"data-plot=\"{HtmlReport.PlotNames.AccuracyVersusTime}\"", html);
+        Assert.Contains("Successive halving", html);
 
         var bad = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "ten", "--out", zip);
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("Budget 'ten'", bad.All);
+        var badGrid = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--lr-grid", "1,x", "--out", zip);
+        Assert.Equal(1, badGrid.ExitCode);
+        Assert.Contains("--lr-grid '1,x'", badGrid.All);
+        var badRate = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--halving-rate", "1", "--out", zip);
+        Assert.Equal(1, badRate.ExitCode);
+        Assert.Contains("--halving-rate", badRate.All);
     }
 }

@@ -33,7 +33,8 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
         Assert.Equal(Rows.Order(), board.Entries.Select(e => e.Candidate).Order());
         Assert.All(board.Entries, e =>
         {
-            Assert.Equal("completed", e.Status);
+            Assert.Equal(CandidateStatus.Completed, e.Status);
+            Assert.Equal(e.Candidate.StartsWith("feature-extractor/", StringComparison.Ordinal) ? 0 : 1, e.Rung);
             Assert.InRange(e.Score!.Value, 0, 1);
             Assert.InRange(e.MacroF1!.Value, 0, 1);
             Assert.True(e.WallSeconds > 0, e.Candidate);

@@ -1,0 +1,305 @@
+using System.Diagnostics;
+using System.Globalization;
+using MlNetTransfer.FineTuning;
+using MlNetTransfer.Heads;
+using MlNetTransfer.Reporting;
+
+namespace MlNetTransfer.Strategy;
+
+/// <summary>What a search needs trained: the facade's ways of fitting a head and fine-tuning, for one run's data.</summary>
+internal interface ICandidateTrainer
+{
+    /// <summary>A head on the cached embeddings, evaluated.</summary>
+    TransferLearningResult FitHead(HeadTrainer trainer);
+
+    /// <summary>One fine-tuning candidate (fine-tune, chain-thaw or from scratch) trained to its end, or to <paramref name="cancel"/>, and evaluated.</summary>
+    TransferLearningResult FineTune(AutoCandidate candidate, int epochs, CancellationToken cancel);
+
+    /// <summary>A resumable fine-tuning run for successive halving, its schedule planned over <paramref name="plannedEpochs"/>;
+    /// a probe start fits <paramref name="probe"/>.</summary>
+    IFineTuneCandidate Start(AutoCandidate candidate, int plannedEpochs, HeadOptions probe);
+}
+
+/// <summary>A resumable fine-tuning run that becomes an evaluated result at the end.</summary>
+internal interface IFineTuneCandidate : IHalvingRun
+{
+    /// <summary>Its learning curve so far.</summary>
+    IReadOnlyList<EpochReport> Curve { get; }
+
+    /// <summary>Ends it on its best epoch, packages and evaluates it; the run is spent afterwards.</summary>
+    TransferLearningResult Complete();
+}
+
+/// <summary>What the search knows of the run it belongs to.</summary>
+internal sealed record SearchContext
+{
+    public required TransferLearningOptions Options { get; init; }
+    public required TrainingBudget Budget { get; init; }
+    public required ScenarioDecision Decision { get; init; }
+    public required int TrainImages { get; init; }
+    public required int ValidationImages { get; init; }
+    public required int TestImages { get; init; }
+
+    /// <summary>Images per second of the featurization (0 when every embedding came from the cache).</summary>
+    public double FeaturizeImagesPerSecond { get; init; }
+    public double FeaturizeSeconds { get; init; }
+    public IProgress<TrainingProgress>? Progress { get; init; }
+    public CancellationToken Cancel { get; init; }
+    public double TotalSeconds => Budget.Elapsed.TotalSeconds;
+}
+
+/// <summary>
+/// The auto strategy's and the experiment's search: heads on the cached embeddings first (seconds each), then fine-tuning —
+/// for auto, successive halving over freeze depths × head starts × learning rates (<see cref="SuccessiveHalving"/>); for the
+/// experiment, its fixed rows one after another — all within the budget, keeping the best on validation.
+/// </summary>
+internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer trainer)
+{
+    private readonly SearchReportBuilder _report = new();
+    private readonly EpochTimeEstimator _epochs = NewEstimator(context);
+    private TransferLearningResult? _best;
+    private LeaderboardEntry? _bestEntry;
+    private double? _headSeconds;
+    // Time after a fine-tuning run's last epoch: packaging and the held-out images through its new featurizer.
+    private double? _fineTuneOverhead = context.FeaturizeImagesPerSecond > 0 ? (context.ValidationImages + context.TestImages) / context.FeaturizeImagesPerSecond : null;
+
+    private TrainingBudget Budget => context.Budget;
+
+    private static EpochTimeEstimator NewEstimator(SearchContext context)
+    {
+        var epochs = new EpochTimeEstimator();
+        // A fine-tuning epoch passes over the training images and scores the validation images.
+        epochs.SeedFromThroughput(context.TrainImages + context.ValidationImages, context.FeaturizeImagesPerSecond);
+        return epochs;
+    }
+
+    /// <summary>The auto strategy: the heads, then successive halving over the fine-tuning grid.</summary>
+    public TransferLearningResult Auto()
+    {
+        var options = context.Options;
+        options.Auto.Validate();
+        var heads = options.Auto.Heads.Distinct().Select(AutoCandidate.ForHead).ToList();
+        if (heads.Count == 0 && !options.Auto.FineTune)
+            throw new MlNetTransferException("Auto search: no heads and fine-tuning off leaves no candidate to try.");
+        var headResults = new Dictionary<HeadTrainer, TransferLearningResult>();
+        RunSequentially(heads, (c, r) => headResults[c.Head!.Value] = r);
+
+        HalvingPlan? plan = null;
+        if (options.Auto.FineTune && !context.Cancel.IsCancellationRequested)
+            plan = Halve(headResults);
+        return Finish(TransferLearningOptions.AutoStrategy, plan, AutoRule);
+    }
+
+    /// <summary>The experiment: its rows one after another under the same budget rules.</summary>
+    public TransferLearningResult Experiment(IReadOnlyList<AutoCandidate> candidates, string strategy)
+    {
+        RunSequentially(candidates, (_, _) => { });
+        return Finish(strategy, null, SequentialRule);
+    }
+
+    private const string SequentialRule =
+        "Counted from the start of the run (loading and featurizing included). The first candidate always runs; a later one " +
+        "starts only if its estimated time (the last head's, or fine-tuning epochs from the epoch time measured so far) fits in " +
+        "what is left; a fine-tuning run still going at the budget (less its estimated evaluation time) stops at its next batch and keeps " +
+        "its best epoch, then is evaluated, which is where an overshoot comes from.";
+
+    private const string AutoRule =
+        "Counted from the start of the run (loading and featurizing included). The heads on cached embeddings run first (the first " +
+        "always; a later one only if the last head's time fits). Fine-tuning candidates then share what is left by successive halving " +
+        "(search.rule): a candidate starts a rung only if its estimated time fits, less the time kept for evaluating the winner; a run " +
+        "still going at that point stops at its next batch and keeps its best epoch. The winner is then evaluated through its saved " +
+        "model, which is where an overshoot comes from.";
+
+    /// <summary>Tries <paramref name="candidates"/> in order within the budget (rung 0 for heads, 1 for fine-tuning rows).</summary>
+    private void RunSequentially(IReadOnlyList<AutoCandidate> candidates, Action<AutoCandidate, TransferLearningResult> finished)
+    {
+        var (options, progress) = (context.Options, context.Progress);
+        for (int i = 0; i < candidates.Count && !context.Cancel.IsCancellationRequested; i++)
+        {
+            var candidate = candidates[i];
+            var rung = candidate.IsFineTune ? 1 : 0;
+            var bestSoFar = _bestEntry is null ? "none yet" : $"{_bestEntry.Candidate} {_bestEntry.Score:0.000}";
+            progress?.Report(new TrainingProgress(TrainingProgress.Searching, i, candidates.Count,
+                $"{candidate.Name} ({i + 1}/{candidates.Count}, {Budget.Remaining.TotalSeconds:0} s left; best so far {bestSoFar})"));
+
+            // The first candidate always runs, so there is a model; later ones must fit in what is left.
+            var remaining = Budget.Remaining.TotalSeconds;
+            int? epochCount = null;
+            if (_best is not null)
+            {
+                string? skip = null;
+                if (Budget.IsSpent) skip = "budget spent";
+                else if (candidate.IsFineTune)
+                {
+                    var perEpoch = _epochs.Estimate(candidate.FreezeFraction);
+                    var overhead = _fineTuneOverhead ?? 0;
+                    if (perEpoch is { } e)
+                    {
+                        if (overhead + e > remaining)
+                            skip = Invariant($"needs about {overhead + e:0} s for one epoch ({(_epochs.IsMeasured ? "measured" : "from featurization speed")}); {remaining:0} s left");
+                        else if (candidate.Method != CandidateMethod.ChainThaw) epochCount = Math.Clamp((int)((remaining - overhead) / e), 1, options.FineTune.Epoch);
+                    }
+                }
+                else if (_headSeconds is { } h && h > remaining)
+                    skip = Invariant($"needs about {h:0} s (the last head's time); {remaining:0} s left");
+                if (skip is not null)
+                {
+                    _report.Add(candidate, rung, null, 0, CandidateStatus.Skipped, skip);
+                    continue;
+                }
+            }
+
+            var sw = Stopwatch.StartNew();
+            TransferLearningResult result;
+            if (!candidate.IsFineTune)
+            {
+                result = trainer.FitHead(candidate.Head!.Value);
+                _headSeconds = sw.Elapsed.TotalSeconds;
+            }
+            else
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.Cancel);
+                // The hard stop: a run still going at the budget ends at its next batch and keeps its best epoch. It comes early
+                // by the estimated evaluation time, since the stopped run's held-out images still go through its new featurizer.
+                deadline.CancelAfter(_best is null ? Timeout.InfiniteTimeSpan
+                    : TimeSpan.FromSeconds(Math.Max(0.5, Budget.Remaining.TotalSeconds - (_fineTuneOverhead ?? 0))));
+                try
+                {
+                    result = trainer.FineTune(candidate, epochCount ?? options.FineTune.Epoch, deadline.Token);
+                }
+                catch (OperationCanceledException) when (!context.Cancel.IsCancellationRequested)
+                {
+                    _report.Add(candidate, rung, null, sw.Elapsed.TotalSeconds, CandidateStatus.StoppedAtBudget, "the budget ran out before its first epoch ended");
+                    continue;
+                }
+                catch (OperationCanceledException) when (_best is not null)
+                {
+                    break; // Ctrl-C: keep the best candidate so far.
+                }
+                catch (MlNetTransferException e) when (_best is not null)
+                {
+                    // One candidate that cannot run must not throw away the finished ones: it goes on the board with its reason.
+                    _report.Add(candidate, rung, null, sw.Elapsed.TotalSeconds, CandidateStatus.Failed, e.Message);
+                    continue;
+                }
+                var curve = result.Report.LearningCurve;
+                if (curve.Count > 0)
+                {
+                    _epochs.Observe(curve.Average(e => e.Seconds), candidate.FreezeFraction);
+                    _fineTuneOverhead = Math.Max(0, sw.Elapsed.TotalSeconds - curve.Sum(e => e.Seconds));
+                    _report.AddCurve(candidate.Name, curve);
+                }
+            }
+            var ft = result.Report.FineTune;
+            var status = ft is not { Cancelled: true } ? CandidateStatus.Completed
+                : context.Cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget;
+            var note = ft is null
+                ? Invariant($"on cached embeddings; featurizing every image took {context.FeaturizeSeconds:0.0} s once, before the candidates")
+                : Invariant($"{ft.EpochsRun} epoch(s), best epoch {ft.BestEpoch}{(ft.StoppedEarly ? ", stopped early" : "")}{(ft.Cancelled ? ", best epoch kept" : "")}");
+            var entry = _report.Add(candidate, rung, result.Report.ValidationMetrics, sw.Elapsed.TotalSeconds, status, note, ft is null ? null : result.Report.LearningCurve);
+            finished(candidate, result);
+            Consider(result, entry);
+        }
+    }
+
+    private void Consider(TransferLearningResult result, LeaderboardEntry entry)
+    {
+        if (_bestEntry is not null && !SearchReportBuilder.Better(entry, _bestEntry)) return;
+        _best = result;
+        _bestEntry = entry;
+    }
+
+    /// <summary>Successive halving over the fine-tuning grid; the best run, evaluated, competes with the heads.</summary>
+    private HalvingPlan Halve(IReadOnlyDictionary<HeadTrainer, TransferLearningResult> heads)
+    {
+        var (options, decision) = (context.Options, context.Decision);
+        var auto = options.Auto;
+        var frozen = heads.Values.Select(r => r.Report.ValidationMetrics?.Accuracy).Where(a => a is not null).DefaultIfEmpty(null).Max();
+        var starts = HeadStartChoice.Choose(auto.HeadStart, frozen, decision, auto.StrongHeadAccuracy);
+        var rates = auto.LearningRateFactors.Distinct().Select(f => options.FineTune.LearningRate * f).ToList();
+        var grid = AutoCandidate.FineTuneGrid(AutoCandidate.Depths(decision, auto.FreezeDepths), starts.Starts, rates);
+        var probe = Probe(heads);
+
+        // A head start costs about one pass of the frozen network over the training and validation images.
+        var startSeconds = context.FeaturizeImagesPerSecond > 0 ? (context.TrainImages + context.ValidationImages) / context.FeaturizeImagesPerSecond : 0;
+        var halving = new SuccessiveHalving(auto, Budget, _epochs, startSeconds, _fineTuneOverhead ?? 0, mustStart: _best is null);
+        var plan = halving.Plan(grid, options.FineTune.Epoch) with { HeadStart = starts };
+        var (rows, runs) = halving.Run(grid, plan, c => trainer.Start(c, plan.PlannedEpochs, probe),
+            message => context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 0, 0, message)), context.Cancel);
+        try
+        {
+            var entries = rows.Select(r => (Row: r, Entry: _report.Add(r.Candidate, r.Rung, r.Score, null, r.Seconds, r.Status, r.Note,
+                runs.TryGetValue(r.Candidate, out var run) && r.Score is not null ? Curve(run, r.Epochs) : null))).ToList();
+            foreach (var (candidate, run) in runs) _report.AddCurve(candidate.Name, ((IFineTuneCandidate)run).Curve);
+            if (SuccessiveHalving.Best(grid, runs) is not { } best) return plan;
+
+            // The winning run is evaluated as it will predict, through its saved model; its last row carries that score.
+            var sw = Stopwatch.StartNew();
+            var result = ((IFineTuneCandidate)runs[best]).Complete();
+            var last = entries.Last(e => e.Row.Candidate == best && e.Row.Score is not null);
+            var evaluated = last.Entry with
+            {
+                Score = result.Report.ValidationMetrics?.Accuracy,
+                MacroF1 = result.Report.ValidationMetrics?.MacroF1,
+                WallSeconds = last.Entry.WallSeconds + sw.Elapsed.TotalSeconds,
+                Note = Invariant($"the best run, evaluated through its saved model (at its best epoch it scored {last.Row.Score:0.000} in training)") +
+                       (last.Entry.Note is { } n ? $"; {n}" : ""),
+            };
+            _report.Replace(last.Entry, evaluated);
+            Consider(result, evaluated);
+            return plan;
+        }
+        finally
+        {
+            foreach (var run in runs.Values) run.Dispose();
+        }
+    }
+
+    /// <summary>The epochs of <paramref name="run"/> up to the end of a rung with <paramref name="epochs"/> fine-tuning epochs.</summary>
+    private static IReadOnlyList<EpochReport> Curve(IHalvingRun run, int epochs)
+    {
+        var curve = ((IFineTuneCandidate)run).Curve;
+        var kept = new List<EpochReport>();
+        var tuning = 0;
+        foreach (var e in curve)
+        {
+            if (e.Phase != FineTunePhase.HeadPhase && ++tuning > epochs) break;
+            kept.Add(e);
+        }
+        return kept;
+    }
+
+    /// <summary>The probe a probe start fits: the best softmax head on the frozen embeddings (sdca or lbfgs), with the
+    /// regularisation it was fitted with (cross-validated when that ran); the run's head options when neither ran.</summary>
+    private HeadOptions Probe(IReadOnlyDictionary<HeadTrainer, TransferLearningResult> heads)
+    {
+        var options = context.Options.Head.Clone();
+        var best = heads.Where(h => h.Key is HeadTrainer.Sdca or HeadTrainer.Lbfgs)
+            .OrderByDescending(h => h.Value.Report.ValidationMetrics?.Accuracy ?? 0).Select(h => (KeyValuePair<HeadTrainer, TransferLearningResult>?)h).FirstOrDefault();
+        if (best is { } b)
+        {
+            options.Trainer = b.Key;
+            options.L2Regularization = b.Value.Report.Trainer.L2Regularization;
+            options.L1Regularization = b.Value.Report.Trainer.L1Regularization;
+        }
+        else if (options.Trainer is not (HeadTrainer.Sdca or HeadTrainer.Lbfgs)) options.Trainer = HeadTrainer.Lbfgs;
+        // The probe folds into one linear layer, which L2 normalisation (per image) does not.
+        if (options.Normalization == EmbeddingNormalization.L2) options.Normalization = EmbeddingNormalization.MeanVariance;
+        options.CrossValidationFolds = 0;
+        return options;
+    }
+
+    private TransferLearningResult Finish(string strategy, HalvingPlan? plan, string rule)
+    {
+        if (_best is null)
+        {
+            context.Cancel.ThrowIfCancellationRequested();
+            throw new MlNetTransferException($"Auto search: no candidate finished within the budget of {context.Options.Budget}; give a larger --budget.");
+        }
+        context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 1, 1, $"winner {_bestEntry!.Candidate} {_bestEntry.Score:0.000}"));
+        var report = _report.Build(_best.Report, _bestEntry!, strategy, context.Decision, Budget, plan, rule, context.TotalSeconds);
+        return _best.WithReport(report);
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,279 @@
+using System.Globalization;
+using MlNetTransfer.Reporting;
+
+namespace MlNetTransfer.Strategy;
+
+/// <summary>A fine-tuning candidate's run as successive halving drives it: trained a few epochs at a time, each time going on
+/// from where it stopped.</summary>
+internal interface IHalvingRun : IDisposable
+{
+    /// <summary>True once it cannot train further: all its planned epochs, early stopping, or a cancellation.</summary>
+    bool IsFinished { get; }
+
+    /// <summary>True when a cancellation (the budget's hard stop, or the user) ended it; it keeps its best epoch.</summary>
+    bool Cancelled { get; }
+
+    /// <summary>Fine-tuning epochs trained so far (the head's warm-up or probe not counted).</summary>
+    int Epochs { get; }
+
+    /// <summary>Validation accuracy of the epoch it would keep (the best so far); null before any epoch.</summary>
+    double? Score { get; }
+
+    /// <summary>That epoch's validation loss (ties on accuracy go to the lower).</summary>
+    double? Loss { get; }
+
+    /// <summary>Mean seconds of its fine-tuning epochs so far, for the next estimates; null before any.</summary>
+    double? EpochSeconds { get; }
+
+    /// <summary>Trains up to <paramref name="epochs"/> more fine-tuning epochs (the head start first, the first time). A
+    /// cancellation stops it at the next batch and ends it; with no epoch yet it throws <see cref="OperationCanceledException"/>.</summary>
+    void Advance(int epochs, CancellationToken cancel);
+}
+
+/// <summary>One candidate's row for one rung.</summary>
+/// <param name="Candidate">The candidate.</param>
+/// <param name="Rung">1-based rung.</param>
+/// <param name="Epochs">Fine-tuning epochs it had trained by the end of the rung, in all.</param>
+/// <param name="Score">Validation accuracy of the epoch it would keep; null when it did not train.</param>
+/// <param name="Seconds">Its wall time from its start to the end of this rung.</param>
+/// <param name="Status">How the rung ended for it.</param>
+/// <param name="Note">Why, when the status needs a reason.</param>
+internal sealed record RungRecord(AutoCandidate Candidate, int Rung, int Epochs, double? Score, double Seconds, CandidateStatus Status, string? Note);
+
+/// <summary>How the search spread its budget, in report.json (<c>search</c>).</summary>
+public sealed record HalvingPlan
+{
+    /// <summary>Candidates in the grid (depths × head starts × learning rates).</summary>
+    public int GridSize { get; init; }
+
+    /// <summary>Candidates the budget let into rung 1 (the first ones of the grid's order).</summary>
+    public int Candidates { get; init; }
+
+    /// <summary>The best 1/<c>HalvingRate</c> of a rung go on.</summary>
+    public int HalvingRate { get; init; }
+
+    /// <summary>Fine-tuning epochs of rung 1.</summary>
+    public int RungEpochs { get; init; }
+
+    /// <summary>Epochs each candidate's learning-rate schedule is planned over: what the last survivor may reach.</summary>
+    public int PlannedEpochs { get; init; }
+
+    /// <summary>Estimated seconds of one fine-tuning epoch (the grid's mean) when the plan was made; null when unknown.</summary>
+    public double? EstimatedEpochSeconds { get; init; }
+
+    /// <summary>The head starts tried and why.</summary>
+    public HeadStartChoice? HeadStart { get; init; }
+
+    /// <summary>The plan in plain words.</summary>
+    public string Rule { get; init; } = "";
+}
+
+/// <summary>
+/// Successive halving (Jamieson and Talwalkar 2016; the synchronous form of ASHA, Li et al. 2020) over fine-tuning
+/// candidates under a wall-time budget. Rung 1 gives each candidate <see cref="AutoSearchOptions.RungEpochs"/> epochs; the
+/// best 1/η by validation accuracy go on to η times the epochs they had, and so on; the last one left trains to the planned
+/// epochs. Runs resume where they stopped (<see cref="IHalvingRun"/>). How many candidates enter and the planned epochs come
+/// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit; a run still going at
+/// the budget (less <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given clock:
+/// the order of the grid breaks every tie.
+/// </summary>
+internal sealed class SuccessiveHalving
+{
+    private readonly AutoSearchOptions _options;
+    private readonly TrainingBudget _budget;
+    private readonly EpochTimeEstimator _epochs;
+    private readonly double _reserveSeconds;
+    private double _startSeconds;
+    private readonly bool _mustStart;
+
+    /// <param name="options">η, rung-1 epochs.</param>
+    /// <param name="budget">The run's budget (its clock measures every rung).</param>
+    /// <param name="epochs">Epoch-time estimates (updated from every rung).</param>
+    /// <param name="startSeconds">Estimated seconds of a candidate's head start (warm-up or probe) before its first rung.</param>
+    /// <param name="reserveSeconds">Seconds kept back for evaluating the winner after the last rung.</param>
+    /// <param name="mustStart">True when the search has no model yet (no head ran): the first candidate then starts whatever the budget says.</param>
+    public SuccessiveHalving(AutoSearchOptions options, TrainingBudget budget, EpochTimeEstimator epochs, double startSeconds, double reserveSeconds, bool mustStart)
+    {
+        _mustStart = mustStart;
+        _options = options;
+        _budget = budget;
+        _epochs = epochs;
+        _startSeconds = Math.Max(0, startSeconds);
+        _reserveSeconds = Math.Max(0, reserveSeconds);
+    }
+
+    /// <summary>The number of candidates of <paramref name="grid"/> that enter rung 1 and the epochs their schedules are planned over.</summary>
+    public HalvingPlan Plan(IReadOnlyList<AutoCandidate> grid, int maxEpochs)
+    {
+        int eta = _options.HalvingRate, first = Math.Min(_options.RungEpochs, maxEpochs);
+        var available = _budget.Remaining.TotalSeconds - _reserveSeconds;
+        double? Mean(int n)
+        {
+            var estimates = grid.Take(n).Select(c => _epochs.Estimate(c.FreezeFraction)).ToList();
+            return estimates.Any(e => e is null) ? null : estimates.Average(e => e!.Value);
+        }
+        var plan = new HalvingPlan { GridSize = grid.Count, HalvingRate = eta, RungEpochs = first };
+        if (Mean(1) is null)
+        {
+            // Nothing to estimate from (every embedding came from the cache): all of the grid at the full epochs; the budget's
+            // skips and hard stop keep the time.
+            return plan with
+            {
+                Candidates = grid.Count, PlannedEpochs = maxEpochs,
+                Rule = Invariant($"No epoch time to plan with (no featurization measured), so all {grid.Count} candidates enter rung 1 with schedules over {maxEpochs} epochs; a candidate starts a rung only while the budget lasts."),
+            };
+        }
+        for (int n = grid.Count; n >= 1; n--)
+        {
+            var epoch = Mean(n)!.Value;
+            var starts = grid.Take(n).Select(c => c.Start).Distinct().Count();
+            double Cost(int count, int planned, int first, int eta, double epochSeconds) => this.Cost(count, planned, first, eta, epochSeconds, starts);
+            var shortest = Math.Min(maxEpochs, EpochsAtSingleSurvivor(n, first, eta));
+            if (Cost(n, shortest, first, eta, epoch) > available && n > 1) continue;
+            if (Cost(n, shortest, first, eta, epoch) > available && !_mustStart)
+                return plan with
+                {
+                    Candidates = 0, PlannedEpochs = shortest, EstimatedEpochSeconds = epoch,
+                    Rule = Invariant($"About {epoch:0.#} s per fine-tuning epoch and {_startSeconds:0.#} s per head start: one candidate's first rung needs about {Cost(1, shortest, first, eta, epoch):0} s and {Math.Max(0, available):0} s are left (after {_reserveSeconds:0} s kept for evaluating the winner), so no fine-tuning candidate starts."),
+                };
+            var planned = shortest;
+            while (planned < maxEpochs && Cost(n, planned + 1, first, eta, epoch) <= available) planned++;
+            return plan with
+            {
+                Candidates = n, PlannedEpochs = planned, EstimatedEpochSeconds = epoch,
+                Rule = Invariant($"About {epoch:0.#} s per fine-tuning epoch and {_startSeconds:0.#} s per head start, {Math.Max(0, available):0} s left (after {_reserveSeconds:0} s kept for evaluating the winner): ") +
+                       Invariant($"{n} of {grid.Count} candidates enter rung 1 with {first} epoch(s) each; after every rung the best 1/{eta} go on with {eta}x the epochs they had; the last one left trains to {planned} epochs, the length every schedule is planned over. ") +
+                       (Cost(n, shortest, first, eta, epoch) > available ? "Even one candidate's first rung may not fit: it starts anyway and the budget's hard stop ends it." : "Estimates, not promises: a rung that no longer fits is skipped, and a run still going at the budget stops at its next batch."),
+            };
+        }
+        throw new InvalidOperationException("unreachable: n = 1 always returns");
+    }
+
+    /// <summary>Epochs a candidate has when it is the only one left: rung k gives first·η^(k−1).</summary>
+    internal static int EpochsAtSingleSurvivor(int n, int first, int eta)
+    {
+        long epochs = first;
+        for (var left = n; left > 1; left = (left + eta - 1) / eta) epochs *= eta;
+        return (int)Math.Min(epochs, int.MaxValue);
+    }
+
+    /// <summary>Estimated seconds of the whole schedule for <paramref name="n"/> candidates planned over <paramref name="planned"/> epochs.</summary>
+    internal double Cost(int n, int planned, int first, int eta, double epochSeconds, int starts = int.MaxValue)
+    {
+        // Runs with the same head start share its head phase (FineTuneSession.StartFrom): it is paid once per start.
+        double cost = Math.Min(n, starts) * _startSeconds;
+        int had = 0, target = Math.Min(first, planned), left = n;
+        while (true)
+        {
+            cost += left * (target - had) * epochSeconds;
+            if (target >= planned) return cost;
+            had = target;
+            left = Math.Max(1, (left + eta - 1) / eta);
+            target = left == 1 ? planned : (int)Math.Min(planned, (long)target * eta);
+        }
+    }
+
+    /// <summary>Runs the schedule. <paramref name="start"/> creates a candidate's run (planned over <see cref="HalvingPlan.PlannedEpochs"/>);
+    /// the runs stay the caller's (returned, to complete the winner and dispose the rest).</summary>
+    /// <returns>Every rung's rows, and the runs started, by candidate.</returns>
+    public (IReadOnlyList<RungRecord> Rows, IReadOnlyDictionary<AutoCandidate, IHalvingRun> Runs) Run(IReadOnlyList<AutoCandidate> grid, HalvingPlan plan,
+        Func<AutoCandidate, IHalvingRun> start, Action<string>? report = null, CancellationToken cancel = default)
+    {
+        var rows = new List<RungRecord>();
+        var runs = new Dictionary<AutoCandidate, IHalvingRun>();
+        var seconds = new Dictionary<AutoCandidate, double>();
+        foreach (var c in grid.Skip(plan.Candidates))
+            rows.Add(new RungRecord(c, 1, 0, null, 0, CandidateStatus.Skipped, plan.Candidates == 0
+                ? "the budget left does not fit one candidate's first rung (see search.rule)"
+                : Invariant($"the budget fits {plan.Candidates} of the {grid.Count} candidates in rung 1 (see search.rule)")));
+
+        var active = grid.Take(plan.Candidates).ToList();
+        int rung = 1, target = Math.Min(plan.RungEpochs, plan.PlannedEpochs);
+        while (active.Count > 0 && !cancel.IsCancellationRequested)
+        {
+            var ran = new List<(AutoCandidate Candidate, CandidateStatus? Status, string? Note)>();
+            foreach (var candidate in active)
+            {
+                if (cancel.IsCancellationRequested) break;
+                runs.TryGetValue(candidate, out var run);
+                var remaining = _budget.Remaining.TotalSeconds - _reserveSeconds;
+                var sharedStart = runs.Keys.Any(k => k.Start is not null && k.Start == candidate.Start);
+                var needs = (target - (run?.Epochs ?? 0)) * (_epochs.Estimate(candidate.FreezeFraction) ?? 0) + (run is null && !sharedStart ? _startSeconds : 0);
+                // Without a model yet, the first candidate always starts; the rest only when they fit.
+                var isFirst = _mustStart && rung == 1 && runs.Count == 0;
+                if (!isFirst && (_budget.IsSpent || needs > remaining))
+                {
+                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped,
+                        _budget.IsSpent ? "budget spent" : Invariant($"needs about {needs:0} s for rung {rung}; {Math.Max(0, remaining):0} s left")));
+                    continue;
+                }
+                report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {target} epoch(s), {Math.Max(0, remaining):0} s left"));
+                var started = _budget.Elapsed;
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                deadline.CancelAfter(TimeSpan.FromSeconds(Math.Max(0.5, remaining)));
+                try
+                {
+                    run ??= runs[candidate] = start(candidate);
+                    run.Advance(target - run.Epochs, deadline.Token);
+                }
+                catch (OperationCanceledException) when (run is null || run.Score is null)
+                {
+                    seconds[candidate] = seconds.GetValueOrDefault(candidate) + (_budget.Elapsed - started).TotalSeconds;
+                    var status = cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget;
+                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, seconds[candidate], status, "stopped before its first epoch ended"));
+                    continue;
+                }
+                catch (MlNetTransferException e)
+                {
+                    seconds[candidate] = seconds.GetValueOrDefault(candidate) + (_budget.Elapsed - started).TotalSeconds;
+                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, seconds[candidate], CandidateStatus.Failed, e.Message));
+                    continue;
+                }
+                var took = (_budget.Elapsed - started).TotalSeconds;
+                seconds[candidate] = seconds.GetValueOrDefault(candidate) + took;
+                if (run.EpochSeconds is { } perEpoch)
+                {
+                    _epochs.Observe(perEpoch, candidate.FreezeFraction);
+                    // A run that trained its own head start measures it: what the rung took beyond its epochs.
+                    if (rung == 1 && !sharedStart) _startSeconds = Math.Max(0, took - run.Epochs * perEpoch);
+                }
+                CandidateStatus? ended = run.Cancelled ? (cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget) : null;
+                ran.Add((candidate, ended, ended is null ? null : "best epoch kept"));
+            }
+
+            // The best 1/η of those that trained in this rung go on (at least one); ties: lower loss, then the grid's order.
+            var ranked = ran.OrderByDescending(r => runs[r.Candidate].Score ?? double.NegativeInfinity)
+                .ThenBy(r => runs[r.Candidate].Loss ?? double.PositiveInfinity).ThenBy(r => grid.ToList().IndexOf(r.Candidate)).ToList();
+            var keep = ranked.Count == 0 ? 0 : Math.Max(1, (ranked.Count + _options.HalvingRate - 1) / _options.HalvingRate);
+            var next = new List<AutoCandidate>();
+            for (int i = 0; i < ranked.Count; i++)
+            {
+                var (candidate, ended, note) = ranked[i];
+                var run = runs[candidate];
+                var status = ended ?? (run.IsFinished ? CandidateStatus.Completed
+                    : i < keep ? CandidateStatus.Promoted : CandidateStatus.Eliminated);
+                note ??= status switch
+                {
+                    CandidateStatus.Completed when run.IsFinished && run.Epochs < target => "early stopping ended it; best epoch kept",
+                    CandidateStatus.Eliminated => Invariant($"not in the best {keep} of {ranked.Count}"),
+                    _ => null,
+                };
+                if (status == CandidateStatus.Promoted) next.Add(candidate);
+                rows.Add(new RungRecord(candidate, rung, run.Epochs, run.Score, seconds[candidate], status, note));
+            }
+            // Keep the grid's order in the next rung, so the schedule does not depend on the ranking's ties.
+            active = grid.Where(next.Contains).ToList();
+            rung++;
+            target = active.Count == 1 ? plan.PlannedEpochs : (int)Math.Min(plan.PlannedEpochs, (long)target * _options.HalvingRate);
+        }
+        return (rows, runs);
+    }
+
+    /// <summary>The best candidate that trained: highest score, then lower loss, then the grid's order; null when none did.</summary>
+    public static AutoCandidate? Best(IReadOnlyList<AutoCandidate> grid, IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs) =>
+        grid.Where(c => runs.TryGetValue(c, out var r) && r.Score is not null)
+            .OrderByDescending(c => runs[c].Score).ThenBy(c => runs[c].Loss ?? double.PositiveInfinity).ThenBy(c => grid.ToList().IndexOf(c))
+            .FirstOrDefault();
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,121 @@
+using MlNetTransfer.FineTuning;
+
+namespace MlNetTransfer.Tests.FineTuning;
+
+/// <summary>A fine-tuning run paused between epochs and resumed trains exactly as one that never paused: weights, batch-norm
+/// statistics, optimizer state, schedule position, early stopping and libtorch's random generator all carry over.</summary>
+[Collection(ExactTrainingCollection.Name)]
+public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
+{
+    private static OnnxTorchModule Module(FineTuneOptions options) => FineTuningTrainer.CreateModule(FineTuneFixture.Prepared(), 3, options);
+
+    /// <summary>Augmented images, dropout, a warm-up phase, a cosine schedule and early stopping: every piece of state in play.</summary>
+    private static FineTuneOptions Options()
+    {
+        var options = FineTuneFixture.Options(epochs: 6);
+        options.Augmentation.Enabled = true;
+        options.HeadWarmupEpochs = 2;
+        options.HeadDropout = 0.3f;
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = 1 };
+        return options;
+    }
+
+    private (Dictionary<string, float[]> Weights, FineTuneRun Run) Uninterrupted(FineTuneOptions options)
+    {
+        using var module = Module(options);
+        var run = new FineTuner(options).Train(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        return (FineTuneFixture.Snapshot(module), run);
+    }
+
+    [Fact]
+    public void AResumedRunEqualsAnUninterruptedOne()
+    {
+        var options = Options();
+        var (expected, expectedRun) = Uninterrupted(options);
+        Assert.True(expectedRun.Epochs.Count(e => e.Phase == "fine-tune") >= 3, "the run must last past the pauses for the comparison to mean anything");
+
+        using var module = Module(options);
+        using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        // The first call trains the head warm-up whole, then one fine-tuning epoch.
+        Assert.Equal(1, session.Advance(1));
+        Assert.Equal(["head", "head", "fine-tune"], session.Run.Epochs.Select(e => e.Phase));
+        Assert.False(session.IsFinished);
+
+        // Another run in between moves libtorch's generator (dropout) and the process's thread settings.
+        var other = FineTuneFixture.Options(epochs: 2);
+        other.Seed = 99;
+        other.HeadDropout = 0.5f;
+        using (var otherModule = Module(other))
+        using (var otherSession = new FineTuner(other).Start(otherModule, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation))
+            otherSession.Advance(1);
+
+        session.Advance(2);
+        session.Advance(null);
+        var run = session.Finish();
+        Assert.True(session.IsFinished);
+
+        Assert.Equal(expectedRun.Epochs.Select(e => (e.Phase, e.TrainLoss, e.ValidationLoss, e.LearningRate)), run.Epochs.Select(e => (e.Phase, e.TrainLoss, e.ValidationLoss, e.LearningRate)));
+        Assert.Equal((expectedRun.BestEpoch, expectedRun.StoppedEarly), (run.BestEpoch, run.StoppedEarly));
+        var weights = FineTuneFixture.Snapshot(module);
+        foreach (var (name, values) in expected) Assert.Equal(values, weights[name]);
+    }
+
+    [Fact]
+    public void AdvanceCountsOnlyFineTuningEpochsAndStopsAtTheEndOfTheRun()
+    {
+        var options = FineTuneFixture.Options(epochs: 3);
+        options.HeadWarmupEpochs = 2;
+        using var module = Module(options);
+        using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        Assert.Equal(0, session.Advance(0));
+        Assert.Equal(2, session.Run.Epochs.Count); // the head phase runs whole even when no fine-tuning epoch is asked for
+        Assert.Equal(2, session.Advance(2));
+        Assert.Equal(2, session.FineTuningEpochs);
+        Assert.Equal(1, session.Advance(5));       // only one epoch was left
+        Assert.True(session.IsFinished);
+        Assert.Equal(0, session.Advance(1));
+        Assert.Equal(5, session.Finish().Epochs.Count);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARunStartedFromAnotherRunsHeadPhaseEqualsOneThatTrainedItsOwn(bool probe)
+    {
+        FineTuneOptions Settings(double freeze, float rate)
+        {
+            var options = Options();
+            options.FreezeFraction = freeze;
+            options.LearningRate = rate;
+            options.LinearProbe = probe ? new MlNetTransfer.Heads.HeadOptions() : null;
+            return options;
+        }
+        var (expected, expectedRun) = Uninterrupted(Settings(0, 0.004f));
+
+        // The donor fine-tunes at another depth and rate; only its head phase is shared.
+        var donorOptions = Settings(0.5, 0.01f);
+        using var donorModule = Module(donorOptions);
+        using var donor = new FineTuner(donorOptions).Start(donorModule, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        donor.KeepHeadStart = true;
+        donor.Advance(2);
+        var snapshot = donor.HeadStart!;
+        Assert.Equal(probe ? 1 : 2, snapshot.Epochs.Count);
+
+        var options = Settings(0, 0.004f);
+        using var module = Module(options);
+        using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        session.StartFrom(snapshot);
+        session.Advance(null);
+        var run = session.Finish();
+        Assert.Equal(expectedRun.Epochs.Select(e => (e.Phase, e.TrainLoss, e.ValidationLoss)), run.Epochs.Select(e => (e.Phase, e.TrainLoss, e.ValidationLoss)));
+        var weights = FineTuneFixture.Snapshot(module);
+        foreach (var (name, values) in expected) Assert.Equal(values, weights[name]);
+
+        // Other head settings are refused.
+        var other = Settings(0, 0.004f);
+        other.HeadDropout = 0.1f;
+        using var otherModule = Module(other);
+        using var otherSession = new FineTuner(other).Start(otherModule, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        Assert.Throws<InvalidOperationException>(() => otherSession.StartFrom(snapshot));
+    }
+}

@@ -1,0 +1,167 @@
+using Microsoft.Extensions.Time.Testing;
+using MlNetTransfer.Reporting;
+using MlNetTransfer.Strategy;
+
+namespace MlNetTransfer.Tests.Strategy;
+
+/// <summary>The successive-halving schedule on a fake clock with scripted runs: who advances, each rung's epochs, the plan
+/// the budget allows, and where the budget stops it.</summary>
+public sealed class SuccessiveHalvingTests
+{
+    /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock and whose score is fixed.</summary>
+    private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
+        double startSeconds = 0) : IHalvingRun
+    {
+        public bool IsFinished => Epochs >= planned;
+        public bool Cancelled => false;
+        public int Epochs { get; private set; }
+        public double? Score => Epochs > 0 ? score : null;
+        public double? Loss => Epochs > 0 ? 1 - score : null;
+        public double? EpochSeconds => Epochs > 0 ? epochSeconds : null;
+        public bool Disposed { get; private set; }
+
+        public void Advance(int epochs, CancellationToken cancel)
+        {
+            var n = Math.Min(epochs, planned - Epochs);
+            if (Epochs == 0) clock.Advance(TimeSpan.FromSeconds(startSeconds));
+            log.Add($"{name}+{n}");
+            Epochs += n;
+            clock.Advance(TimeSpan.FromSeconds(n * epochSeconds));
+        }
+
+        public void Dispose() => Disposed = true;
+    }
+
+    private static readonly AutoSearchOptions Options = new() { HalvingRate = 3, RungEpochs = 1 };
+
+    /// <summary>Nine candidates at freeze 1 (so the estimator's epoch time is its forward time, seeded to 10 s); candidate i scores i/10.</summary>
+    private static IReadOnlyList<AutoCandidate> Grid(int n = 9) =>
+        Enumerable.Range(0, n).Select(i => AutoCandidate.ForFineTuning(1, HeadStart.Random, 1e-4f * (i + 1))).ToList();
+
+    private static (SuccessiveHalving Halving, FakeTimeProvider Clock, TrainingBudget Budget) Setup(double budgetSeconds, bool mustStart = false)
+    {
+        var clock = new FakeTimeProvider();
+        var budget = new TrainingBudget(TimeSpan.FromSeconds(budgetSeconds), clock);
+        var epochs = new EpochTimeEstimator();
+        epochs.SeedFromThroughput(100, 10); // 10 s an epoch
+        return (new SuccessiveHalving(Options, budget, epochs, startSeconds: 0, reserveSeconds: 0, mustStart), clock, budget);
+    }
+
+    [Fact]
+    public void TheBestThirdAdvanceWithThreeTimesTheEpochsAndTheLastOneTrainsToThePlannedEpochs()
+    {
+        var (halving, clock, budget) = Setup(1000);
+        var grid = Grid();
+        var plan = halving.Plan(grid, maxEpochs: 9);
+        // 9 x 1 + 3 x 2 + 1 x 6 epochs of 10 s = 210 s: all nine fit, planned over the full 9 epochs.
+        Assert.Equal(9, plan.Candidates);
+        Assert.Equal(9, plan.PlannedEpochs);
+        var log = new List<string>();
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, $"c{grid.ToList().IndexOf(c)}"));
+
+        // Rung 1: everyone one epoch; candidates 6, 7, 8 (the best) promoted.
+        var rung1 = rows.Where(r => r.Rung == 1).ToList();
+        Assert.Equal(9, rung1.Count);
+        Assert.All(rung1, r => Assert.Equal(1, r.Epochs));
+        Assert.Equal(grid.Skip(6), rung1.Where(r => r.Status == CandidateStatus.Promoted).Select(r => r.Candidate).OrderBy(c => grid.ToList().IndexOf(c)));
+        Assert.Equal(6, rung1.Count(r => r.Status == CandidateStatus.Eliminated));
+        // Rung 2: those three to 3 epochs (each ran 2 more, resuming); only candidate 8 goes on.
+        var rung2 = rows.Where(r => r.Rung == 2).ToList();
+        Assert.Equal(grid.Skip(6), rung2.Select(r => r.Candidate).OrderBy(c => grid.ToList().IndexOf(c)));
+        Assert.All(rung2, r => Assert.Equal(3, r.Epochs));
+        Assert.Equal(grid[8], Assert.Single(rung2, r => r.Status == CandidateStatus.Promoted).Candidate);
+        // Rung 3: the last one left trains to the planned 9 epochs and completes.
+        var rung3 = Assert.Single(rows, r => r.Rung == 3);
+        Assert.Equal((grid[8], 9, CandidateStatus.Completed), (rung3.Candidate, rung3.Epochs, rung3.Status));
+        Assert.DoesNotContain(rows, r => r.Rung > 3);
+        // Every advance, in order: rung 1 one epoch each, rung 2 two more for each survivor, rung 3 six more for the last.
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => $"c{i}+1").Concat(["c6+2", "c7+2", "c8+2", "c8+6"]), log);
+        Assert.Equal(grid[8], SuccessiveHalving.Best(grid, runs));
+        // Seconds are each candidate's own time through the rung: 1 + 2 + 6 epochs of 10 s for the winner.
+        Assert.Equal(90, rung3.Seconds, 6);
+        Assert.Equal(210, budget.Elapsed.TotalSeconds, 6);
+    }
+
+    [Fact]
+    public void TheBudgetDecidesHowManyEnterAndThePlannedEpochs()
+    {
+        var (halving, _, _) = Setup(100);
+        var plan = halving.Plan(Grid(), maxEpochs: 20);
+        // Four or more would need at least 1 + 2x2 + 6 epochs beyond rung 1 (140 s); three need 3 + 1 x (P - 1) epochs: P = 8 fits 100 s.
+        Assert.Equal(3, plan.Candidates);
+        Assert.Equal(8, plan.PlannedEpochs);
+        Assert.Equal(100, halving.Cost(3, 8, 1, 3, 10), 6);
+        Assert.Equal(9, SuccessiveHalving.EpochsAtSingleSurvivor(9, 1, 3));
+        Assert.Equal(3, SuccessiveHalving.EpochsAtSingleSurvivor(3, 1, 3));
+        Assert.Equal(1, SuccessiveHalving.EpochsAtSingleSurvivor(1, 1, 3));
+        Assert.Equal(4, SuccessiveHalving.EpochsAtSingleSurvivor(4, 1, 2));
+
+        // Not even one first rung fits, and the heads already gave a model: nobody starts.
+        var (tiny, clock, _) = Setup(5);
+        var none = tiny.Plan(Grid(), maxEpochs: 20);
+        Assert.Equal(0, none.Candidates);
+        var (rows, runs) = tiny.Run(Grid(), none, _ => throw new InvalidOperationException("must not start"));
+        Assert.Empty(runs);
+        Assert.All(rows, r => Assert.Equal((1, CandidateStatus.Skipped), (r.Rung, r.Status)));
+        // Without a model, the first candidate starts whatever the estimate says.
+        var (forced, forcedClock, _) = Setup(5, mustStart: true);
+        var one = forced.Plan(Grid(), maxEpochs: 20);
+        Assert.Equal(1, one.Candidates);
+        var log = new List<string>();
+        var (forcedRows, _) = forced.Run(Grid(), one, c => new ScriptedRun(forcedClock, 0.5, 10, one.PlannedEpochs, log, c.Name));
+        Assert.Single(log);
+        Assert.Contains(forcedRows, r => r.Rung == 1 && r.Score == 0.5);
+    }
+
+    [Fact]
+    public void ARungThatNoLongerFitsIsSkippedWhenEpochsTurnOutSlowerThanEstimated()
+    {
+        var (halving, clock, budget) = Setup(100);
+        var grid = Grid();
+        var plan = halving.Plan(grid, maxEpochs: 20);
+        Assert.Equal(3, plan.Candidates);
+        var log = new List<string>();
+        // Epochs take 20 s, not the 10 s estimated: after rung 1 (60 s) the survivor's 7 more epochs need about 140 s, 40 s are left.
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 20, plan.PlannedEpochs, log, c.Name));
+        Assert.Equal(3, log.Count);
+        var skipped = Assert.Single(rows, r => r.Rung == 2);
+        Assert.Equal((grid[2], CandidateStatus.Skipped), (skipped.Candidate, skipped.Status));
+        Assert.Contains("needs about 140 s", skipped.Note);
+        Assert.Equal(6, rows.Count(r => r.Rung == 1 && r.Status == CandidateStatus.Skipped));
+        Assert.Equal(60, budget.Elapsed.TotalSeconds, 6);
+        Assert.Equal(grid[2], SuccessiveHalving.Best(grid, runs));
+    }
+
+    [Fact]
+    public void AHeadStartSlowerThanEstimatedIsMeasuredAndCountedForTheNextStart()
+    {
+        var (halving, clock, budget) = Setup(100);
+        AutoCandidate[] grid = [AutoCandidate.ForFineTuning(1, HeadStart.Probe, 1e-4f), AutoCandidate.ForFineTuning(1, HeadStart.Random, 1e-4f)];
+        var plan = halving.Plan(grid, maxEpochs: 20);
+        Assert.Equal(2, plan.Candidates); // planned with head starts of 0 s
+        var log = new List<string>();
+        // The probe start takes 50 s: after it and its epoch (60 s), the random start's 50 s and an epoch do not fit in 40 s.
+        var (rows, _) = halving.Run(grid, plan, c => new ScriptedRun(clock, 0.9, 10, plan.PlannedEpochs, log, c.Name, startSeconds: 50));
+        Assert.Single(log);
+        var skipped = Assert.Single(rows, r => r.Candidate == grid[1]);
+        Assert.Equal(CandidateStatus.Skipped, skipped.Status);
+        Assert.Contains("needs about 60 s", skipped.Note);
+        Assert.Equal(60, budget.Elapsed.TotalSeconds, 6);
+    }
+
+    [Fact]
+    public void TheScheduleIsDeterministic()
+    {
+        IReadOnlyList<RungRecord> Once()
+        {
+            var (halving, clock, _) = Setup(300);
+            var grid = Grid();
+            var plan = halving.Plan(grid, 12);
+            // Ties everywhere: the grid's order decides.
+            return halving.Run(grid, plan, c => new ScriptedRun(clock, 0.5, 10, plan.PlannedEpochs, [], c.Name)).Rows;
+        }
+        var a = Once();
+        Assert.Equal(a, Once());
+        Assert.Equal(Grid()[0], Assert.Single(a, r => r.Rung == 3).Candidate);
+    }
+}
