@@ -143,7 +143,7 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference); fine-tuning: libtorch's and ONNX Runtime's threads per step, and images decoded at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var prefixEngine = new Option<string>("--prefix-engine")
         {
-            Description = "fine-tune/chain-thaw: what runs the frozen layers in front of the trained ones: onnxruntime (default; the float network on ONNX Runtime's inference kernels, same values as libtorch within float rounding), onnxruntime-int8 (an int8 backbone's own int8 layers, which the saved model then keeps, so prediction computes what training saw; other backbones fall back to onnxruntime) or torchsharp (libtorch, without gradients).",
+            Description = "fine-tune/chain-thaw: what runs the frozen layers in front of the trained ones: onnxruntime-int8 (default; an int8 backbone's own int8 layers on ONNX Runtime, which the saved model then keeps, so prediction computes what training saw; a float backbone falls back to onnxruntime), onnxruntime (the float network on ONNX Runtime's inference kernels, same values as libtorch within float rounding) or torchsharp (libtorch, without gradients).",
             DefaultValueFactory = _ => defaults.FrozenPrefixEngine.Name(),
         };
         prefixEngine.AcceptOnlyFromAmong([.. FrozenPrefixEngines.Names]);
