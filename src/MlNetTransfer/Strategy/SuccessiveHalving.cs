@@ -201,20 +201,29 @@ internal sealed class SuccessiveHalving
                 var needs = (target - (run?.Epochs ?? 0)) * (_epochs.Estimate(candidate.FreezeFraction) ?? 0) + (run is null && !sharedStart ? _startSeconds : 0);
                 // Without a model yet, the first candidate always starts; the rest only when they fit.
                 var isFirst = _mustStart && rung == 1 && runs.Count == 0;
-                if (!isFirst && (_budget.IsSpent || needs > remaining))
+                var wanted = target - (run?.Epochs ?? 0);
+                var epochs = wanted;
+                var partial = false;
+                if (!isFirst && (_budget.IsSpent || needs > remaining) && run is not null && !_budget.IsSpent
+                    && _epochs.Estimate(candidate.FreezeFraction) is > 0 and var perEpochEstimate && (int)(remaining / perEpochEstimate) is >= 1 and var fit)
+                {
+                    // A promoted run gets the epochs that still fit instead of none: skipping it would leave that budget unspent.
+                    (epochs, partial) = (Math.Min(epochs, fit), true);
+                }
+                else if (!isFirst && (_budget.IsSpent || needs > remaining))
                 {
                     rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped,
                         _budget.IsSpent ? "budget spent" : Invariant($"needs about {needs:0} s for rung {rung}; {Math.Max(0, remaining):0} s left")));
                     continue;
                 }
-                report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {target} epoch(s), {Math.Max(0, remaining):0} s left"));
+                report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {(run?.Epochs ?? 0) + epochs} epoch(s), {Math.Max(0, remaining):0} s left"));
                 var started = _budget.Elapsed;
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 deadline.CancelAfter(TimeSpan.FromSeconds(Math.Max(0.5, remaining)));
                 try
                 {
                     run ??= runs[candidate] = start(candidate);
-                    run.Advance(target - run.Epochs, deadline.Token);
+                    run.Advance(epochs, deadline.Token);
                 }
                 catch (OperationCanceledException) when (run is null || run.Score is null)
                 {
@@ -237,8 +246,11 @@ internal sealed class SuccessiveHalving
                     // A run that trained its own head start measures it: what the rung took beyond its epochs.
                     if (rung == 1 && !sharedStart) _startSeconds = Math.Max(0, took - run.Epochs * perEpoch);
                 }
-                CandidateStatus? ended = run.Cancelled ? (cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget) : null;
-                ran.Add((candidate, ended, ended is null ? null : "best epoch kept"));
+                CandidateStatus? ended = run.Cancelled ? (cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget)
+                    : partial && !run.IsFinished ? CandidateStatus.StoppedAtBudget : null;
+                ran.Add((candidate, ended, ended is null ? null
+                    : partial && !run.Cancelled ? Invariant($"the budget left fitted {epochs} of the {wanted} more epochs rung {rung} planned; best epoch kept")
+                    : "best epoch kept"));
             }
 
             // The best 1/η of those that trained in this rung go on (at least one); ties: lower loss, then the grid's order.
@@ -261,8 +273,9 @@ internal sealed class SuccessiveHalving
                 if (status == CandidateStatus.Promoted) next.Add(candidate);
                 rows.Add(new RungRecord(candidate, rung, run.Epochs, run.Score, seconds[candidate], status, note));
             }
-            // Keep the grid's order in the next rung, so the schedule does not depend on the ranking's ties.
-            active = grid.Where(next.Contains).ToList();
+            // The next rung runs its candidates best first (ties already broken by the grid's order), so when the budget runs
+            // short the best one is the one that trains.
+            active = next;
             rung++;
             target = active.Count == 1 ? plan.PlannedEpochs : (int)Math.Min(plan.PlannedEpochs, (long)target * _options.HalvingRate);
         }

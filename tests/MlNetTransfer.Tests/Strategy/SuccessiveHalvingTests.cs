@@ -75,7 +75,8 @@ public sealed class SuccessiveHalvingTests
         Assert.Equal((grid[8], 9, CandidateStatus.Completed), (rung3.Candidate, rung3.Epochs, rung3.Status));
         Assert.DoesNotContain(rows, r => r.Rung > 3);
         // Every advance, in order: rung 1 one epoch each, rung 2 two more for each survivor, rung 3 six more for the last.
-        Assert.Equal(Enumerable.Range(0, 9).Select(i => $"c{i}+1").Concat(["c6+2", "c7+2", "c8+2", "c8+6"]), log);
+        // Later rungs run best first, so a budget that runs short goes to the best.
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => $"c{i}+1").Concat(["c8+2", "c7+2", "c6+2", "c8+6"]), log);
         Assert.Equal(grid[8], SuccessiveHalving.Best(grid, runs));
         // Seconds are each candidate's own time through the rung: 1 + 2 + 6 epochs of 10 s for the winner.
         Assert.Equal(90, rung3.Seconds, 6);
@@ -114,21 +115,22 @@ public sealed class SuccessiveHalvingTests
     }
 
     [Fact]
-    public void ARungThatNoLongerFitsIsSkippedWhenEpochsTurnOutSlowerThanEstimated()
+    public void ASurvivorWhoseRungNoLongerFitsTrainsTheEpochsThatDo()
     {
         var (halving, clock, budget) = Setup(100);
         var grid = Grid();
         var plan = halving.Plan(grid, maxEpochs: 20);
         Assert.Equal(3, plan.Candidates);
         var log = new List<string>();
-        // Epochs take 20 s, not the 10 s estimated: after rung 1 (60 s) the survivor's 7 more epochs need about 140 s, 40 s are left.
+        // Epochs take 20 s, not the 10 s estimated: after rung 1 (60 s) the survivor's 7 more epochs would need 140 s (at the
+        // 20 s now measured); 40 s are left, so it trains the 2 that fit and stops there.
         var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 20, plan.PlannedEpochs, log, c.Name));
-        Assert.Equal(3, log.Count);
-        var skipped = Assert.Single(rows, r => r.Rung == 2);
-        Assert.Equal((grid[2], CandidateStatus.Skipped), (skipped.Candidate, skipped.Status));
-        Assert.Contains("needs about 140 s", skipped.Note);
+        Assert.Equal([grid[0].Name + "+1", grid[1].Name + "+1", grid[2].Name + "+1", grid[2].Name + "+2"], log);
+        var last = Assert.Single(rows, r => r.Rung == 2);
+        Assert.Equal((grid[2], 3, CandidateStatus.StoppedAtBudget), (last.Candidate, last.Epochs, last.Status));
+        Assert.Contains("fitted 2 of the 7 more epochs", last.Note);
         Assert.Equal(6, rows.Count(r => r.Rung == 1 && r.Status == CandidateStatus.Skipped));
-        Assert.Equal(60, budget.Elapsed.TotalSeconds, 6);
+        Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
         Assert.Equal(grid[2], SuccessiveHalving.Best(grid, runs));
     }
 
@@ -142,11 +144,12 @@ public sealed class SuccessiveHalvingTests
         var log = new List<string>();
         // The probe start takes 50 s: after it and its epoch (60 s), the random start's 50 s and an epoch do not fit in 40 s.
         var (rows, _) = halving.Run(grid, plan, c => new ScriptedRun(clock, 0.9, 10, plan.PlannedEpochs, log, c.Name, startSeconds: 50));
-        Assert.Single(log);
         var skipped = Assert.Single(rows, r => r.Candidate == grid[1]);
         Assert.Equal(CandidateStatus.Skipped, skipped.Status);
         Assert.Contains("needs about 60 s", skipped.Note);
-        Assert.Equal(60, budget.Elapsed.TotalSeconds, 6);
+        // The probe run, alone in rung 2, trains the 4 epochs the last 40 s fit.
+        Assert.Equal([grid[0].Name + "+1", grid[0].Name + "+4"], log);
+        Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
     }
 
     [Fact]
