@@ -50,8 +50,9 @@ var examples = Directory.GetDirectories(data).Order(StringComparer.Ordinal)
     .ToList();
 var classes = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
 var resolved = BackboneResolver.Resolve(backboneName, new BackboneResolveOptions { Mirrors = [mirror] });
+var prefixEngine = FrozenPrefixEngines.Parse(Arg("--prefix", "onnxruntime"));
 // The int8 featurizer too, for --prefix onnxruntime-int8 (the backbone's own int8 layers as the frozen prefix).
-var prepared = FineTuningTrainer.PrepareBackbone(resolved, keepInt8: Arg("--prefix", "onnxruntime") == FrozenPrefixEngine.OnnxRuntimeInt8.Name());
+var prepared = FineTuningTrainer.PrepareBackbone(resolved, keepInt8: prefixEngine == FrozenPrefixEngine.OnnxRuntimeInt8);
 var reader = new ImagePixelReader(prepared.ImageWidth, prepared.ImageHeight);
 Console.WriteLine($"backbone {prepared.Spec.Name} ({prepared.Spec.InputWidth}x{prepared.Spec.InputHeight}), {examples.Count} images in {classes.Count} classes, batch {batch}, {threads} threads");
 return argsList[0] == "speed" ? Speed() : Cache();
@@ -63,7 +64,6 @@ int Speed()
     var rounds = int.Parse(Arg("--rounds", "2"), inv);
     var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
     var channelsLast = !argsList.Contains("--nchw");
-    var prefixEngine = FrozenPrefixEngines.Parse(Arg("--prefix", "onnxruntime"));
     var peerFlags = argsList.Contains("--peer-nchw") ? new[] { "--nchw" } : [];
     var peerRetain = argsList.Contains("--peer-retain-memory");
     Directory.CreateDirectory(work);

@@ -36,9 +36,9 @@ internal sealed class FineTuneSession : IDisposable
     private TimeSpan _phaseStarted;
     private int _epochsBeforePhase;
     private FrozenPrefix? _prefix;
-    /// <summary>The split the best epoch's int8 prefix ended at (<see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>), else null:
-    /// the saved model keeps that prefix.</summary>
-    private OnnxForwardSplit? _bestInt8Split;
+    /// <summary>The int8 prefix the best epoch trained behind (<see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>) and the split it
+    /// ends at, else null: the saved model keeps that prefix.</summary>
+    private (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? _bestInt8Prefix;
     private string? _int8Fallback;
     private int _phaseIndex;
     private ActivePhase? _active;
@@ -85,7 +85,7 @@ internal sealed class FineTuneSession : IDisposable
         using (torch.no_grad())
             foreach (var (name, value) in _module.state_dict()) value.copy_(snapshot.State[name]);
         _best = snapshot.Best.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal);
-        (_bestLoss, _bestAccuracy, _bestEpoch, _bestInt8Split) = (snapshot.BestLoss, snapshot.BestAccuracy, snapshot.BestEpoch, snapshot.BestInt8Split);
+        (_bestLoss, _bestAccuracy, _bestEpoch, _bestInt8Prefix) = (snapshot.BestLoss, snapshot.BestAccuracy, snapshot.BestEpoch, snapshot.BestInt8Prefix);
         _epochs.AddRange(snapshot.Epochs);
         _randomState = snapshot.RandomState.clone().DetachFromDisposeScope();
         _phaseIndex = 1;
@@ -118,7 +118,7 @@ internal sealed class FineTuneSession : IDisposable
         Cancelled = _cancelled,
         PretrainedGroups = _module.ParameterGroups.Count(g => !g.IsHead),
         Seconds = _clock.Elapsed.TotalSeconds,
-        Int8Prefix = _best is not null ? BestInt8Prefix() : null,
+        Int8Prefix = _best is not null ? _bestInt8Prefix : null,
         Int8PrefixFallback = _int8Fallback,
     };
 
@@ -282,7 +282,7 @@ internal sealed class FineTuneSession : IDisposable
             BestLoss = _bestLoss,
             BestAccuracy = _bestAccuracy,
             BestEpoch = _bestEpoch,
-            BestInt8Split = _bestInt8Split,
+            BestInt8Prefix = _bestInt8Prefix,
             Epochs = _epochs.ToList(),
             RandomState = torch.get_rng_state().DetachFromDisposeScope(),
         };
@@ -478,16 +478,6 @@ internal sealed class FineTuneSession : IDisposable
         return (lossSum / seen, correct / (double)seen, seen / clock.Elapsed.TotalSeconds, rate);
     }
 
-    private (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? _int8Cut;
-
-    /// <summary>The int8 prefix the best epoch trained behind, cut once per split.</summary>
-    private (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? BestInt8Prefix()
-    {
-        if (_bestInt8Split is not { } split || _module.QuantizedFeaturizer is not { } int8) return null;
-        if (_int8Cut?.Split != split) _int8Cut = (QuantizedPrefix.Cut(int8, _module.ComputedCrossing(split), out _)!, split);
-        return _int8Cut;
-    }
-
     /// <summary>The phase's frozen prefix runner (kept for <see cref="Logits"/> until the phase ends and disposes it).</summary>
     private FrozenPrefix UsePrefix(OnnxForwardSplit split, bool prefixFixed)
     {
@@ -552,7 +542,7 @@ internal sealed class FineTuneSession : IDisposable
     private void Remember(int epoch, double loss, double accuracy)
     {
         _bestEpoch = epoch;
-        _bestInt8Split = _prefix is { Engine: FrozenPrefixEngine.OnnxRuntimeInt8 } prefix ? prefix.Split : null;
+        _bestInt8Prefix = _prefix?.Int8Model is { } int8 ? (int8, _prefix.Split) : null;
         _bestLoss = loss;
         _bestAccuracy = accuracy;
         using var noGrad = torch.no_grad();
@@ -623,7 +613,7 @@ internal sealed class HeadStartSnapshot : IDisposable
     public double BestLoss { get; init; }
     public double BestAccuracy { get; init; }
     public int BestEpoch { get; init; }
-    public OnnxForwardSplit? BestInt8Split { get; init; }
+    public (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? BestInt8Prefix { get; init; }
     public required IReadOnlyList<FineTuneEpoch> Epochs { get; init; }
     public required Tensor RandomState { get; init; }
 

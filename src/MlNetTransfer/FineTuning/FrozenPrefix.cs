@@ -68,7 +68,7 @@ internal sealed class FrozenPrefix : IDisposable
         _split = split;
         _session = session;
         _outputs = outputs;
-        _input = module.InputNames.FirstOrDefault() ?? "";
+        _input = module.InputNames.Single();
         Int8Model = int8;
     }
 

@@ -66,20 +66,6 @@ internal static class QuantizedPrefix
         var boundary = crossing.ToHashSet(StringComparer.Ordinal);
         var inputs = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
 
-        // The suffix: what the outputs need, walking back no further than the crossing values.
-        var producer = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
-        foreach (var n in graph.Node) foreach (var o in n.Output) if (o.Length > 0) producer[o] = n;
-        var suffix = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<string>(graph.Output.Select(o => o.Name));
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        while (stack.Count > 0)
-        {
-            var t = stack.Pop();
-            if (!seen.Add(t) || boundary.Contains(t)) continue;
-            if (producer.TryGetValue(t, out var node) && suffix.Add(node))
-                foreach (var i in OnnxGraphIndex.ReferencedInputs(node)) stack.Push(i);
-        }
-
         var front = prefix.Graph.Clone();
         string Rename(string name) => name.Length == 0 || boundary.Contains(name) || inputs.Contains(name) ? name : NamePrefix + name;
         foreach (var n in front.Node)
@@ -90,7 +76,8 @@ internal static class QuantizedPrefix
         }
         foreach (var t in front.Initializer) t.Name = Rename(t.Name);
 
-        var kept = graph.Node.Where(suffix.Contains).ToList();
+        // The int8 nodes take over producing the crossing values; the float layers only they fed are then pruned.
+        var kept = graph.Node.Where(n => !n.Output.Any(boundary.Contains)).ToList();
         graph.Node.Clear();
         graph.Node.AddRange(front.Node);
         graph.Node.AddRange(kept);

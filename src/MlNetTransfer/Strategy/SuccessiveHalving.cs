@@ -204,17 +204,18 @@ internal sealed class SuccessiveHalving
                 var wanted = target - (run?.Epochs ?? 0);
                 var epochs = wanted;
                 var partial = false;
-                if (!isFirst && (_budget.IsSpent || needs > remaining) && run is not null && !_budget.IsSpent
-                    && _epochs.Estimate(candidate.FreezeFraction) is > 0 and var perEpochEstimate && (int)(remaining / perEpochEstimate) is >= 1 and var fit)
+                if (!isFirst && (_budget.IsSpent || needs > remaining))
                 {
                     // A promoted run gets the epochs that still fit instead of none: skipping it would leave that budget unspent.
+                    var estimate = _epochs.Estimate(candidate.FreezeFraction) ?? 0;
+                    var fit = run is null || _budget.IsSpent || estimate <= 0 ? 0 : (int)(remaining / estimate);
+                    if (fit < 1)
+                    {
+                        rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped,
+                            _budget.IsSpent ? "budget spent" : Invariant($"needs about {needs:0} s for rung {rung}; {Math.Max(0, remaining):0} s left")));
+                        continue;
+                    }
                     (epochs, partial) = (Math.Min(epochs, fit), true);
-                }
-                else if (!isFirst && (_budget.IsSpent || needs > remaining))
-                {
-                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped,
-                        _budget.IsSpent ? "budget spent" : Invariant($"needs about {needs:0} s for rung {rung}; {Math.Max(0, remaining):0} s left")));
-                    continue;
                 }
                 report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {(run?.Epochs ?? 0) + epochs} epoch(s), {Math.Max(0, remaining):0} s left"));
                 var started = _budget.Elapsed;
