@@ -220,6 +220,8 @@ public sealed partial class TransferLearningTrainer
             }
         }
 
+        public int Shorten(int epochs) => tuning.Shorten(epochs);
+
         public TransferLearningResult Complete()
         {
             using var tuned = tuning.Complete();

@@ -51,6 +51,11 @@ internal static class TrainCommand
             Description = "auto: fine-tuning epochs every candidate gets in the first rung (the head's warm-up or probe comes on top).",
             DefaultValueFactory = _ => autoDefaults.RungEpochs,
         };
+        var finalEpochs = new Option<int>("--final-epochs")
+        {
+            Description = "auto: fine-tuning epochs the last candidate left gets at least; fewer candidates enter rung 1 (and fewer go on after a rung) when, at the epoch time measured so far, the budget could not give it these (capped by --epochs).",
+            DefaultValueFactory = _ => autoDefaults.MinimumFinalEpochs,
+        };
         var freezeDepths = new Option<int>("--freeze-depths")
         {
             Description = "auto: freeze depths tried, the scenario's and its nearest neighbours.",
@@ -156,7 +161,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
-            data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
+            data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
             freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
         };
@@ -175,6 +180,7 @@ internal static class TrainCommand
             };
             options.Auto.HalvingRate = parse.GetValue(halvingRate);
             options.Auto.RungEpochs = parse.GetValue(rungEpochs);
+            options.Auto.MinimumFinalEpochs = parse.GetValue(finalEpochs);
             options.Auto.FreezeDepths = parse.GetValue(freezeDepths);
             options.Auto.LearningRateFactors = ParseFactors(parse.GetValue(lrGrid)!);
             options.Auto.HeadStart = Enum.Parse<Strategy.HeadStartMode>(parse.GetValue(headStart)!, ignoreCase: true);

@@ -23,8 +23,8 @@ internal sealed class FineTuneSession : IDisposable
     private readonly ImagePixelReader _reader;
     private readonly IReadOnlyList<string> _trainPaths, _validationPaths;
     private readonly IReadOnlyList<int> _trainLabels, _validationLabels;
-    private readonly IReadOnlyList<FineTunePhase> _phases;
-    private readonly int _totalEpochs;
+    private readonly List<FineTunePhase> _phases;
+    private int _totalEpochs;
     private readonly List<FineTuneEpoch> _epochs = [];
     private readonly Stopwatch _clock = new();
     private ImageSet? _train, _validation;
@@ -58,7 +58,7 @@ internal sealed class FineTuneSession : IDisposable
         _trainLabels = train.Select(Label).ToList();
         _validationPaths = validation.Select(e => e.Path).ToList();
         _validationLabels = validation.Select(Label).ToList();
-        _phases = FineTunePhase.Plan(module, options);
+        _phases = FineTunePhase.Plan(module, options).ToList();
         _totalEpochs = _phases.Sum(p => p.Epochs);
     }
 
@@ -169,6 +169,26 @@ internal sealed class FineTuneSession : IDisposable
             Release();
         }
         return FineTuningEpochs - before;
+    }
+
+    /// <summary>
+    /// Plans the rest of the run over <paramref name="fineTuningEpochs"/> epochs of pretrained-layer training instead of the
+    /// epochs it was planned over, so that a run the budget will stop early still ends its learning-rate schedule: the cosine
+    /// is recomputed over the shorter length (the rate drops to where that schedule is at the current step; it never rises).
+    /// Only for a run with one such phase (not chain-thaw); never lengthens it or cuts epochs it already trained.
+    /// </summary>
+    /// <returns>The epochs it is now planned over.</returns>
+    public int Shorten(int fineTuningEpochs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var last = _phases.Count - 1;
+        if (IsFinished || _phases.Count(p => p.Name != FineTunePhase.HeadPhase) != 1 || _phases[last].Name == FineTunePhase.HeadPhase)
+            return FineTuningEpochs;
+        var epochs = Math.Clamp(fineTuningEpochs, Math.Max(1, FineTuningEpochs), _phases[last].Epochs);
+        _phases[last] = _phases[last] with { Epochs = epochs };
+        _totalEpochs = _phases.Sum(p => p.Epochs);
+        if (_phaseIndex == last && _active is { } a) a.TotalSteps = (long)a.Batches * epochs;
+        return epochs;
     }
 
     /// <summary>Ends the run on the best epoch's weights (the module is left whole: every layer trainable, eval mode) and returns it.</summary>

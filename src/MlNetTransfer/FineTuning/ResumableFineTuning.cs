@@ -34,6 +34,9 @@ internal sealed class ResumableFineTuning : IDisposable
     public int Advance(int? fineTuningEpochs, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default) =>
         _session.Advance(fineTuningEpochs, progress, cancel);
 
+    /// <summary>See <see cref="FineTuneSession.Shorten"/>.</summary>
+    public int Shorten(int fineTuningEpochs) => _session.Shorten(fineTuningEpochs);
+
     /// <summary>Ends the run on its best epoch and packages it; the result owns the module from then on.</summary>
     public FineTuningResult Complete()
     {

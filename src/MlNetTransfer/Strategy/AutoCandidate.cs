@@ -75,7 +75,9 @@ public sealed record AutoCandidate(string Name, string Family, CandidateMethod M
     /// <summary>
     /// Successive halving's candidates: every freeze depth × head start × learning rate, in the order the evidence suggests —
     /// by the sum of the three ranks (depth nearest the decision, the preferred head start, the first rate), so that a budget
-    /// that cuts the list keeps a spread of all three rather than every variant of the first depth.
+    /// that cuts the list keeps a spread of all three rather than every variant of the first depth. Within one sum the head
+    /// start varies first, then the depth, the rate last: a budget that admits two candidates tries both starts when the
+    /// evidence could not choose one, or a second depth, before a second rate.
     /// </summary>
     public static IReadOnlyList<AutoCandidate> FineTuneGrid(IReadOnlyList<double> depths, IReadOnlyList<HeadStart> starts, IReadOnlyList<float> learningRates)
     {
@@ -84,7 +86,7 @@ public sealed record AutoCandidate(string Name, string Family, CandidateMethod M
         var grid = from d in Enumerable.Range(0, depths.Count)
                    from s in Enumerable.Range(0, starts.Count)
                    from r in Enumerable.Range(0, learningRates.Count)
-                   orderby d + s + r, d, s, r
+                   orderby d + s + r, r, d, s
                    select ForFineTuning(depths[d], starts[s], learningRates[r]);
         return grid.ToList();
     }

@@ -20,6 +20,13 @@ public sealed class AutoSearchOptions
     /// Default 1: the cheapest look that ranks candidates, and the budget then goes to those that look best.</summary>
     public int RungEpochs { get; set; } = 1;
 
+    /// <summary>Fine-tuning epochs the last candidate left is given at least: fewer candidates enter rung 1 (and fewer go on
+    /// after a rung) when, at the epoch time measured so far, the budget could not give it these. Default 5: on a few hundred
+    /// images the pretrained layers need several passes to move, and a search that ranks many candidates on one epoch each
+    /// but trains none of them further loses to a single candidate trained properly. Capped by
+    /// <see cref="FineTuning.FineTuneOptions.Epoch"/>.</summary>
+    public int MinimumFinalEpochs { get; set; } = 5;
+
     /// <summary>Freeze depths tried: the one the scenario decision points to and its nearest neighbours
     /// (<see cref="AutoCandidate.Depths"/>). Default 3.</summary>
     public int FreezeDepths { get; set; } = 3;
@@ -53,6 +60,7 @@ public sealed class AutoSearchOptions
     {
         if (HalvingRate < 2) throw new MlNetTransferException($"Auto search: HalvingRate (--halving-rate) is {HalvingRate}; it must be at least 2.");
         if (RungEpochs < 1) throw new MlNetTransferException($"Auto search: RungEpochs (--rung-epochs) is {RungEpochs}; it must be at least 1.");
+        if (MinimumFinalEpochs < 1) throw new MlNetTransferException($"Auto search: MinimumFinalEpochs (--final-epochs) is {MinimumFinalEpochs}; it must be at least 1.");
         if (FreezeDepths < 1) throw new MlNetTransferException($"Auto search: FreezeDepths (--freeze-depths) is {FreezeDepths}; it must be at least 1.");
         if (LearningRateFactors.Count == 0 || LearningRateFactors.Any(f => !(f > 0) || !float.IsFinite(f)))
             throw new MlNetTransferException($"Auto search: LearningRateFactors (--lr-grid) is [{string.Join(", ", LearningRateFactors)}]; give one or more positive factors.");

@@ -25,6 +25,10 @@ internal interface IHalvingRun : IDisposable
     /// <summary>Mean seconds of its fine-tuning epochs so far, for the next estimates; null before any.</summary>
     double? EpochSeconds { get; }
 
+    /// <summary>Plans the rest of its learning-rate schedule to end at <paramref name="epochs"/> fine-tuning epochs in all (never
+    /// more than planned, never fewer than it has), so a run the budget will stop early still anneals; returns the epochs it is now planned over.</summary>
+    int Shorten(int epochs);
+
     /// <summary>Trains up to <paramref name="epochs"/> more fine-tuning epochs (the head start first, the first time). A
     /// cancellation stops it at the next batch and ends it; with no epoch yet it throws <see cref="OperationCanceledException"/>.</summary>
     void Advance(int epochs, CancellationToken cancel);
@@ -73,9 +77,12 @@ public sealed record HalvingPlan
 /// candidates under a wall-time budget. Rung 1 gives each candidate <see cref="AutoSearchOptions.RungEpochs"/> epochs; the
 /// best 1/η by validation accuracy go on to η times the epochs they had, and so on; the last one left trains to the planned
 /// epochs. Runs resume where they stopped (<see cref="IHalvingRun"/>). How many candidates enter and the planned epochs come
-/// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit; a run still going at
-/// the budget (less <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given clock:
-/// the order of the grid breaks every tie.
+/// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit and that survivor gets at
+/// least <see cref="AutoSearchOptions.MinimumFinalEpochs"/>; once runs have measured the real epoch time, rung 1 takes a
+/// candidate more and a rung promotes more than one only while that still holds, and the last one's schedule is shortened
+/// to what the budget left fits (<see cref="IHalvingRun.Shorten"/>). A run still going at the budget (less
+/// <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given clock: the order of
+/// the grid breaks every tie.
 /// </summary>
 internal sealed class SuccessiveHalving
 {
@@ -84,6 +91,9 @@ internal sealed class SuccessiveHalving
     private readonly EpochTimeEstimator _epochs;
     private readonly double _reserveSeconds;
     private double _startSeconds;
+    // Seconds each Advance costs beyond its epochs (the prefix engine, caches and decoded images a paused run let go of),
+    // measured from the runs; 0 until then.
+    private double _overheadSeconds;
     private readonly bool _mustStart;
 
     /// <param name="options">η, rung-1 epochs.</param>
@@ -105,7 +115,7 @@ internal sealed class SuccessiveHalving
     /// <summary>The number of candidates of <paramref name="grid"/> that enter rung 1 and the epochs their schedules are planned over.</summary>
     public HalvingPlan Plan(IReadOnlyList<AutoCandidate> grid, int maxEpochs)
     {
-        int eta = _options.HalvingRate, first = Math.Min(_options.RungEpochs, maxEpochs);
+        int eta = _options.HalvingRate, first = Math.Min(_options.RungEpochs, maxEpochs), minFinal = Math.Min(_options.MinimumFinalEpochs, maxEpochs);
         var available = _budget.Remaining.TotalSeconds - _reserveSeconds;
         double? Mean(int n)
         {
@@ -128,7 +138,7 @@ internal sealed class SuccessiveHalving
             var epoch = Mean(n)!.Value;
             var starts = grid.Take(n).Select(c => c.Start).Distinct().Count();
             double Cost(int count, int planned, int first, int eta, double epochSeconds) => this.Cost(count, planned, first, eta, epochSeconds, starts);
-            var shortest = Math.Min(maxEpochs, EpochsAtSingleSurvivor(n, first, eta));
+            var shortest = Math.Min(maxEpochs, Math.Max(minFinal, EpochsAtSingleSurvivor(n, first, eta)));
             if (Cost(n, shortest, first, eta, epoch) > available && n > 1) continue;
             if (Cost(n, shortest, first, eta, epoch) > available && !_mustStart)
                 return plan with
@@ -142,8 +152,8 @@ internal sealed class SuccessiveHalving
             {
                 Candidates = n, PlannedEpochs = planned, EstimatedEpochSeconds = epoch,
                 Rule = Invariant($"About {epoch:0.#} s per fine-tuning epoch and {_startSeconds:0.#} s per head start, {Math.Max(0, available):0} s left (after {_reserveSeconds:0} s kept for evaluating the winner): ") +
-                       Invariant($"{n} of {grid.Count} candidates enter rung 1 with {first} epoch(s) each; after every rung the best 1/{eta} go on with {eta}x the epochs they had; the last one left trains to {planned} epochs, the length every schedule is planned over. ") +
-                       (Cost(n, shortest, first, eta, epoch) > available ? "Even one candidate's first rung may not fit: it starts anyway and the budget's hard stop ends it." : "Estimates, not promises: a rung that no longer fits is skipped, and a run still going at the budget stops at its next batch."),
+                       Invariant($"{n} of {grid.Count} candidates enter rung 1 with {first} epoch(s) each (at most: each later one enters only if, at the epoch time measured by then, the last one left still gets {minFinal} epochs); after every rung the best 1/{eta} go on with {eta}x the epochs they had (fewer when the budget left would not give the last one {minFinal}); the last one left trains to {planned} epochs, the length every schedule is planned over, shortened to what the budget left fits. ") +
+                       (Cost(n, shortest, first, eta, epoch) > available ? "Even one candidate's first rung may not fit: it starts anyway and the budget's hard stop ends it." : "Estimates, not promises: a run still going at the budget stops at its next batch."),
             };
         }
         throw new InvalidOperationException("unreachable: n = 1 always returns");
@@ -158,20 +168,28 @@ internal sealed class SuccessiveHalving
     }
 
     /// <summary>Estimated seconds of the whole schedule for <paramref name="n"/> candidates planned over <paramref name="planned"/> epochs.</summary>
-    internal double Cost(int n, int planned, int first, int eta, double epochSeconds, int starts = int.MaxValue)
-    {
+    internal double Cost(int n, int planned, int first, int eta, double epochSeconds, int starts = int.MaxValue) =>
         // Runs with the same head start share its head phase (FineTuneSession.StartFrom): it is paid once per start.
-        double cost = Math.Min(n, starts) * _startSeconds;
-        int had = 0, target = Math.Min(first, planned), left = n;
+        Math.Min(n, starts) * _startSeconds + Rest(n, 0, Math.Min(first, planned), planned, planned, eta, epochSeconds);
+
+    /// <summary>Estimated seconds for <paramref name="left"/> runs that have <paramref name="had"/> epochs each to go through the
+    /// rest of the schedule: a rung to <paramref name="target"/>, then the best 1/η to η times that (at most <paramref name="cap"/>),
+    /// until one is left, which trains to <paramref name="final"/>. Every run pays the measured overhead once per rung.</summary>
+    private double Rest(int left, int had, int target, int cap, int final, int eta, double epochSeconds)
+    {
+        double cost = 0;
         while (true)
         {
-            cost += left * (target - had) * epochSeconds;
-            if (target >= planned) return cost;
+            cost += left * (Math.Max(0, target - had) * epochSeconds + _overheadSeconds);
+            if (left == 1 ? target >= final : target >= cap) return cost;
             had = target;
             left = Math.Max(1, (left + eta - 1) / eta);
-            target = left == 1 ? planned : (int)Math.Min(planned, (long)target * eta);
+            target = left == 1 ? Math.Max(final, had) : (int)Math.Min(cap, (long)target * eta);
         }
     }
+
+    /// <summary>What the last one left must reach at least: the minimum, within the plan.</summary>
+    private int FinalEpochs(HalvingPlan plan) => Math.Min(plan.PlannedEpochs, _options.MinimumFinalEpochs);
 
     /// <summary>Runs the schedule. <paramref name="start"/> creates a candidate's run (planned over <see cref="HalvingPlan.PlannedEpochs"/>);
     /// the runs stay the caller's (returned, to complete the winner and dispose the rest).</summary>
@@ -182,13 +200,16 @@ internal sealed class SuccessiveHalving
         var rows = new List<RungRecord>();
         var runs = new Dictionary<AutoCandidate, IHalvingRun>();
         var seconds = new Dictionary<AutoCandidate, double>();
+        var order = grid.ToList();
+        int eta = plan.HalvingRate, cap = plan.PlannedEpochs;
         foreach (var c in grid.Skip(plan.Candidates))
             rows.Add(new RungRecord(c, 1, 0, null, 0, CandidateStatus.Skipped, plan.Candidates == 0
                 ? "the budget left does not fit one candidate's first rung (see search.rule)"
                 : Invariant($"the budget fits {plan.Candidates} of the {grid.Count} candidates in rung 1 (see search.rule)")));
 
         var active = grid.Take(plan.Candidates).ToList();
-        int rung = 1, target = Math.Min(plan.RungEpochs, plan.PlannedEpochs);
+        int rung = 1, target = Math.Min(plan.RungEpochs, cap);
+        string? closed = null; // why rung 1 takes no more candidates
         while (active.Count > 0 && !cancel.IsCancellationRequested)
         {
             var ran = new List<(AutoCandidate Candidate, CandidateStatus? Status, string? Note)>();
@@ -198,26 +219,45 @@ internal sealed class SuccessiveHalving
                 runs.TryGetValue(candidate, out var run);
                 var remaining = _budget.Remaining.TotalSeconds - _reserveSeconds;
                 var sharedStart = runs.Keys.Any(k => k.Start is not null && k.Start == candidate.Start);
-                var needs = (target - (run?.Epochs ?? 0)) * (_epochs.Estimate(candidate.FreezeFraction) ?? 0) + (run is null && !sharedStart ? _startSeconds : 0);
-                // Without a model yet, the first candidate always starts; the rest only when they fit.
-                var isFirst = _mustStart && rung == 1 && runs.Count == 0;
-                var wanted = target - (run?.Epochs ?? 0);
-                var epochs = wanted;
-                var partial = false;
-                if (!isFirst && (_budget.IsSpent || needs > remaining))
+                // A run that has trained knows its own epoch time; the estimator's is carried over from other depths.
+                var estimate = run?.EpochSeconds ?? _epochs.Estimate(candidate.FreezeFraction) ?? 0;
+                var had = run?.Epochs ?? 0;
+                var wanted = target - had;
+                var needs = wanted * estimate + (run is null && !sharedStart ? _startSeconds : 0) + _overheadSeconds;
+                var (epochs, partial, shortened) = (wanted, false, (int?)null);
+                string? skip = null;
+                if (rung == 1 && closed is not null) skip = closed;
+                else if (_budget.IsSpent && !(_mustStart && runs.Count == 0)) skip = "budget spent";
+                else if (rung == 1 && runs.Count > 0)
                 {
-                    // A promoted run gets the epochs that still fit instead of none: skipping it would leave that budget unspent.
-                    var estimate = _epochs.Estimate(candidate.FreezeFraction) ?? 0;
-                    var fit = run is null || _budget.IsSpent || estimate <= 0 ? 0 : (int)(remaining / estimate);
-                    if (fit < 1)
-                    {
-                        rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped,
-                            _budget.IsSpent ? "budget spent" : Invariant($"needs about {needs:0} s for rung {rung}; {Math.Max(0, remaining):0} s left")));
-                        continue;
-                    }
-                    (epochs, partial) = (Math.Min(epochs, fit), true);
+                    // One more enters rung 1 only while, at the epoch time measured so far, the last one left still gets its epochs.
+                    var n = runs.Count + 1;
+                    var (survivors, final) = (Math.Max(1, (n + eta - 1) / eta), FinalEpochs(plan));
+                    var rung2 = survivors == 1 ? final : (int)Math.Min(cap, (long)target * eta);
+                    if (needs + Rest(survivors, target, rung2, cap, final, eta, estimate) > remaining)
+                        skip = closed = Invariant($"at about {estimate:0.#} s an epoch (measured), one more in rung 1 (about {needs:0} s) would leave the last one left fewer than {final} epochs in the {Math.Max(0, remaining):0} s left");
                 }
-                report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {(run?.Epochs ?? 0) + epochs} epoch(s), {Math.Max(0, remaining):0} s left"));
+                else if (rung == 1 && !(_mustStart && runs.Count == 0) && needs > remaining)
+                    skip = Invariant($"needs about {needs:0} s for rung {rung}; {Math.Max(0, remaining):0} s left");
+                else if (rung > 1 && estimate > 0)
+                {
+                    var fit = (int)((remaining - _overheadSeconds) / estimate);
+                    if (fit < 1) skip = Invariant($"needs about {estimate + _overheadSeconds:0} s for one more epoch; {Math.Max(0, remaining):0} s left");
+                    else if (fit < wanted && active.Count == 1)
+                    {
+                        // The last one left: its schedule ends where the budget does, so its learning rate still anneals.
+                        shortened = run!.Shorten(had + fit);
+                        epochs = shortened.Value - had;
+                    }
+                    // A promoted run gets the epochs that still fit instead of none: skipping it would leave that budget unspent.
+                    else if (fit < wanted) (epochs, partial) = (fit, true);
+                }
+                if (skip is not null)
+                {
+                    rows.Add(new RungRecord(candidate, rung, had, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped, skip));
+                    continue;
+                }
+                report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {had + epochs} epoch(s), {Math.Max(0, remaining):0} s left"));
                 var started = _budget.Elapsed;
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 deadline.CancelAfter(TimeSpan.FromSeconds(Math.Max(0.5, remaining)));
@@ -241,23 +281,36 @@ internal sealed class SuccessiveHalving
                 }
                 var took = (_budget.Elapsed - started).TotalSeconds;
                 seconds[candidate] = seconds.GetValueOrDefault(candidate) + took;
-                if (run.EpochSeconds is { } perEpoch)
+                if (run.EpochSeconds is { } perEpoch && !run.Cancelled)
                 {
                     _epochs.Observe(perEpoch, candidate.FreezeFraction);
-                    // A run that trained its own head start measures it: what the rung took beyond its epochs.
-                    if (rung == 1 && !sharedStart) _startSeconds = Math.Max(0, took - run.Epochs * perEpoch);
+                    // What the call took beyond its epochs: a run that trained its own head start measures that start (less the
+                    // overhead known by then), any other the overhead every rung pays.
+                    var extra = Math.Max(0, took - (run.Epochs - had) * perEpoch);
+                    if (rung == 1 && !sharedStart) _startSeconds = Math.Max(0, extra - _overheadSeconds);
+                    else _overheadSeconds = extra;
                 }
                 CandidateStatus? ended = run.Cancelled ? (cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget)
                     : partial && !run.IsFinished ? CandidateStatus.StoppedAtBudget : null;
-                ran.Add((candidate, ended, ended is null ? null
-                    : partial && !run.Cancelled ? Invariant($"the budget left fitted {epochs} of the {wanted} more epochs rung {rung} planned; best epoch kept")
-                    : "best epoch kept"));
+                var note = shortened is { } s && s < cap ? Invariant($"its schedule shortened to {s} of the planned {cap} epochs, what the budget left fitted")
+                    : partial && !run.Cancelled ? Invariant($"the budget left fitted {epochs} of the {wanted} more epochs rung {rung} planned")
+                    : null;
+                if (ended is not null) note = note is null ? "best epoch kept" : note + "; best epoch kept";
+                ran.Add((candidate, ended, note));
             }
 
-            // The best 1/η of those that trained in this rung go on (at least one); ties: lower loss, then the grid's order.
+            // The best 1/η of those that trained in this rung go on (at least one; fewer when the budget left would not give the
+            // last one its epochs); ties: lower loss, then the grid's order.
             var ranked = ran.OrderByDescending(r => runs[r.Candidate].Score ?? double.NegativeInfinity)
-                .ThenBy(r => runs[r.Candidate].Loss ?? double.PositiveInfinity).ThenBy(r => grid.ToList().IndexOf(r.Candidate)).ToList();
-            var keep = ranked.Count == 0 ? 0 : Math.Max(1, (ranked.Count + _options.HalvingRate - 1) / _options.HalvingRate);
+                .ThenBy(r => runs[r.Candidate].Loss ?? double.PositiveInfinity).ThenBy(r => order.IndexOf(r.Candidate)).ToList();
+            var keep = ranked.Count == 0 ? 0 : Math.Max(1, (ranked.Count + eta - 1) / eta);
+            var byRate = keep;
+            if (ranked.Count > 0)
+            {
+                var (estimate, final, left) = (runs[ranked[0].Candidate].EpochSeconds ?? _epochs.Estimate(ranked[0].Candidate.FreezeFraction) ?? 0, FinalEpochs(plan),
+                    _budget.Remaining.TotalSeconds - _reserveSeconds);
+                while (keep > 1 && Rest(keep, target, (int)Math.Min(cap, (long)target * eta), cap, final, eta, estimate) > left) keep--;
+            }
             var next = new List<AutoCandidate>();
             for (int i = 0; i < ranked.Count; i++)
             {
@@ -268,6 +321,7 @@ internal sealed class SuccessiveHalving
                 note ??= status switch
                 {
                     CandidateStatus.Completed when run.IsFinished && run.Epochs < target => "early stopping ended it; best epoch kept",
+                    CandidateStatus.Eliminated when keep < byRate => Invariant($"not in the best {keep} of {ranked.Count} (the best 1/{eta} would be {byRate}; the budget left gives the last one its epochs with {keep})"),
                     CandidateStatus.Eliminated => Invariant($"not in the best {keep} of {ranked.Count}"),
                     _ => null,
                 };
@@ -278,7 +332,7 @@ internal sealed class SuccessiveHalving
             // short the best one is the one that trains.
             active = next;
             rung++;
-            target = active.Count == 1 ? plan.PlannedEpochs : (int)Math.Min(plan.PlannedEpochs, (long)target * _options.HalvingRate);
+            target = active.Count == 1 ? cap : (int)Math.Min(cap, (long)target * eta);
         }
         return (rows, runs);
     }

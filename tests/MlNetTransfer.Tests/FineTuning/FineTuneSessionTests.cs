@@ -77,6 +77,35 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
         Assert.Equal(5, session.Finish().Epochs.Count);
     }
 
+    [Fact]
+    public void AShortenedRunEndsItsScheduleAtTheNewLengthAndNeverGrows()
+    {
+        FineTuneOptions Settings(int epochs)
+        {
+            var options = FineTuneFixture.Options(epochs);
+            options.HeadWarmupEpochs = 1;
+            options.EarlyStoppingCriteria = null;
+            return options;
+        }
+        var (_, planned3) = Uninterrupted(Settings(3));
+        var (_, planned6) = Uninterrupted(Settings(6));
+
+        var options = Settings(6);
+        using var module = Module(options);
+        using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        session.Advance(1);
+        Assert.Equal(3, session.Shorten(3));
+        Assert.Equal(3, session.Shorten(10)); // never lengthened
+        Assert.Equal(2, session.Advance(null));
+        Assert.True(session.IsFinished);
+        var run = session.Finish();
+        var rates = run.Epochs.Where(e => e.Phase != FineTunePhase.HeadPhase).Select(e => e.LearningRate).ToList();
+        // The first epoch ran on the 6-epoch schedule; the last step is where a 3-epoch schedule ends, so the rate annealed.
+        Assert.Equal(planned6.Epochs.First(e => e.Phase != FineTunePhase.HeadPhase).LearningRate, rates[0]);
+        Assert.Equal(planned3.Epochs.Last().LearningRate, rates[^1]);
+        Assert.True(rates[^1] < planned6.Epochs.Where(e => e.Phase != FineTunePhase.HeadPhase).ElementAt(2).LearningRate);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

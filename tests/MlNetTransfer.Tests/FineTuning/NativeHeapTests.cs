@@ -27,7 +27,9 @@ public class NativeHeapTests
         {
             Assert.True(NativeHeap.IsActive);
             AllocateTouchFree(zeros); // the first touch faults the pages in
-            var again = AllocateTouchFree(zeros);
+            // The best of three: a thread sharing this arena (a finalizer, a runtime worker) may take the freed block once in
+            // between, and this thread then faults a new one in; without retention every try faults all its pages.
+            var again = Enumerable.Range(0, 3).Select(_ => AllocateTouchFree(zeros)).Min();
             Assert.True(again < Pages / 10, $"{again} page faults touching a reused 40 MB block (of {Pages} pages)");
         }
 

@@ -12,7 +12,8 @@ public sealed class SuccessiveHalvingTests
     private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
         double startSeconds = 0) : IHalvingRun
     {
-        public bool IsFinished => Epochs >= planned;
+        private int _planned = planned;
+        public bool IsFinished => Epochs >= _planned;
         public bool Cancelled => false;
         public int Epochs { get; private set; }
         public double? Score => Epochs > 0 ? score : null;
@@ -22,11 +23,18 @@ public sealed class SuccessiveHalvingTests
 
         public void Advance(int epochs, CancellationToken cancel)
         {
-            var n = Math.Min(epochs, planned - Epochs);
+            var n = Math.Min(epochs, _planned - Epochs);
             if (Epochs == 0) clock.Advance(TimeSpan.FromSeconds(startSeconds));
             log.Add($"{name}+{n}");
             Epochs += n;
             clock.Advance(TimeSpan.FromSeconds(n * epochSeconds));
+        }
+
+        public int Shorten(int epochs)
+        {
+            _planned = Math.Clamp(epochs, Math.Max(1, Epochs), _planned);
+            log.Add($"{name} planned {_planned}");
+            return _planned;
         }
 
         public void Dispose() => Disposed = true;
@@ -38,13 +46,14 @@ public sealed class SuccessiveHalvingTests
     private static IReadOnlyList<AutoCandidate> Grid(int n = 9) =>
         Enumerable.Range(0, n).Select(i => AutoCandidate.ForFineTuning(1, HeadStart.Random, 1e-4f * (i + 1))).ToList();
 
-    private static (SuccessiveHalving Halving, FakeTimeProvider Clock, TrainingBudget Budget) Setup(double budgetSeconds, bool mustStart = false)
+    private static (SuccessiveHalving Halving, FakeTimeProvider Clock, TrainingBudget Budget) Setup(double budgetSeconds, bool mustStart = false,
+        AutoSearchOptions? options = null)
     {
         var clock = new FakeTimeProvider();
         var budget = new TrainingBudget(TimeSpan.FromSeconds(budgetSeconds), clock);
         var epochs = new EpochTimeEstimator();
         epochs.SeedFromThroughput(100, 10); // 10 s an epoch
-        return (new SuccessiveHalving(Options, budget, epochs, startSeconds: 0, reserveSeconds: 0, mustStart), clock, budget);
+        return (new SuccessiveHalving(options ?? Options, budget, epochs, startSeconds: 0, reserveSeconds: 0, mustStart), clock, budget);
     }
 
     [Fact]
@@ -115,23 +124,53 @@ public sealed class SuccessiveHalvingTests
     }
 
     [Fact]
-    public void ASurvivorWhoseRungNoLongerFitsTrainsTheEpochsThatDo()
+    public void RungOneTakesNoMoreOnceTheMeasuredEpochTimeLeavesTheLastOneTooFewAndTheLastOnesScheduleEndsWithTheBudget()
     {
         var (halving, clock, budget) = Setup(100);
         var grid = Grid();
         var plan = halving.Plan(grid, maxEpochs: 20);
-        Assert.Equal(3, plan.Candidates);
+        // Planned at 10 s an epoch: three enter (1 epoch each, the last one 5 more at least), schedules over 8 epochs.
+        Assert.Equal((3, 8), (plan.Candidates, plan.PlannedEpochs));
         var log = new List<string>();
-        // Epochs take 20 s, not the 10 s estimated: after rung 1 (60 s) the survivor's 7 more epochs would need 140 s (at the
-        // 20 s now measured); 40 s are left, so it trains the 2 that fit and stops there.
+        // Epochs take 20 s, not 10: after the first candidate's epoch (20 s), a second (20 s) would leave the last one left
+        // 60 s, 3 epochs, fewer than the 5 it must get; so rung 1 closes. The one run goes on with the 80 s left: 4 more
+        // epochs, its schedule shortened from 8 to the 5 it reaches so its learning rate still anneals.
         var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 20, plan.PlannedEpochs, log, c.Name));
-        Assert.Equal([grid[0].Name + "+1", grid[1].Name + "+1", grid[2].Name + "+1", grid[2].Name + "+2"], log);
+        Assert.Equal([grid[0].Name + "+1", grid[0].Name + " planned 5", grid[0].Name + "+4"], log);
+        Assert.All(rows.Where(r => r.Rung == 1 && (r.Candidate == grid[1] || r.Candidate == grid[2])),
+            r => Assert.Contains("fewer than 5 epochs", r.Note));
         var last = Assert.Single(rows, r => r.Rung == 2);
-        Assert.Equal((grid[2], 3, CandidateStatus.StoppedAtBudget), (last.Candidate, last.Epochs, last.Status));
-        Assert.Contains("fitted 2 of the 7 more epochs", last.Note);
-        Assert.Equal(6, rows.Count(r => r.Rung == 1 && r.Status == CandidateStatus.Skipped));
+        Assert.Equal((grid[0], 5, CandidateStatus.Completed), (last.Candidate, last.Epochs, last.Status));
+        Assert.Contains("shortened to 5 of the planned 8", last.Note);
+        Assert.Equal(8, rows.Count(r => r.Rung == 1 && r.Status == CandidateStatus.Skipped));
         Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
-        Assert.Equal(grid[2], SuccessiveHalving.Best(grid, runs));
+        Assert.Equal(grid[0], SuccessiveHalving.Best(grid, runs));
+    }
+
+    [Fact]
+    public void FewerGoOnWhenTheBudgetLeftWouldNotGiveTheLastOneItsEpochs()
+    {
+        var (halving, clock, budget) = Setup(100, options: new AutoSearchOptions { HalvingRate = 2, RungEpochs = 1 });
+        // Three random starts and one probe start whose head phase takes 20 s; candidate i scores i/10.
+        AutoCandidate[] grid = [.. Enumerable.Range(0, 3).Select(i => AutoCandidate.ForFineTuning(1, HeadStart.Random, 1e-4f * (i + 1))),
+            AutoCandidate.ForFineTuning(1, HeadStart.Probe, 4e-4f)];
+        var plan = halving.Plan(grid, maxEpochs: 20);
+        // 4 + 2 x 1 + 1 x 4 epochs of 10 s = 100 s: all four enter, schedules over 6 epochs.
+        Assert.Equal((4, 6), (plan.Candidates, plan.PlannedEpochs));
+        var log = new List<string>();
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, c.Name,
+            startSeconds: c.Start == HeadStart.Probe ? 20 : 0));
+        // Rung 1 ends at 60 s. Two survivors (to 2 epochs, then the best to 5) would need 50 s of the 40 left, so only the best
+        // goes on, and trains the 4 epochs that fit: its schedule ends at 5 of the planned 6.
+        Assert.Equal(CandidateStatus.Promoted, Assert.Single(rows, r => r.Rung == 1 && r.Candidate == grid[3]).Status);
+        var second = Assert.Single(rows, r => r.Rung == 1 && r.Candidate == grid[2]);
+        Assert.Equal(CandidateStatus.Eliminated, second.Status);
+        Assert.Contains("the best 1/2 would be 2", second.Note);
+        Assert.Equal([.. grid.Select(c => c.Name + "+1"), grid[3].Name + " planned 5", grid[3].Name + "+4"], log);
+        var last = Assert.Single(rows, r => r.Rung == 2);
+        Assert.Equal((grid[3], 5, CandidateStatus.Completed), (last.Candidate, last.Epochs, last.Status));
+        Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
+        Assert.Equal(grid[3], SuccessiveHalving.Best(grid, runs));
     }
 
     [Fact]
@@ -146,9 +185,9 @@ public sealed class SuccessiveHalvingTests
         var (rows, _) = halving.Run(grid, plan, c => new ScriptedRun(clock, 0.9, 10, plan.PlannedEpochs, log, c.Name, startSeconds: 50));
         var skipped = Assert.Single(rows, r => r.Candidate == grid[1]);
         Assert.Equal(CandidateStatus.Skipped, skipped.Status);
-        Assert.Contains("needs about 60 s", skipped.Note);
-        // The probe run, alone in rung 2, trains the 4 epochs the last 40 s fit.
-        Assert.Equal([grid[0].Name + "+1", grid[0].Name + "+4"], log);
+        Assert.Contains("(about 60 s)", skipped.Note);
+        // The probe run, alone in rung 2, trains the 4 epochs the last 40 s fit, its schedule ending there.
+        Assert.Equal([grid[0].Name + "+1", grid[0].Name + " planned 5", grid[0].Name + "+4"], log);
         Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
     }
 
