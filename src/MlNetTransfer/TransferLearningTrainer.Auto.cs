@@ -159,6 +159,9 @@ public sealed partial class TransferLearningTrainer
             if (candidate.Start is { } start) candidateOptions.FineTune.LinearProbe = start == HeadStart.Probe ? probe : null;
             var candidateRun = CandidateRun(run, candidateOptions, run.Cancel);
             var fineTune = FineTuneOptionsFor(candidateOptions);
+            // The head phase trains on the embeddings featurization already computed rather than a second pass of the network.
+            var (trainCount, validationCount) = (run.Dataset.Train.Count, run.Dataset.Validation.Count);
+            fineTune.HeadInputs = (data.Embeddings[..trainCount], data.Embeddings[trainCount..(trainCount + validationCount)]);
             _classes ??= owner.FineTuneClasses(run.Dataset);
             var tuning = owner.StartFineTuning(candidateRun, fineTune, _classes);
             if (candidate.Start is { } key)

@@ -64,6 +64,18 @@ internal sealed class BottleneckCache : IDisposable
         }
     }
 
+    /// <summary>A cache of one value, <paramref name="tensor"/> as rows of floats already computed elsewhere (one row per image, in
+    /// order); null when there are none.</summary>
+    public static BottleneckCache? FromRows(OnnxForwardSplit split, string tensor, IReadOnlyList<float[]> rows)
+    {
+        if (rows.Count == 0) return null;
+        var width = rows[0].Length;
+        var flat = new float[(long)rows.Count * width];
+        for (int i = 0; i < rows.Count; i++) rows[i].CopyTo(flat, (long)i * width);
+        var value = torch.tensor(flat, [rows.Count, width]).DetachFromDisposeScope();
+        return new BottleneckCache(split, new Dictionary<string, Tensor>(StringComparer.Ordinal) { [tensor] = value }, flat.LongLength * sizeof(float));
+    }
+
     /// <summary>The cached values of the images at <paramref name="indices"/>, in that order (new tensors in the current dispose scope).</summary>
     public IReadOnlyDictionary<string, Tensor> Take(int[] indices)
     {

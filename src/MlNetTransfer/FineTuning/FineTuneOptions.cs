@@ -205,4 +205,9 @@ public sealed class FineTuneOptions
     internal float EffectiveWeightDecay => WeightDecay ?? (Optimizer == FineTuneOptimizer.AdamW ? 0.01f : 1e-4f);
 
     internal bool Augments => Augmentation is { Enabled: true };
+
+    /// <summary>The frozen network's embeddings of the training and validation images (in their order), already computed by
+    /// a featurization of the same backbone: the head-only phase (warm-up or probe) then trains and validates on these instead
+    /// of running the frozen network over every image again. Null: computed by the run.</summary>
+    internal (IReadOnlyList<float[]> Train, IReadOnlyList<float[]> Validation)? HeadInputs { get; set; }
 }

@@ -324,8 +324,8 @@ internal sealed class FineTuneSession : IDisposable
                 // and the decoded images are already kept in memory).
                 var cacheable = _o.UseBottleneckCache && a.PrefixFixed;
                 a.Prefix = UsePrefix(a.Split, a.PrefixFixed);
-                a.TrainCache = cacheable && !augment ? BottleneckCache.Build(_module, a.Prefix, Train, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
-                a.ValidationCache = cacheable && HasValidation ? BottleneckCache.Build(_module, a.Prefix, Validation, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
+                a.TrainCache = cacheable && !augment ? Given(a.Split, train: true) ?? BottleneckCache.Build(_module, a.Prefix, Train, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
+                a.ValidationCache = cacheable && HasValidation ? Given(a.Split, train: false) ?? BottleneckCache.Build(_module, a.Prefix, Validation, _o.BatchSize, parallelism, MaxCacheBytes, _cancel) : null;
                 a.ResourcesReady = true;
             }
             var e = a.EpochsDone + 1;
@@ -415,9 +415,9 @@ internal sealed class FineTuneSession : IDisposable
             double.NaN, (offset + images) / Seconds(), Remaining(epochNumber - 1, (offset + images) / (double)total)));
         // Always cached (embeddings are small next to images): the probe needs them all at once.
         using var prefix = UsePrefix(split, prefixFixed: true);
-        using var trainCache = BottleneckCache.Build(_module, prefix, Train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
+        using var trainCache = Given(split, train: true) ?? BottleneckCache.Build(_module, prefix, Train, _o.BatchSize, _o.DecodeParallelism, long.MaxValue, _cancel, n => Embedded(0, n))!;
         using var validationCache = HasValidation
-            ? BottleneckCache.Build(_module, prefix, Validation, _o.BatchSize, _o.DecodeParallelism, MaxCacheBytes, _cancel, n => Embedded(Train.Count, n)) : null;
+            ? Given(split, train: false) ?? BottleneckCache.Build(_module, prefix, Validation, _o.BatchSize, _o.DecodeParallelism, MaxCacheBytes, _cancel, n => Embedded(Train.Count, n)) : null;
         _cancel.ThrowIfCancellationRequested();
         var head = _module.Head!;
         var all = Enumerable.Range(0, Train.Count).ToArray();
@@ -496,6 +496,15 @@ internal sealed class FineTuneSession : IDisposable
                 seen / clock.Elapsed.TotalSeconds, Remaining(epochNumber - 1, batch / (double)batches)));
         }
         return (lossSum / seen, correct / (double)seen, seen / clock.Elapsed.TotalSeconds, rate);
+    }
+
+    /// <summary>The embeddings <see cref="FineTuneOptions.HeadInputs"/> gives, as the cache of a split in front of the head alone;
+    /// null when none were given, the split is elsewhere, or they do not fit this run's images or head.</summary>
+    private BottleneckCache? Given(OnnxForwardSplit split, bool train)
+    {
+        if (_o.HeadInputs is not { } given || split.Tensors.Count != 1 || split.Tensors[0] != _module.EmbeddingTensor || _module.Head is not { } head) return null;
+        var (rows, count) = train ? (given.Train, _trainPaths.Count) : (given.Validation, _validationPaths.Count);
+        return rows.Count == count && rows.All(r => r.Length == head.weight!.shape[1]) ? BottleneckCache.FromRows(split, split.Tensors[0], rows) : null;
     }
 
     /// <summary>The phase's frozen prefix runner (kept for <see cref="Logits"/> until the phase ends and disposes it).</summary>

@@ -1,4 +1,6 @@
+using MlNetTransfer.Data;
 using MlNetTransfer.FineTuning;
+using TorchSharp;
 
 namespace MlNetTransfer.Tests.FineTuning;
 
@@ -104,6 +106,59 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
         Assert.Equal(planned6.Epochs.First(e => e.Phase != FineTunePhase.HeadPhase).LearningRate, rates[0]);
         Assert.Equal(planned3.Epochs.Last().LearningRate, rates[^1]);
         Assert.True(rates[^1] < planned6.Epochs.Where(e => e.Phase != FineTunePhase.HeadPhase).ElementAt(2).LearningRate);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AHeadPhaseGivenTheEmbeddingsTrainsAsOneThatComputedThem(bool probe)
+    {
+        FineTuneOptions Settings()
+        {
+            var options = FineTuneFixture.Options(epochs: 1);
+            options.HeadWarmupEpochs = 2;
+            options.EarlyStoppingCriteria = null;
+            options.LinearProbe = probe ? new MlNetTransfer.Heads.HeadOptions() : null;
+            return options;
+        }
+        var (_, expected) = Uninterrupted(Settings());
+
+        // What a featurization hands over: each image's embedding from the frozen network, plain view, in order.
+        float[][] Embed(IReadOnlyList<ImageExample> images)
+        {
+            using var module = Module(Settings());
+            module.eval();
+            var split = module.SplitBefore(module.ParameterGroups.Single(g => g.IsHead).Index);
+            var reader = FineTuneFixture.Reader;
+            var bytes = new byte[reader.Length];
+            return images.Select(e =>
+            {
+                reader.Read(e.Path, bytes);
+                using var scope = torch.NewDisposeScope();
+                using var noGrad = torch.no_grad();
+                var x = torch.tensor(bytes.Select(b => (float)b).ToArray(), [1, 3, reader.Height, reader.Width]);
+                return module.ForwardPrefix(x, split)[split.Tensors.Single()].flatten(1).data<float>().ToArray();
+            }).ToArray();
+        }
+        FineTuneRun Given(IReadOnlyList<float[]> train, IReadOnlyList<float[]> validation)
+        {
+            var options = Settings();
+            options.HeadInputs = (train, validation);
+            using var module = Module(options);
+            return new FineTuner(options).Train(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        }
+        static IEnumerable<(double, double)> Head(FineTuneRun run) =>
+            run.Epochs.Where(e => e.Phase == FineTunePhase.HeadPhase).Select(e => (Math.Round(e.TrainLoss, 4), Math.Round(e.ValidationLoss, 4)));
+
+        var (train, validation) = (Embed(data.Train), Embed(data.Validation));
+        var given = Given(train, validation);
+        Assert.Equal(Head(expected), Head(given));
+        Assert.Equal(expected.Epochs.Count, given.Epochs.Count);
+        // They are what the head phase used: other values give another head phase.
+        var zeros = Given(train.Select(r => new float[r.Length]).ToArray(), validation.Select(r => new float[r.Length]).ToArray());
+        Assert.NotEqual(Head(expected), Head(zeros));
+        // Rows that do not fit this head (another width) are ignored.
+        Assert.Equal(Head(expected), Head(Given(train.Select(r => r[1..]).ToArray(), validation.Select(r => r[1..]).ToArray())));
     }
 
     [Theory]
