@@ -24,7 +24,7 @@ internal static class ExperimentCommand
         var lr = new Option<float>("--lr") { Description = "Peak learning rate of the new head; pretrained layers get 0.1 of it (from scratch: all of it).", DefaultValueFactory = _ => defaults.LearningRate };
         var noAugment = new Option<bool>("--no-augment") { Description = "Train on the plain resized images (lets a frozen prefix be computed once)." };
         var patience = new Option<int>("--patience") { Description = "Stop a row after this many epochs without a lower validation loss; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
-        var headInit = TrainCommand.HeadInitOption("sdca, standardised embeddings");
+        var headInit = TrainCommand.HeadInitOption("sdca, standardised embeddings, regularisation by 5-fold cross-validation");
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache." };
         var threads = new Option<int>("--threads") { Description = "Images featurized at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
 

@@ -119,7 +119,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => defaults.FreezeFraction,
         };
         var trainFrom = new Option<string?>("--train-from") { Description = "fine-tune: freeze by name instead: the first layer (ONNX node) that trains." };
-        var headInit = HeadInitOption("--trainer sdca or lbfgs, --l2, --iterations, --normalize meanvar or none");
+        var headInit = HeadInitOption("--trainer sdca or lbfgs, --l2 or else --head-cv, --iterations, --normalize meanvar or none");
         var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw with --head-init random: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
         var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
         var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head while layers train; pretrained layers get --pretrained-lr-factor of it.", DefaultValueFactory = _ => defaults.LearningRate };

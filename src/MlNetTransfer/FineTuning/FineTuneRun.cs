@@ -28,6 +28,9 @@ public sealed record FineTuneRun
     /// instead (the first phase that fell back), else null.</summary>
     public string? Int8PrefixFallback { get; init; }
 
+    /// <summary>How the linear-probe start's regularisation was chosen, when cross-validation chose it; else null.</summary>
+    public Reporting.HeadCrossValidationReport? ProbeCrossValidation { get; init; }
+
     /// <summary>True when the best epoch trained behind the backbone's int8 prefix, which the saved model then keeps.</summary>
     public bool KeepsInt8Prefix => Int8Prefix is not null;
 

@@ -40,6 +40,7 @@ internal sealed class FineTuneSession : IDisposable
     /// ends at, else null: the saved model keeps that prefix.</summary>
     private (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? _bestInt8Prefix;
     private string? _int8Fallback;
+    private Reporting.HeadCrossValidationReport? _probeCrossValidation;
     private int _phaseIndex;
     private ActivePhase? _active;
     private Tensor? _randomState;
@@ -86,6 +87,7 @@ internal sealed class FineTuneSession : IDisposable
             foreach (var (name, value) in _module.state_dict()) value.copy_(snapshot.State[name]);
         _best = snapshot.Best.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal);
         (_bestLoss, _bestAccuracy, _bestEpoch, _bestInt8Prefix) = (snapshot.BestLoss, snapshot.BestAccuracy, snapshot.BestEpoch, snapshot.BestInt8Prefix);
+        _probeCrossValidation = snapshot.ProbeCrossValidation;
         _epochs.AddRange(snapshot.Epochs);
         _randomState = snapshot.RandomState.clone().DetachFromDisposeScope();
         _phaseIndex = 1;
@@ -120,6 +122,7 @@ internal sealed class FineTuneSession : IDisposable
         Seconds = _clock.Elapsed.TotalSeconds,
         Int8Prefix = _best is not null ? _bestInt8Prefix : null,
         Int8PrefixFallback = _int8Fallback,
+        ProbeCrossValidation = _probeCrossValidation,
     };
 
     private ImageSet Train => _train ??= new ImageSet(_trainPaths, _trainLabels, _reader, _o.Augments ? 0 : MaxCacheBytes,
@@ -303,6 +306,7 @@ internal sealed class FineTuneSession : IDisposable
             BestAccuracy = _bestAccuracy,
             BestEpoch = _bestEpoch,
             BestInt8Prefix = _bestInt8Prefix,
+            ProbeCrossValidation = _probeCrossValidation,
             Epochs = _epochs.ToList(),
             RandomState = torch.get_rng_state().DetachFromDisposeScope(),
         };
@@ -430,7 +434,9 @@ internal sealed class FineTuneSession : IDisposable
             var width = (int)flat.shape[1];
             var values = flat.data<float>().ToArray();
             var embeddings = all.Select(i => values.AsSpan(i * width, width).ToArray()).ToList();
-            var (weights, bias, _) = LinearProbe.Fit(embeddings, Train.Labels, (int)head.weight!.shape[0], _o.LinearProbe!, _o.Seed);
+            var probe = LinearProbe.Fit(embeddings, Train.Labels, (int)head.weight!.shape[0], _o.LinearProbe!, _o.Seed);
+            var (weights, bias) = (probe.Weights, probe.Bias);
+            _probeCrossValidation = probe.CrossValidation;
             using (torch.no_grad())
             {
                 head.weight!.copy_(torch.tensor(weights.SelectMany(w => w).ToArray(), [weights.Length, width]));
@@ -643,6 +649,7 @@ internal sealed class HeadStartSnapshot : IDisposable
     public double BestAccuracy { get; init; }
     public int BestEpoch { get; init; }
     public (Backbones.Onnx.Proto.ModelProto Model, OnnxForwardSplit Split)? BestInt8Prefix { get; init; }
+    public Reporting.HeadCrossValidationReport? ProbeCrossValidation { get; init; }
     public required IReadOnlyList<FineTuneEpoch> Epochs { get; init; }
     public required Tensor RandomState { get; init; }
 

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms;
 using MlNetTransfer.Heads;
+using MlNetTransfer.Reporting;
 
 namespace MlNetTransfer.FineTuning;
 
@@ -36,7 +37,11 @@ public static class LinearProbe
     /// <param name="Weights">W: one row per class, as wide as the embedding.</param>
     /// <param name="Bias">b: one value per class.</param>
     /// <param name="Head">The normaliser and trainer as ML.NET fitted them: softmax(W·x + b) is its <c>Score</c>.</param>
-    public sealed record Fitted(float[][] Weights, float[] Bias, ITransformer Head);
+    public sealed record Fitted(float[][] Weights, float[] Bias, ITransformer Head)
+    {
+        /// <summary>How its regularisation was chosen, when cross-validation chose it (see <see cref="Fit"/>); else null.</summary>
+        public HeadCrossValidationReport? CrossValidation { get; init; }
+    }
 
     /// <summary>Fits the probe and folds it into W (<paramref name="classes"/> rows of the embedding's width) and b, in the space
     /// of the raw embeddings.</summary>
@@ -44,7 +49,9 @@ public static class LinearProbe
     /// <param name="labels">Class index (0-based) of each row.</param>
     /// <param name="classes">Number of classes (the head's outputs); a class with no training rows still gets its row
     /// (whatever the trainer makes of a class it never saw), so the layer has one output per class.</param>
-    /// <param name="options">Trainer, regularisation, iterations and normalisation, as for the feature extractor's head.</param>
+    /// <param name="options">Trainer, regularisation, iterations and normalisation, as for the feature extractor's head: with
+    /// <see cref="HeadOptions.CrossValidationFolds"/> on and no L2 or L1 given, the regularisation is chosen by the same
+    /// stratified cross-validation (<see cref="HeadCrossValidation"/>), so the probe is the head the feature extractor would fit.</param>
     /// <param name="seed">Seed of the ML.NET context (SDCA shuffles).</param>
     public static Fitted Fit(IReadOnlyList<float[]> embeddings, IReadOnlyList<int> labels, int classes, HeadOptions options, int seed)
     {
@@ -66,6 +73,10 @@ public static class LinearProbe
         var toKey = ml.Transforms.Conversion.MapValueToKey(HeadEstimator.LabelColumn, ValueColumn,
             keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue, keyData: keyData);
         var keyed = toKey.Fit(data).Transform(data);
+        HeadCrossValidationReport? crossValidation = null;
+        if (options.CrossValidationFolds > 0 && options.L2Regularization is null && options.L1Regularization is null
+            && HeadCrossValidation.Tune(ml, keyed, FeatureColumn, options, seed) is { } tuned)
+            (options, crossValidation) = tuned;
         var fitted = HeadEstimator.Create(ml, FeatureColumn, options).Fit(keyed);
         var head = (IEnumerable<ITransformer>)fitted;
 
@@ -91,7 +102,7 @@ public static class LinearProbe
             weights[c] = w;
             bias[c] = (float)(biases[c] - shift);
         }
-        return new Fitted(weights, bias, fitted);
+        return new Fitted(weights, bias, fitted) { CrossValidation = crossValidation };
     }
 
     /// <summary>The normaliser's per-dimension scale and offset (identity without one).</summary>

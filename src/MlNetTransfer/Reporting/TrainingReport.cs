@@ -206,6 +206,8 @@ public sealed record FineTuneReport
     public bool SavedInt8Prefix { get; init; }
     /// <summary>Why onnxruntime-int8 was asked for and the float network ran instead, else null.</summary>
     public string? Int8PrefixFallback { get; init; }
+    /// <summary>The linear-probe start's regularisation search (folds, grid, score per value), when cross-validation chose it.</summary>
+    public HeadCrossValidationReport? ProbeCrossValidation { get; init; }
     public string Device { get; init; } = "";
     public int Seed { get; init; }
     public string FineTunedSha256 { get; init; } = "";

@@ -91,6 +91,7 @@ internal static class TrainingReportBuilder
         FrozenPrefixEngine = fineTune.FrozenPrefixEngine.Name(),
         SavedInt8Prefix = r.KeepsInt8Prefix,
         Int8PrefixFallback = r.Int8PrefixFallback,
+        ProbeCrossValidation = r.ProbeCrossValidation,
         Seed = fineTune.Seed,
         FineTunedSha256 = fineTunedSha256,
     };

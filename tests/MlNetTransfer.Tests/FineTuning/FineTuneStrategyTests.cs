@@ -109,6 +109,8 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         // The head starts as a linear probe (its own epoch), then the 2 fine-tuning epochs.
         Assert.Equal(["head", "fine-tune", "fine-tune"], report.LearningCurve.Select(e => e.Phase));
         Assert.Equal("linear probe (Sdca, MeanVariance)", report.FineTune!.HeadInitialization);
+        // No --l2 given: the probe's regularisation was cross-validated like the feature extractor's head (--head-cv 5).
+        Assert.True(report.FineTune.ProbeCrossValidation is { Folds: >= 2, Grid.Count: > 1 }, "the probe's cross-validation is in the report");
         Assert.Equal(0.5, report.FineTune.FreezeFraction);
         Assert.False(report.FineTune.Augmentation);
         Assert.Equal("off", report.FineTune.AugmentationSettings);

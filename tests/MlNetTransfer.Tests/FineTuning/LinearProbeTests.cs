@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetTransfer.FineTuning;
 using MlNetTransfer.Heads;
+using MlNetTransfer.Reporting;
 
 namespace MlNetTransfer.Tests.FineTuning;
 
@@ -81,6 +82,23 @@ public sealed class LinearProbeTests
         if (normalization == EmbeddingNormalization.None) return;
         var accuracy = test.Select((t, i) => Array.IndexOf(Softmax(w, b, t), Softmax(w, b, t).Max()) == testLabels[i]).Average(ok => ok ? 1.0 : 0.0);
         Assert.True(accuracy > 0.8, $"accuracy {accuracy}");   // chance: 1/3
+    }
+
+    [Fact]
+    public void TheProbesRegularisationIsCrossValidatedLikeTheFeatureExtractorsHeadUnlessGivenOrOff()
+    {
+        var (x, y) = Blobs(perClass: 20, seed: 4);
+        var tuned = LinearProbe.Fit(x, y, Classes, new HeadOptions { Trainer = HeadTrainer.Lbfgs }, seed: 1);
+        var cv = Assert.IsType<HeadCrossValidationReport>(tuned.CrossValidation);
+        Assert.Equal(5, cv.Folds);
+        Assert.True(cv.Grid.Count > 1, "a grid of values was scored");
+        // The layer is the head fitted at the chosen values: the same as a probe given them outright.
+        var given = LinearProbe.Fit(x, y, Classes, new HeadOptions { Trainer = HeadTrainer.Lbfgs, L2Regularization = cv.L2Regularization, L1Regularization = cv.L1Regularization, CrossValidationFolds = 0 }, seed: 1);
+        Assert.Null(given.CrossValidation);
+        Assert.Equal(given.Bias, tuned.Bias);
+        // Given an L2, nothing is searched.
+        Assert.Null(LinearProbe.Fit(x, y, Classes, new HeadOptions { Trainer = HeadTrainer.Lbfgs, L2Regularization = 0.5f }, seed: 1).CrossValidation);
+        Assert.Null(LinearProbe.Fit(x, y, Classes, new HeadOptions { Trainer = HeadTrainer.Lbfgs, CrossValidationFolds = 0 }, seed: 1).CrossValidation);
     }
 
     [Fact]
