@@ -80,7 +80,8 @@ public sealed record HalvingPlan
 /// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit and that survivor gets at
 /// least <see cref="AutoSearchOptions.MinimumFinalEpochs"/>; once runs have measured the real epoch time, rung 1 takes a
 /// candidate more and a rung promotes more than one only while that still holds, and the last one's schedule is shortened
-/// to what the budget left fits (<see cref="IHalvingRun.Shorten"/>). A run still going at the budget (less
+/// to what the budget left fits (<see cref="IHalvingRun.Shorten"/>). When the last one is done (its planned epochs, or
+/// early stopping) with budget to spare, the best unfinished run goes on from its checkpoint, and so on. A run still going at the budget (less
 /// <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given clock: the order of
 /// the grid breaks every tie.
 /// </summary>
@@ -210,6 +211,7 @@ internal sealed class SuccessiveHalving
         var active = grid.Take(plan.Candidates).ToList();
         int rung = 1, target = Math.Min(plan.RungEpochs, cap);
         string? closed = null; // why rung 1 takes no more candidates
+        var resumed = new HashSet<AutoCandidate>();
         while (active.Count > 0 && !cancel.IsCancellationRequested)
         {
             var ran = new List<(AutoCandidate Candidate, CandidateStatus? Status, string? Note)>();
@@ -296,6 +298,7 @@ internal sealed class SuccessiveHalving
                     : partial && !run.Cancelled ? Invariant($"the budget left fitted {epochs} of the {wanted} more epochs rung {rung} planned")
                     : null;
                 if (ended is not null) note = note is null ? "best epoch kept" : note + "; best epoch kept";
+                if (resumed.Contains(candidate)) note = "resumed with the budget the runs before it left unspent" + (note is null ? "" : "; " + note);
                 ran.Add((candidate, ended, note));
             }
 
@@ -333,8 +336,26 @@ internal sealed class SuccessiveHalving
             active = next;
             rung++;
             target = active.Count == 1 ? cap : (int)Math.Min(cap, (long)target * eta);
+            // The last one left is done (its planned epochs, or early stopping) with budget to spare: the best unfinished run goes on.
+            if (active.Count == 0 && !cancel.IsCancellationRequested && Leftover(runs, resumed, plan, order) is { } more)
+            {
+                resumed.Add(more);
+                (active, target) = ([more], cap);
+            }
         }
         return (rows, runs);
+    }
+
+    /// <summary>The best run not yet finished (nor resumed before), when the budget left takes it at least to the last one's
+    /// minimum epochs; else null.</summary>
+    private AutoCandidate? Leftover(IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs, HashSet<AutoCandidate> resumed, HalvingPlan plan, List<AutoCandidate> order)
+    {
+        var best = runs.Where(kv => !kv.Value.IsFinished && !kv.Value.Cancelled && kv.Value.Score is not null && !resumed.Contains(kv.Key))
+            .OrderByDescending(kv => kv.Value.Score).ThenBy(kv => kv.Value.Loss ?? double.PositiveInfinity).ThenBy(kv => order.IndexOf(kv.Key))
+            .Select(kv => (KeyValuePair<AutoCandidate, IHalvingRun>?)kv).FirstOrDefault();
+        if (best is not { } b || b.Value.EpochSeconds is not { } epoch || epoch <= 0) return null;
+        var reach = b.Value.Epochs + (int)((_budget.Remaining.TotalSeconds - _reserveSeconds - _overheadSeconds) / epoch);
+        return reach >= Math.Max(FinalEpochs(plan), b.Value.Epochs + 1) ? b.Key : null;
     }
 
     /// <summary>The best candidate that trained: highest score, then lower loss, then the grid's order; null when none did.</summary>

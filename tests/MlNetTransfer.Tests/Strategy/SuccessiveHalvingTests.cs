@@ -10,9 +10,10 @@ public sealed class SuccessiveHalvingTests
 {
     /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock and whose score is fixed.</summary>
     private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
-        double startSeconds = 0) : IHalvingRun
+        double startSeconds = 0, int stopsAfter = int.MaxValue) : IHalvingRun
     {
-        private int _planned = planned;
+        // stopsAfter: early stopping ends it after that many epochs.
+        private int _planned = Math.Min(planned, stopsAfter);
         public bool IsFinished => Epochs >= _planned;
         public bool Cancelled => false;
         public int Epochs { get; private set; }
@@ -59,10 +60,10 @@ public sealed class SuccessiveHalvingTests
     [Fact]
     public void TheBestThirdAdvanceWithThreeTimesTheEpochsAndTheLastOneTrainsToThePlannedEpochs()
     {
-        var (halving, clock, budget) = Setup(1000);
+        var (halving, clock, budget) = Setup(210);
         var grid = Grid();
         var plan = halving.Plan(grid, maxEpochs: 9);
-        // 9 x 1 + 3 x 2 + 1 x 6 epochs of 10 s = 210 s: all nine fit, planned over the full 9 epochs.
+        // 9 x 1 + 3 x 2 + 1 x 6 epochs of 10 s = 210 s: all nine fit, planned over the full 9 epochs, nothing to spare.
         Assert.Equal(9, plan.Candidates);
         Assert.Equal(9, plan.PlannedEpochs);
         var log = new List<string>();
@@ -171,6 +172,26 @@ public sealed class SuccessiveHalvingTests
         Assert.Equal((grid[3], 5, CandidateStatus.Completed), (last.Candidate, last.Epochs, last.Status));
         Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
         Assert.Equal(grid[3], SuccessiveHalving.Best(grid, runs));
+    }
+
+    [Fact]
+    public void BudgetTheLastOneLeavesUnspentGoesToTheBestUnfinishedRuns()
+    {
+        var (halving, clock, budget) = Setup(1000);
+        var grid = Grid(3);
+        var plan = halving.Plan(grid, maxEpochs: 9);
+        Assert.Equal((3, 9), (plan.Candidates, plan.PlannedEpochs));
+        var log = new List<string>();
+        // Candidate 2 is best after rung 1 and early stopping ends it at 4 epochs, with most of the budget left: candidate 1,
+        // then candidate 0, go on from their checkpoints to the planned 9 epochs.
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, c.Name,
+            stopsAfter: c == grid[2] ? 4 : int.MaxValue));
+        Assert.Equal([grid[0].Name + "+1", grid[1].Name + "+1", grid[2].Name + "+1", grid[2].Name + "+3", grid[1].Name + "+8", grid[0].Name + "+8"], log);
+        var resumed = rows.Where(r => r.Note?.StartsWith("resumed", StringComparison.Ordinal) == true).ToList();
+        Assert.Equal([(grid[1], 3, 9), (grid[0], 4, 9)], resumed.Select(r => (r.Candidate, r.Rung, r.Epochs)));
+        Assert.All(resumed, r => Assert.Equal(CandidateStatus.Completed, r.Status));
+        Assert.Equal(grid[2], SuccessiveHalving.Best(grid, runs));
+        Assert.Equal(220, budget.Elapsed.TotalSeconds, 6);
     }
 
     [Fact]
