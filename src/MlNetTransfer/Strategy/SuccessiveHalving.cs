@@ -81,9 +81,9 @@ public sealed record HalvingPlan
 /// least <see cref="AutoSearchOptions.MinimumFinalEpochs"/>; once runs have measured the real epoch time, rung 1 takes a
 /// candidate more and a rung promotes more than one only while that still holds, and the last one's schedule is shortened
 /// to what the budget left fits (<see cref="IHalvingRun.Shorten"/>). When the last one is done (its planned epochs, or
-/// early stopping) with budget to spare, the best unfinished run goes on from its checkpoint, and so on. A run still going at the budget (less
-/// <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given clock: the order of
-/// the grid breaks every tie.
+/// early stopping) with budget to spare, the best unfinished run goes on from its checkpoint, and so on. A run still going
+/// at the budget (less <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given
+/// clock: the order of the grid breaks every tie.
 /// </summary>
 internal sealed class SuccessiveHalving
 {
@@ -228,6 +228,7 @@ internal sealed class SuccessiveHalving
                 var needs = wanted * estimate + (run is null && !sharedStart ? _startSeconds : 0) + _overheadSeconds;
                 var (epochs, partial, shortened) = (wanted, false, (int?)null);
                 string? skip = null;
+                // Without a model yet (no head ran), the first candidate always starts; the rest only when they fit.
                 if (rung == 1 && closed is not null) skip = closed;
                 else if (_budget.IsSpent && !(_mustStart && runs.Count == 0)) skip = "budget spent";
                 else if (rung == 1 && runs.Count > 0)
