@@ -212,7 +212,7 @@ static DenseTensor<float> Preprocess(string path)
 {
     float[] mean = [0.485f, 0.456f, 0.406f], std = [0.229f, 0.224f, 0.225f];
     using var original = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path}: not a decodable image");
-    using var resized = original.Resize(new SKImageInfo(224, 224, SKColorType.Rgba8888, SKAlphaType.Unpremul), SKFilterQuality.Medium);
+    using var resized = original.Resize(new SKImageInfo(224, 224, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
     var tensor = new DenseTensor<float>([1, 3, 224, 224]);
     for (var y = 0; y < 224; y++)
         for (var x = 0; x < 224; x++)

@@ -45,7 +45,7 @@ using var session = new InferenceSession(bytes);
 DenseTensor<float> Decode(string path)
 {
     using var bmp = SKBitmap.Decode(path);
-    using var resized = bmp.Resize(new SKImageInfo(backbone.Spec.ResizeWidth, backbone.Spec.ResizeHeight), SKFilterQuality.Medium);
+    using var resized = bmp.Resize(new SKImageInfo(backbone.Spec.ResizeWidth, backbone.Spec.ResizeHeight), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
     var t = new DenseTensor<float>([1, 3, backbone.Spec.ResizeHeight, backbone.Spec.ResizeWidth]);
     for (int y = 0; y < resized.Height; y++)
         for (int x = 0; x < resized.Width; x++)

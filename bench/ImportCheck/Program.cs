@@ -97,7 +97,7 @@ finally
 static byte[] Decode(string path)
 {
     using var original = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path}: not a decodable image");
-    using var resized = original.Resize(new SKImageInfo(Side, Side, SKColorType.Rgba8888, SKAlphaType.Unpremul), SKFilterQuality.Medium);
+    using var resized = original.Resize(new SKImageInfo(Side, Side, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
     var rgb = new byte[Side * Side * 3];
     for (var y = 0; y < Side; y++)
         for (var x = 0; x < Side; x++)

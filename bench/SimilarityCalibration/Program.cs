@@ -162,8 +162,10 @@ static List<(string Path, string Label)> Degraded(List<(string Path, string Labe
             var target = size ?? side;
             using var result = new SKBitmap(new SKImageInfo(target, target, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque));
             using (var canvas = new SKCanvas(result))
-            using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
-                canvas.DrawBitmap(source, SKRectI.Create((source.Width - side) / 2, (source.Height - side) / 2, side, side), SKRect.Create(target, target), paint);
+            using (var image = SKImage.FromBitmap(source))
+            using (var paint = new SKPaint())
+                canvas.DrawImage(image, SKRectI.Create((source.Width - side) / 2, (source.Height - side) / 2, side, side), SKRect.Create(target, target),
+                    new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear), paint);   // SkiaSharp 2's High when shrinking
             transform?.Invoke(result);
             using var data = result.Encode(SKEncodedImageFormat.Png, 100);
             File.WriteAllBytes(file, data.ToArray());

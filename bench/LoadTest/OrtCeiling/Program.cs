@@ -43,8 +43,9 @@ void Predict(byte[] encoded)
     var src = SKRect.Create((bitmap.Width - w) / 2, (bitmap.Height - h) / 2, w, h);
     using var resized = new SKBitmap(new SKImageInfo(width, height, SKColorType.Bgra8888, SKAlphaType.Premul));
     using (var canvas = new SKCanvas(resized))
-    using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
-        canvas.DrawBitmap(bitmap, src, SKRect.Create(width, height), paint);
+    using (var image = SKImage.FromBitmap(bitmap))
+    using (var paint = new SKPaint())
+        canvas.DrawImage(image, src, SKRect.Create(width, height), new SKSamplingOptions(SKCubicResampler.Mitchell), paint);
     var tensor = new DenseTensor<float>([1, 3, height, width]);
     var pixels = resized.GetPixelSpan();
     var plane = width * height;

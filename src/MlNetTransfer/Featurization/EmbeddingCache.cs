@@ -9,7 +9,9 @@ namespace MlNetTransfer.Featurization;
 /// </summary>
 public sealed class EmbeddingCache
 {
-    private const uint Magic = 0x424D454D; // "MEMB"
+    // "MEM2": "MEMB" files hold embeddings of ML.NET 5's pixels; ML.NET 6 (SkiaSharp 3) shrinks images with a cubic filter
+    // instead of mipmaps, so a photo's embedding changed and those files are read as foreign and rebuilt.
+    private const uint Magic = 0x324D454D;
     private readonly string _file;
     private readonly Dictionary<string, float[]> _entries = new(StringComparer.Ordinal);
     private readonly object _gate = new();

@@ -20,6 +20,12 @@ public sealed class ImagePixelReader
         Resizing = resizing;
     }
 
+    // ML.NET 6's ResizeImages (SkiaSharp 3) draws with Mitchell's cubic, without mipmaps, and stretches (Fill) with nearest
+    // neighbour. Shrinking thus differs from ML.NET 5 (SkiaSharp 2's High went through mipmaps); training views use the same
+    // cubic, so they are filtered as prediction's pixels are.
+    internal static readonly SKSamplingOptions Cubic = new(SKCubicResampler.Mitchell);
+    private static readonly SKSamplingOptions Nearest = new(SKFilterMode.Nearest);
+
     public int Width { get; }
     public int Height { get; }
     public ImageResizingEstimator.ResizingKind Resizing { get; }
@@ -41,7 +47,7 @@ public sealed class ImagePixelReader
         if (Resizing == ImageResizingEstimator.ResizingKind.Fill)
         {
             // ML.NET stretches with SKBitmap.Resize and no filtering (nearest neighbour).
-            using var stretched = source.Resize(new SKSizeI(Width, Height), SKFilterQuality.None)
+            using var stretched = source.Resize(new SKSizeI(Width, Height), Nearest)
                 ?? throw new MlNetTransferException($"{path}: could not be resized to {Width}x{Height}.");
             CopyPlanes(stretched, planes);
             return;
@@ -49,8 +55,9 @@ public sealed class ImagePixelReader
         using var resized = new SKBitmap(Width, Height, isOpaque: true);
         resized.Erase(SKColors.Black);
         using (var canvas = new SKCanvas(resized))
-        using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
-            canvas.DrawBitmap(source, new SKRect(0, 0, source.Width, source.Height), DestinationRect(source.Width, source.Height), paint);
+        using (var image = SKImage.FromBitmap(source))
+        using (var paint = new SKPaint())
+            canvas.DrawImage(image, new SKRect(0, 0, source.Width, source.Height), DestinationRect(source.Width, source.Height), Cubic, paint);
         CopyPlanes(resized, planes);
     }
 
@@ -68,7 +75,7 @@ public sealed class ImagePixelReader
         ReadAugmented(source, planes, augmentation, random);
     }
 
-    /// <summary>The image decoded once and shrunk (high-quality filter) so its shorter side is <see cref="AugmentationSourceScale"/>
+    /// <summary>The image decoded once and shrunk (with the resize's cubic) so its shorter side is <see cref="AugmentationSourceScale"/>
     /// times the larger input side (smaller images stay as they are): what every training view of it is drawn from, so an
     /// epoch does not decode a large JPEG again for each view. Immutable, so views may be drawn from it on several threads.</summary>
     public SKImage DecodeForAugmentation(string path)
@@ -84,7 +91,7 @@ public sealed class ImagePixelReader
         var scale = target / (double)shorter;
         var size = new SKImageInfo(Math.Max(1, (int)Math.Round(decoded.Width * scale)), Math.Max(1, (int)Math.Round(decoded.Height * scale)),
             decoded.ColorType, decoded.AlphaType);
-        using var shrunk = decoded.Resize(size, SKFilterQuality.High) ?? throw new MlNetTransferException($"{path}: could not be resized to {size.Width}x{size.Height}.");
+        using var shrunk = decoded.Resize(size, Cubic) ?? throw new MlNetTransferException($"{path}: could not be resized to {size.Width}x{size.Height}.");
         shrunk.SetImmutable();
         return SKImage.FromBitmap(shrunk) ?? throw new MlNetTransferException($"{path}: could not be kept as an image.");
     }
@@ -103,10 +110,10 @@ public sealed class ImagePixelReader
         using var view = new SKBitmap(Width, Height, isOpaque: true);
         view.Erase(SKColors.Black);
         using (var canvas = new SKCanvas(view))
-        using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High })
+        using (var paint = new SKPaint())
         {
             if (flip) canvas.Scale(-1, 1, Width / 2f, 0);
-            canvas.DrawImage(source, crop, destination, paint);
+            canvas.DrawImage(source, crop, destination, Cubic, paint);
         }
         CopyPlanes(view, planes);
         Jitter(planes, augmentation, random);

@@ -1,57 +1,58 @@
 using System.Globalization;
 using MlNetTransfer.Strategy;
-using OxyPlot;
-using OxyPlot.Annotations;
-using OxyPlot.Axes;
-using OxyPlot.Legends;
-using OxyPlot.Series;
+using ScottPlot;
 using SkiaSharp;
 
 namespace MlNetTransfer.Reporting;
 
 /// <summary>
-/// The report's plots as PNG bytes, drawn with OxyPlot on SkiaSharp. (ScottPlot 5 needs SkiaSharp ≥ 3.119 and ScottPlot 4
-/// System.Drawing, which .NET supports only on Windows; OxyPlot.SkiaSharp 2.2 runs on the SkiaSharp 2.88 the project pins.)
+/// The report's plots as PNG bytes, drawn with ScottPlot 5 on SkiaSharp 3 (the SkiaSharp ML.NET 6's image transforms need;
+/// OxyPlot.SkiaSharp is bound to SkiaSharp 2.88). ScottPlot has no logarithmic axis: log-scale plots place log10 of the value
+/// and label the ticks with the value itself.
 /// </summary>
 public static class ReportPlots
 {
     /// <summary>Default image size in pixels.</summary>
     public const int Width = 900, Height = 500;
 
-    private static readonly OxyColor[] Palette =
+    private static readonly Color[] Palette =
     [
-        OxyColor.FromRgb(31, 119, 180), OxyColor.FromRgb(255, 127, 14), OxyColor.FromRgb(44, 160, 44), OxyColor.FromRgb(214, 39, 40),
-        OxyColor.FromRgb(148, 103, 189), OxyColor.FromRgb(140, 86, 75), OxyColor.FromRgb(227, 119, 194), OxyColor.FromRgb(127, 127, 127),
-        OxyColor.FromRgb(188, 189, 34), OxyColor.FromRgb(23, 190, 207),
+        new(31, 119, 180), new(255, 127, 14), new(44, 160, 44), new(214, 39, 40), new(148, 103, 189),
+        new(140, 86, 75), new(227, 119, 194), new(127, 127, 127), new(188, 189, 34), new(23, 190, 207),
     ];
 
-    // The first of these a machine has; OxyPlot's own default (Segoe UI) exists only on Windows and falls back to a serif.
+    // The first of these a machine has. Skia answers an unknown family with some other typeface, so the name is compared.
     private static readonly Lazy<string> Font = new(() =>
-        new[] { "Segoe UI", "Helvetica Neue", "Arial", "DejaVu Sans", "Liberation Sans", "Noto Sans" }
-            .FirstOrDefault(f => SKFontManager.Default.MatchFamily(f) is { } t && Dispose(t)) ?? "sans-serif");
+        new[] { "Segoe UI", "Helvetica Neue", "Arial", "DejaVu Sans", "Liberation Sans", "Noto Sans" }.FirstOrDefault(Installed) ?? Fonts.Default);
 
-    private static bool Dispose(SKTypeface typeface) { typeface.Dispose(); return true; }
+    private static bool Installed(string family)
+    {
+        using var typeface = SKFontManager.Default.MatchFamily(family);
+        return typeface is not null && string.Equals(typeface.FamilyName, family, StringComparison.OrdinalIgnoreCase);
+    }
 
     /// <summary>Loss per epoch: training (solid) and validation (dashed) for each candidate, one colour per candidate.</summary>
     public static byte[] Losses(IReadOnlyList<LearningCurve> curves)
     {
-        var model = NewModel("Loss per epoch", "epoch", "loss");
+        var plot = NewPlot("Loss per epoch", "epoch", "loss");
+        EpochTicks(plot);
         for (int i = 0; i < curves.Count; i++)
         {
             var color = Palette[i % Palette.Length];
-            AddLine(model, $"{curves[i].Candidate} (train)", color, LineStyle.Solid, curves[i].Points.Select(p => (p.Epoch, p.TrainLoss)));
-            AddLine(model, $"{curves[i].Candidate} (validation)", color, LineStyle.Dash, curves[i].Points.Select(p => (p.Epoch, p.ValidationLoss)));
+            AddLine(plot, $"{curves[i].Candidate} (train)", color, LinePattern.Solid, curves[i].Points.Select(p => (p.Epoch, p.TrainLoss)));
+            AddLine(plot, $"{curves[i].Candidate} (validation)", color, LinePattern.Dashed, curves[i].Points.Select(p => (p.Epoch, p.ValidationLoss)));
         }
-        return Export(model);
+        return Export(plot);
     }
 
     /// <summary>Validation accuracy per epoch for each candidate.</summary>
     public static byte[] ValidationAccuracy(IReadOnlyList<LearningCurve> curves)
     {
-        var model = NewModel("Validation accuracy per epoch", "epoch", "accuracy");
+        var plot = NewPlot("Validation accuracy per epoch", "epoch", "accuracy");
+        EpochTicks(plot);
         for (int i = 0; i < curves.Count; i++)
-            AddLine(model, curves[i].Candidate, Palette[i % Palette.Length], LineStyle.Solid, curves[i].Points.Select(p => (p.Epoch, p.ValidationAccuracy)));
-        return Export(model);
+            AddLine(plot, curves[i].Candidate, Palette[i % Palette.Length], LinePattern.Solid, curves[i].Points.Select(p => (p.Epoch, p.ValidationAccuracy)));
+        return Export(plot);
     }
 
     /// <summary>Heatmap of the confusion matrix: rows true classes (top to bottom), columns predicted; the colour is the
@@ -61,182 +62,233 @@ public static class ReportPlots
         var n = confusion.Classes.Length;
         if (n == 0 || confusion.Counts.Length != n || confusion.Counts.Any(r => r.Length != n))
             throw new MlNetTransferException($"Confusion matrix: {n} classes but a {confusion.Counts.Length}-row table; it must be square.");
-        var model = NewModel($"Confusion matrix ({split})", null, null);
-        model.Axes.Clear();
-        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Bottom, Title = "predicted", ItemsSource = confusion.Classes, Angle = n > 6 ? -40 : 0, IsZoomEnabled = false });
-        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, Title = "true", ItemsSource = confusion.Classes, StartPosition = 1, EndPosition = 0, IsZoomEnabled = false });
-        model.Axes.Add(new LinearColorAxis
-        {
-            Position = AxisPosition.Right, Minimum = 0, Maximum = 1, Title = "share of the true class",
-            Palette = OxyPalette.Interpolate(100, OxyColors.White, OxyColor.FromRgb(31, 119, 180), OxyColor.FromRgb(8, 48, 107)),
-        });
+        var plot = NewPlot($"Confusion matrix ({split})", "predicted", "true", legend: false);
+        plot.HideGrid();
+        // The heatmap centres cell [t, p] on (p, n - 1 - t): row 0 at the top, as the table reads.
         var share = new double[n, n];
         for (int t = 0; t < n; t++)
         {
             double rowTotal = confusion.Counts[t].Sum();
-            for (int p = 0; p < n; p++) share[p, t] = rowTotal == 0 ? 0 : confusion.Counts[t][p] / rowTotal;
+            for (int p = 0; p < n; p++) share[t, p] = rowTotal == 0 ? 0 : confusion.Counts[t][p] / rowTotal;
         }
-        model.Series.Add(new HeatMapSeries
+        var heatmap = plot.Add.Heatmap(share);
+        heatmap.Colormap = new ScottPlot.Colormaps.CustomInterpolated([Colors.White, new Color(31, 119, 180), new Color(8, 48, 107)]);
+        heatmap.ManualRange = new ScottPlot.Range(0, 1);
+        var colorBar = plot.Add.ColorBar(heatmap);
+        colorBar.Label = "share of the true class";
+        colorBar.LabelStyle.FontSize = 13;
+        colorBar.LabelStyle.FontName = Font.Value;
+        colorBar.LabelStyle.Bold = false;
+        if (colorBar.Axis is ScottPlot.AxisPanels.AxisBase colorAxis) colorAxis.TickLabelStyle.FontName = Font.Value;
+        var positions = Enumerable.Range(0, n).Select(i => (double)i).ToArray();
+        plot.Axes.Bottom.SetTicks(positions, confusion.Classes);
+        plot.Axes.Left.SetTicks(positions.Select(y => n - 1 - y).ToArray(), confusion.Classes);
+        if (n > 6)
         {
-            X0 = 0, X1 = n - 1, Y0 = 0, Y1 = n - 1, Data = share,
-            CoordinateDefinition = HeatMapCoordinateDefinition.Center, RenderMethod = HeatMapRenderMethod.Rectangles,
-        });
+            plot.Axes.Bottom.TickLabelStyle.Rotation = -40;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+            // Slanted names need the depth of the longest one below the axis.
+            var longest = confusion.Classes.Max(c => c.Length);
+            plot.Axes.Bottom.MinimumSize = Math.Min(220, 30 + 8f * longest * MathF.Sin(40 * MathF.PI / 180));
+        }
+        plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
         if (n <= 25)
         {
             var fontSize = n <= 10 ? 14 : 9;
             for (int t = 0; t < n; t++)
                 for (int p = 0; p < n; p++)
-                    model.Annotations.Add(new TextAnnotation
-                    {
-                        Text = confusion.Counts[t][p].ToString(CultureInfo.InvariantCulture), TextPosition = new DataPoint(p, t),
-                        TextHorizontalAlignment = HorizontalAlignment.Center, TextVerticalAlignment = VerticalAlignment.Middle,
-                        Stroke = OxyColors.Transparent, FontSize = fontSize, TextColor = share[p, t] > 0.55 ? OxyColors.White : OxyColors.Black,
-                    });
+                {
+                    var text = plot.Add.Text(confusion.Counts[t][p].ToString(CultureInfo.InvariantCulture), p, n - 1 - t);
+                    text.Alignment = Alignment.MiddleCenter;
+                    text.LabelFontSize = fontSize;
+                    text.LabelFontName = Font.Value;
+                    text.LabelFontColor = share[t, p] > 0.55 ? Colors.White : Colors.Black;
+                }
         }
         var side = Math.Clamp(260 + 40 * n, 420, 1000);
-        return Export(model, side + 120, side);
+        return Export(plot, side + 120, side);
     }
 
     /// <summary>Each finished candidate's score against its wall time; the winner is drawn larger and named in the legend.</summary>
     public static byte[] AccuracyVersusTime(Leaderboard leaderboard)
     {
         var finished = leaderboard.Entries.Where(e => e.Score is not null).ToList();
-        var model = NewModel($"{Capitalise(leaderboard.Metric)} vs wall time", "wall time (s)", leaderboard.Metric);
         var times = finished.Select(e => Math.Max(e.WallSeconds, 0.01)).DefaultIfEmpty(1).ToList();
         var logScale = times.Max() / times.Min() > 30;
-        if (logScale)
-            model.Axes[0] = new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "wall time (s, log scale)", MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = OxyColor.FromAColor(40, OxyColors.Black) };
+        var plot = NewPlot($"{Capitalise(leaderboard.Metric)} vs wall time", logScale ? "wall time (s, log scale)" : "wall time (s)", leaderboard.Metric);
+        if (logScale) LogTicks(plot.Axes.Bottom);
+        double X(double seconds) => logScale ? Math.Log10(Math.Max(seconds, 0.01)) : Math.Max(seconds, 0.01);
         // Room round the extreme points, so that markers and their names are not cut at the frame.
-        model.Axes[0].MinimumPadding = model.Axes[0].MaximumPadding = 0.08;
-        model.Axes[1].MinimumPadding = model.Axes[1].MaximumPadding = 0.12;
-        double Position(double t) => logScale
-            ? (Math.Log(t) - Math.Log(times.Min())) / Math.Max(Math.Log(times.Max()) - Math.Log(times.Min()), 1e-9)
-            : (t - times.Min()) / Math.Max(times.Max() - times.Min(), 1e-9);
+        plot.Axes.Margins(0.16, 0.24);
+        var xs = finished.Select(e => X(e.WallSeconds)).ToList();
+        double Position(double x) => (x - xs.Min()) / Math.Max(xs.Max() - xs.Min(), 1e-9);
         var strategies = finished.Select(e => e.Strategy).Distinct().ToList();
         foreach (var strategy in strategies)
         {
-            var series = new ScatterSeries { Title = strategy, MarkerType = MarkerType.Circle, MarkerSize = 6, MarkerFill = Palette[strategies.IndexOf(strategy) % Palette.Length] };
-            foreach (var e in finished.Where(e => e.Strategy == strategy))
-                series.Points.Add(new ScatterPoint(Math.Max(e.WallSeconds, 0.01), e.Score!.Value));
-            model.Series.Add(series);
+            var mine = finished.Where(e => e.Strategy == strategy).ToList();
+            var series = plot.Add.ScatterPoints(mine.Select(e => X(e.WallSeconds)).ToArray(), mine.Select(e => e.Score!.Value).ToArray(),
+                Palette[strategies.IndexOf(strategy) % Palette.Length]);
+            series.LegendText = strategy;
+            series.MarkerShape = MarkerShape.FilledCircle;
+            series.MarkerSize = 12;
         }
         if (leaderboard.Winner is { } winner && finished.FirstOrDefault(leaderboard.IsWinner) is { } best)
         {
-            var marker = new ScatterSeries { Title = $"winner: {winner}", MarkerType = MarkerType.Diamond, MarkerSize = 11, MarkerFill = OxyColors.Transparent, MarkerStroke = OxyColors.Black, MarkerStrokeThickness = 2 };
-            marker.Points.Add(new ScatterPoint(Math.Max(best.WallSeconds, 0.01), best.Score!.Value));
-            model.Series.Add(marker);
+            var marker = plot.Add.Marker(X(best.WallSeconds), best.Score!.Value, MarkerShape.OpenDiamond, 24, Colors.Black);
+            marker.MarkerLineWidth = 2;
+            marker.LegendText = $"winner: {winner}";
         }
         foreach (var e in finished)
         {
-            var right = Position(Math.Max(e.WallSeconds, 0.01)) > 0.6;   // names of points on the right go to their left
-            model.Annotations.Add(new TextAnnotation
-            {
-                Text = e.Rung > 1 ? $"{e.Candidate} (rung {e.Rung})" : e.Candidate, TextPosition = new DataPoint(Math.Max(e.WallSeconds, 0.01), e.Score!.Value), Stroke = OxyColors.Transparent,
-                FontSize = 11, Offset = new ScreenVector(right ? -9 : 9, -5),
-                TextHorizontalAlignment = right ? HorizontalAlignment.Right : HorizontalAlignment.Left, TextVerticalAlignment = VerticalAlignment.Bottom,
-            });
+            var right = Position(X(e.WallSeconds)) > 0.6;   // names of points on the right go to their left
+            var label = plot.Add.Text(e.Rung > 1 ? $"{e.Candidate} (rung {e.Rung})" : e.Candidate, X(e.WallSeconds), e.Score!.Value);
+            label.LabelFontSize = 11;
+            label.LabelFontName = Font.Value;
+            label.OffsetX = right ? -9 : 9;
+            label.OffsetY = -5;
+            label.Alignment = right ? Alignment.LowerRight : Alignment.LowerLeft;
         }
         if (leaderboard.BudgetSeconds is { } budget)
-            model.Annotations.Add(new LineAnnotation { Type = LineAnnotationType.Vertical, X = budget, Color = OxyColors.Gray, LineStyle = LineStyle.Dash, Text = "budget" });
-        return Export(model);
+        {
+            var line = plot.Add.VerticalLine(X(budget), 1, Colors.Gray, LinePattern.Dashed);
+            line.Text = "budget";
+            line.LabelFontName = Font.Value;
+            line.EnableAutoscale = false;   // a marker of the budget, not data: it does not stretch the axis
+        }
+        return Export(plot);
     }
 
     /// <summary>The scenario matrix as a plane — similarity (x) × images per class (y, log scale) — with the cut-off lines,
     /// the four scenario regions labelled and the data set placed on it.</summary>
     public static byte[] ScenarioMatrix(ScenarioDecision decision)
     {
-        var model = NewModel("Scenario matrix", null, null);
+        var plot = NewPlot("Scenario matrix", $"domain similarity to {decision.SourceDomain} (0 = different, 1 = similar)",
+            "training images per class (log scale)", legend: false);
         var threshold = (double)decision.Size.LargeImagesPerClass;
         var perClass = Math.Max(decision.Size.ImagesPerClass, 1);
         var top = Math.Pow(10, Math.Ceiling(Math.Log10(Math.Max(threshold * 20, perClass * 3))));
         var bottom = Math.Pow(10, Math.Floor(Math.Log10(Math.Min(threshold / 20, perClass / 3))));
         bottom = Math.Max(bottom, 1);
-        model.Axes.Clear();
         const double left = -0.03, right = 1.03;   // a margin, so that a data set at 0 or 1 is drawn whole
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Minimum = left, Maximum = right, Title = $"domain similarity to {decision.SourceDomain} (0 = different, 1 = similar)", MajorStep = 0.1, IsZoomEnabled = false });
-        model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Left, Minimum = bottom, Maximum = top, Title = "training images per class (log scale)", IsZoomEnabled = false });
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, 11).Select(i => i / 10.0).ToArray(),
+            Enumerable.Range(0, 11).Select(i => (i / 10.0).ToString("0.#", CultureInfo.InvariantCulture)).ToArray());
+        LogTicks(plot.Axes.Left);
+        var (yBottom, yTop, yThreshold) = (Math.Log10(bottom), Math.Log10(top), Math.Log10(threshold));
         var cut = decision.SimilarityCutoff;
-        void Region(double x0, double x1, double y0, double y1, TransferScenario scenario, OxyColor color)
+        // Regions and their names first: ScottPlot draws in the order added, so they lie beneath the lines and the point.
+        void Region(double x0, double x1, double y0, double y1, TransferScenario scenario, Color color)
         {
             var (min, max) = Strategy.ScenarioMatrix.FreezeRange(scenario);
             var freeze = min == max ? $"freeze {Strategy.ScenarioMatrix.Percent(min)}" : $"freeze {Strategy.ScenarioMatrix.Percent(min)}–{Strategy.ScenarioMatrix.Percent(max)}";
             var chosen = scenario == decision.Scenario;
-            model.Annotations.Add(new RectangleAnnotation
-            {
-                MinimumX = x0, MaximumX = x1, MinimumY = y0, MaximumY = y1, Fill = OxyColor.FromAColor((byte)(chosen ? 90 : 35), color),
-                Stroke = chosen ? color : OxyColors.Transparent, StrokeThickness = chosen ? 2 : 0, Layer = AnnotationLayer.BelowSeries,
-            });
-            model.Annotations.Add(new TextAnnotation
-            {
-                Text = $"{Strategy.ScenarioMatrix.Title(scenario)}\n({freeze})", TextPosition = new DataPoint((x0 + x1) / 2, Math.Sqrt(y0 * y1)),
-                TextHorizontalAlignment = HorizontalAlignment.Center, TextVerticalAlignment = VerticalAlignment.Middle, Stroke = OxyColors.Transparent,
-                FontSize = 13, FontWeight = chosen ? FontWeights.Bold : FontWeights.Normal, TextColor = OxyColor.FromAColor(chosen ? (byte)255 : (byte)170, OxyColors.Black),
-                Layer = AnnotationLayer.BelowSeries,
-            });
+            var rectangle = plot.Add.Rectangle(x0, x1, y0, y1);
+            rectangle.FillColor = color.WithAlpha((byte)(chosen ? 90 : 35));
+            rectangle.LineColor = chosen ? color : Colors.Transparent;
+            rectangle.LineWidth = chosen ? 2 : 0;
+            var name = plot.Add.Text($"{Strategy.ScenarioMatrix.Title(scenario)}\n({freeze})", (x0 + x1) / 2, (y0 + y1) / 2);
+            name.Alignment = Alignment.MiddleCenter;
+            name.LabelFontSize = 13;
+            name.LabelFontName = Font.Value;
+            name.LabelBold = chosen;
+            name.LabelFontColor = Colors.Black.WithAlpha((byte)(chosen ? 255 : 170));
         }
-        Region(cut, right, bottom, threshold, TransferScenario.FeatureExtractor, Palette[2]);
-        Region(cut, right, threshold, top, TransferScenario.FineTuneTop, Palette[0]);
-        Region(left, cut, bottom, threshold, TransferScenario.FineTuneFromEarlierLayers, Palette[1]);
-        Region(left, cut, threshold, top, TransferScenario.FineTuneAll, Palette[3]);
-        model.Annotations.Add(new LineAnnotation
-        {
-            Type = LineAnnotationType.Vertical, X = cut, Color = OxyColors.Black, LineStyle = LineStyle.Dash, StrokeThickness = 1.5,
-            Text = $"similarity cut-off {cut.ToString("0.00", CultureInfo.InvariantCulture)}", TextOrientation = AnnotationTextOrientation.Vertical,
-        });
-        model.Annotations.Add(new LineAnnotation
-        {
-            Type = LineAnnotationType.Horizontal, Y = threshold, Color = OxyColors.Black, LineStyle = LineStyle.Dash, StrokeThickness = 1.5,
-            Text = $"large from {decision.Size.LargeImagesPerClass} per class", TextHorizontalAlignment = HorizontalAlignment.Right,
-        });
-        var point = new ScatterSeries { Title = "this data set", MarkerType = MarkerType.Circle, MarkerSize = 9, MarkerFill = OxyColors.Black, MarkerStroke = OxyColors.White, MarkerStrokeThickness = 2 };
+        Region(cut, right, yBottom, yThreshold, TransferScenario.FeatureExtractor, Palette[2]);
+        Region(cut, right, yThreshold, yTop, TransferScenario.FineTuneTop, Palette[0]);
+        Region(left, cut, yBottom, yThreshold, TransferScenario.FineTuneFromEarlierLayers, Palette[1]);
+        Region(left, cut, yThreshold, yTop, TransferScenario.FineTuneAll, Palette[3]);
+        plot.Add.VerticalLine(cut, 1.5f, Colors.Black, LinePattern.Dashed);
+        var cutName = plot.Add.Text($"similarity cut-off {cut.ToString("0.00", CultureInfo.InvariantCulture)}", cut, yTop);
+        cutName.LabelRotation = -90;   // along the line, reading upwards, from its top down
+        cutName.Alignment = Alignment.LowerRight;
+        cutName.OffsetX = -2;
+        cutName.OffsetY = 4;
+        cutName.LabelFontName = Font.Value;
+        plot.Add.HorizontalLine(yThreshold, 1.5f, Colors.Black, LinePattern.Dashed);
+        var thresholdName = plot.Add.Text($"large from {decision.Size.LargeImagesPerClass} per class", right, yThreshold);
+        thresholdName.Alignment = Alignment.LowerRight;
+        thresholdName.OffsetX = -4;
+        thresholdName.OffsetY = -2;
+        thresholdName.LabelFontName = Font.Value;
         var x = Math.Clamp(decision.Similarity.Score, 0, 1);
-        point.Points.Add(new ScatterPoint(x, perClass));
-        model.Series.Add(point);
-        model.Annotations.Add(new TextAnnotation
-        {
-            Text = string.Create(CultureInfo.InvariantCulture, $"this data set: similarity {decision.Similarity.Score:0.00}, {decision.Size.ImagesPerClass:0.#} per class"),
-            TextPosition = new DataPoint(x, perClass), Offset = new ScreenVector(x > 0.6 ? -12 : 12, -12), Stroke = OxyColors.Black, StrokeThickness = 1,
-            Background = OxyColor.FromAColor(230, OxyColors.White), FontSize = 12, FontWeight = FontWeights.Bold, Padding = new OxyThickness(4),
-            TextHorizontalAlignment = x > 0.6 ? HorizontalAlignment.Right : HorizontalAlignment.Left, TextVerticalAlignment = VerticalAlignment.Bottom,
-        });
-        model.IsLegendVisible = false;
-        return Export(model, Width, 560);
+        var point = plot.Add.Marker(x, Math.Log10(perClass), MarkerShape.FilledCircle, 18, Colors.Black);
+        point.MarkerLineColor = Colors.White;
+        point.MarkerLineWidth = 2;
+        var label = plot.Add.Text(string.Create(CultureInfo.InvariantCulture, $"this data set: similarity {decision.Similarity.Score:0.00}, {decision.Size.ImagesPerClass:0.#} per class"),
+            x, Math.Log10(perClass));
+        label.OffsetX = x > 0.6 ? -12 : 12;
+        label.OffsetY = -12;
+        label.Alignment = x > 0.6 ? Alignment.LowerRight : Alignment.LowerLeft;
+        label.LabelBorderColor = Colors.Black;
+        label.LabelBorderWidth = 1;
+        label.LabelBackgroundColor = Colors.White.WithAlpha(230);
+        label.LabelFontSize = 12;
+        label.LabelFontName = Font.Value;
+        label.LabelBold = true;
+        label.LabelPadding = 4;
+        plot.Axes.SetLimits(left, right, yBottom, yTop);
+        return Export(plot, Width, 560);
     }
 
-    private static PlotModel NewModel(string title, string? xTitle, string? yTitle)
+    private static Plot NewPlot(string title, string? xTitle, string? yTitle, bool legend = true)
     {
-        var model = new PlotModel
+        var plot = new Plot();
+        plot.FigureBackground.Color = Colors.White;
+        plot.Title(title, 16);
+        plot.Axes.Title.Label.Bold = true;
+        if (xTitle is not null) plot.XLabel(xTitle, 13);
+        if (yTitle is not null) plot.YLabel(yTitle, 13);
+        plot.Axes.FrameColor(Colors.Black.WithAlpha(120));
+        plot.Grid.MajorLineColor = Colors.Black.WithAlpha(40);
+        plot.Grid.MinorLineColor = Colors.Transparent;
+        if (legend)
         {
-            Title = title, DefaultFont = Font.Value, Background = OxyColors.White, TitleFontSize = 16, TitleFontWeight = FontWeights.Bold,
-            PlotAreaBorderColor = OxyColor.FromAColor(120, OxyColors.Black),
-        };
-        var grid = OxyColor.FromAColor(40, OxyColors.Black);
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = xTitle, MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = grid });
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yTitle, MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = grid });
-        model.Legends.Add(new Legend
-        {
-            LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal,
-            LegendFontSize = 11, LegendBorder = OxyColors.Transparent, LegendItemSpacing = 16,
-        });
-        return model;
+            // Beneath the plot, in a row: the plots share the page's width, and a legend inside would hide points.
+            plot.ShowLegend(Edge.Bottom);
+            plot.Legend.Orientation = Orientation.Horizontal;
+            plot.Legend.FontSize = 11;
+            plot.Legend.FontName = Font.Value;
+            plot.Legend.OutlineColor = Colors.Transparent;
+            plot.Legend.ShadowColor = Colors.Transparent;
+        }
+        return plot;
     }
 
-    private static void AddLine(PlotModel model, string title, OxyColor color, LineStyle style, IEnumerable<(int Epoch, double? Value)> points)
+    private static void EpochTicks(Plot plot) => plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+
+    /// <summary>An axis that carries log10 of its values: decades labelled with the value, minor ticks at 2..9 of each.</summary>
+    private static void LogTicks(IAxis axis) => axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
     {
-        var series = new LineSeries { Title = title, Color = color, LineStyle = style, StrokeThickness = 2, MarkerType = MarkerType.Circle, MarkerSize = 2.5, MarkerFill = color };
-        foreach (var (epoch, value) in points)
-            if (value is { } v && double.IsFinite(v)) series.Points.Add(new DataPoint(epoch, v));
-        if (series.Points.Count > 0) model.Series.Add(series);
+        IntegerTicksOnly = true,
+        MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+        LabelFormatter = v => Math.Pow(10, v).ToString("0.##", CultureInfo.InvariantCulture),
+    };
+
+    private static void AddLine(Plot plot, string title, Color color, LinePattern pattern, IEnumerable<(int Epoch, double? Value)> points)
+    {
+        var kept = points.Where(p => p.Value is { } v && double.IsFinite(v)).ToList();
+        if (kept.Count == 0) return;
+        var series = plot.Add.Scatter(kept.Select(p => (double)p.Epoch).ToArray(), kept.Select(p => p.Value!.Value).ToArray(), color);
+        series.LegendText = title;
+        series.LineWidth = 2;
+        series.LinePattern = pattern;
+        series.MarkerShape = MarkerShape.FilledCircle;
+        series.MarkerSize = 5;
     }
 
     private static string Capitalise(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
-    private static byte[] Export(PlotModel model, int width = Width, int height = Height)
+    private static byte[] Export(Plot plot, int width = Width, int height = Height)
     {
-        using var stream = new MemoryStream();
-        // Text shaping would need HarfBuzz's native library, which the Linux NoDependencies SkiaSharp assets lack; plain
-        // Skia text draws these labels (Latin, digits, arrows) the same.
-        new OxyPlot.SkiaSharp.PngExporter { Width = width, Height = height, UseTextShaping = false }.Export(model, stream);
-        return stream.ToArray();
+        // The font by name on each label rather than plot.Font.Set, which fixes one typeface (no bold) and sets ScottPlot's
+        // process-wide default; left alone, ScottPlot picks DejaVu Serif on Linux.
+        plot.Axes.Title.Label.FontName = Font.Value;
+        foreach (var axis in plot.Axes.GetAxes().OfType<ScottPlot.AxisPanels.AxisBase>())
+        {
+            axis.LabelFontName = Font.Value;
+            axis.LabelBold = false;   // ScottPlot's axis titles are bold; the title alone is, here
+            axis.TickLabelStyle.FontName = Font.Value;
+        }
+        return plot.GetImageBytes(width, height, ImageFormat.Png);
     }
 }
