@@ -133,7 +133,7 @@ public sealed partial class TransferLearningTrainer
         var (dataset, progress) = (run.Dataset, run.Progress);
         var sw = Stopwatch.StartNew();
         HeadCrossValidationReport? crossValidation = null;
-        if (headOptions.CrossValidationFolds > 0 && headOptions.L2Regularization is null && headOptions.L1Regularization is null)
+        if (headOptions.CrossValidatesRegularisation)
         {
             var fits = HeadCrossValidation.Fits(headOptions.Trainer, headOptions.CrossValidationFolds);
             var what = $"{headOptions.Trainer}: choosing regularisation by {headOptions.CrossValidationFolds}-fold cross-validation";

@@ -74,8 +74,7 @@ public static class LinearProbe
             keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue, keyData: keyData);
         var keyed = toKey.Fit(data).Transform(data);
         HeadCrossValidationReport? crossValidation = null;
-        if (options.CrossValidationFolds > 0 && options.L2Regularization is null && options.L1Regularization is null
-            && HeadCrossValidation.Tune(ml, keyed, FeatureColumn, options, seed) is { } tuned)
+        if (options.CrossValidatesRegularisation && HeadCrossValidation.Tune(ml, keyed, FeatureColumn, options, seed) is { } tuned)
             (options, crossValidation) = tuned;
         var fitted = HeadEstimator.Create(ml, FeatureColumn, options).Fit(keyed);
         var head = (IEnumerable<ITransformer>)fitted;

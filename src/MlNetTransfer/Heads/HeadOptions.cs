@@ -24,6 +24,9 @@ public sealed class HeadOptions
     /// validation accuracy by +1.8 (sdca), +0.5 (lbfgs), +0.2 (svm) points on average over three sets (README, Heads).</summary>
     public int CrossValidationFolds { get; set; } = 5;
 
+    /// <summary>Whether the regularisation is to be chosen by cross-validation: folds on, and neither L2 nor L1 given.</summary>
+    internal bool CrossValidatesRegularisation => CrossValidationFolds > 0 && L2Regularization is null && L1Regularization is null;
+
     /// <summary>Most wall time the cross-validation may take; null (default) means no limit. When it runs out, no new fit
     /// starts and the values whose folds all finished are compared (the trainer's default is tried first); when it is
     /// zero or less the search is skipped. The report's <c>crossValidation.note</c> says which. The auto strategy sets it

@@ -185,8 +185,22 @@ internal sealed class SuccessiveHalving
             if (left == 1 ? target >= final : target >= cap) return cost;
             had = target;
             left = Math.Max(1, (left + eta - 1) / eta);
-            target = left == 1 ? Math.Max(final, had) : (int)Math.Min(cap, (long)target * eta);
+            target = NextTarget(left, had, cap, final, eta);
         }
+    }
+
+    /// <summary>The epochs the next rung trains <paramref name="left"/> runs to, after they had <paramref name="had"/>: η times
+    /// that (at most <paramref name="cap"/>), or <paramref name="final"/> once one is left.</summary>
+    private static int NextTarget(int left, int had, int cap, int final, int eta) =>
+        left == 1 ? Math.Max(final, had) : (int)Math.Min(cap, (long)had * eta);
+
+    /// <summary>Candidates best first: higher validation accuracy, then lower loss, then the grid's order.</summary>
+    private static IEnumerable<AutoCandidate> Ranked(IEnumerable<AutoCandidate> candidates, IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs,
+        IReadOnlyList<AutoCandidate> grid)
+    {
+        var order = grid.ToList();
+        return candidates.OrderByDescending(c => runs[c].Score ?? double.NegativeInfinity)
+            .ThenBy(c => runs[c].Loss ?? double.PositiveInfinity).ThenBy(order.IndexOf);
     }
 
     /// <summary>What the last one left must reach at least: the minimum, within the plan.</summary>
@@ -201,7 +215,6 @@ internal sealed class SuccessiveHalving
         var rows = new List<RungRecord>();
         var runs = new Dictionary<AutoCandidate, IHalvingRun>();
         var seconds = new Dictionary<AutoCandidate, double>();
-        var order = grid.ToList();
         int eta = plan.HalvingRate, cap = plan.PlannedEpochs;
         foreach (var c in grid.Skip(plan.Candidates))
             rows.Add(new RungRecord(c, 1, 0, null, 0, CandidateStatus.Skipped, plan.Candidates == 0
@@ -236,8 +249,7 @@ internal sealed class SuccessiveHalving
                     // One more enters rung 1 only while, at the epoch time measured so far, the last one left still gets its epochs.
                     var n = runs.Count + 1;
                     var (survivors, final) = (Math.Max(1, (n + eta - 1) / eta), FinalEpochs(plan));
-                    var rung2 = survivors == 1 ? final : (int)Math.Min(cap, (long)target * eta);
-                    if (needs + Rest(survivors, target, rung2, cap, final, eta, estimate) > remaining)
+                    if (needs + Rest(survivors, target, NextTarget(survivors, target, cap, final, eta), cap, final, eta, estimate) > remaining)
                         skip = closed = Invariant($"at about {estimate:0.#} s an epoch (measured), one more in rung 1 (about {needs:0} s) would leave the last one left fewer than {final} epochs in the {Math.Max(0, remaining):0} s left");
                 }
                 else if (rung == 1 && !(_mustStart && runs.Count == 0) && needs > remaining)
@@ -305,15 +317,14 @@ internal sealed class SuccessiveHalving
 
             // The best 1/η of those that trained in this rung go on (at least one; fewer when the budget left would not give the
             // last one its epochs); ties: lower loss, then the grid's order.
-            var ranked = ran.OrderByDescending(r => runs[r.Candidate].Score ?? double.NegativeInfinity)
-                .ThenBy(r => runs[r.Candidate].Loss ?? double.PositiveInfinity).ThenBy(r => order.IndexOf(r.Candidate)).ToList();
+            var ranked = Ranked(ran.Select(r => r.Candidate), runs, grid).Select(c => ran.Single(r => r.Candidate == c)).ToList();
             var keep = ranked.Count == 0 ? 0 : Math.Max(1, (ranked.Count + eta - 1) / eta);
             var byRate = keep;
             if (ranked.Count > 0)
             {
                 var (estimate, final, left) = (runs[ranked[0].Candidate].EpochSeconds ?? _epochs.Estimate(ranked[0].Candidate.FreezeFraction) ?? 0, FinalEpochs(plan),
                     _budget.Remaining.TotalSeconds - _reserveSeconds);
-                while (keep > 1 && Rest(keep, target, (int)Math.Min(cap, (long)target * eta), cap, final, eta, estimate) > left) keep--;
+                while (keep > 1 && Rest(keep, target, NextTarget(keep, target, cap, final, eta), cap, final, eta, estimate) > left) keep--;
             }
             var next = new List<AutoCandidate>();
             for (int i = 0; i < ranked.Count; i++)
@@ -336,9 +347,9 @@ internal sealed class SuccessiveHalving
             // short the best one is the one that trains.
             active = next;
             rung++;
-            target = active.Count == 1 ? cap : (int)Math.Min(cap, (long)target * eta);
+            target = NextTarget(active.Count, target, cap, cap, eta);
             // The last one left is done (its planned epochs, or early stopping) with budget to spare: the best unfinished run goes on.
-            if (active.Count == 0 && !cancel.IsCancellationRequested && Leftover(runs, resumed, plan, order) is { } more)
+            if (active.Count == 0 && !cancel.IsCancellationRequested && Leftover(runs, resumed, plan, grid) is { } more)
             {
                 resumed.Add(more);
                 (active, target) = ([more], cap);
@@ -349,21 +360,17 @@ internal sealed class SuccessiveHalving
 
     /// <summary>The best run not yet finished (nor resumed before), when the budget left takes it at least to the last one's
     /// minimum epochs; else null.</summary>
-    private AutoCandidate? Leftover(IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs, HashSet<AutoCandidate> resumed, HalvingPlan plan, List<AutoCandidate> order)
+    private AutoCandidate? Leftover(IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs, HashSet<AutoCandidate> resumed, HalvingPlan plan, IReadOnlyList<AutoCandidate> grid)
     {
-        var best = runs.Where(kv => !kv.Value.IsFinished && !kv.Value.Cancelled && kv.Value.Score is not null && !resumed.Contains(kv.Key))
-            .OrderByDescending(kv => kv.Value.Score).ThenBy(kv => kv.Value.Loss ?? double.PositiveInfinity).ThenBy(kv => order.IndexOf(kv.Key))
-            .Select(kv => (KeyValuePair<AutoCandidate, IHalvingRun>?)kv).FirstOrDefault();
-        if (best is not { } b || b.Value.EpochSeconds is not { } epoch || epoch <= 0) return null;
-        var reach = b.Value.Epochs + (int)((_budget.Remaining.TotalSeconds - _reserveSeconds - _overheadSeconds) / epoch);
-        return reach >= Math.Max(FinalEpochs(plan), b.Value.Epochs + 1) ? b.Key : null;
+        var best = Ranked(runs.Keys.Where(c => runs[c] is { IsFinished: false, Cancelled: false, Score: not null } && !resumed.Contains(c)), runs, grid).FirstOrDefault();
+        if (best is null || runs[best] is not { EpochSeconds: { } epoch } run || epoch <= 0) return null;
+        var reach = run.Epochs + (int)((_budget.Remaining.TotalSeconds - _reserveSeconds - _overheadSeconds) / epoch);
+        return reach >= Math.Max(FinalEpochs(plan), run.Epochs + 1) ? best : null;
     }
 
     /// <summary>The best candidate that trained: highest score, then lower loss, then the grid's order; null when none did.</summary>
     public static AutoCandidate? Best(IReadOnlyList<AutoCandidate> grid, IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs) =>
-        grid.Where(c => runs.TryGetValue(c, out var r) && r.Score is not null)
-            .OrderByDescending(c => runs[c].Score).ThenBy(c => runs[c].Loss ?? double.PositiveInfinity).ThenBy(c => grid.ToList().IndexOf(c))
-            .FirstOrDefault();
+        Ranked(grid.Where(c => runs.TryGetValue(c, out var r) && r.Score is not null), runs, grid).FirstOrDefault();
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
