@@ -26,7 +26,7 @@ public sealed record Condition(int CutDepth, bool FineTuneCopied)
     /// <see cref="OnnxTorchModule.ToOnnx"/>) re-initialised from block n+1 on — so every condition's fresh layers are drawn
     /// the same way (and, for a seed, are the same values) — with blocks 1..n frozen unless the condition fine-tunes them.
     /// </summary>
-    public OnnxTorchModule Build(ModelProto baseNetwork, int seed, int blocks)
+    internal OnnxTorchModule Build(ModelProto baseNetwork, int seed, int blocks)
     {
         var firstFresh = CutDepth < blocks ? $"block{CutDepth + 1}/conv" : HeadNode(baseNetwork);
         var start = WeightReinitializer.Reinitialize(baseNetwork, seed, fromNode: firstFresh);

@@ -101,6 +101,7 @@ public sealed partial class TransferLearningTrainer
         TestImages = run.Dataset.Test.Count,
         FeaturizeImagesPerSecond = data.Report.ImagesPerSecond,
         FeaturizeSeconds = data.Seconds,
+        FineTuningUnavailable = _engine() is null ? FineTuningEngines.MissingMessage("Fine-tuning") : null,
         Progress = run.Progress,
         Cancel = run.Cancel,
     }, new SearchTrainer(this, run, data, budget));
@@ -110,7 +111,7 @@ public sealed partial class TransferLearningTrainer
     {
         private IReadOnlyList<string>? _classes;
         // The first run of each head start trains the head phase; later ones with the same start begin from its snapshot.
-        private readonly Dictionary<HeadStart, ResumableFineTuning> _headStarts = [];
+        private readonly Dictionary<HeadStart, IResumableFineTuning> _headStarts = [];
 
         public TransferLearningResult FitHead(HeadTrainer trainer)
         {
@@ -189,7 +190,7 @@ public sealed partial class TransferLearningTrainer
 
     /// <summary>A successive-halving candidate: a resumable fine-tuning run, evaluated like any fine-tuning result at the end.</summary>
     private sealed class HalvingCandidate(TransferLearningTrainer owner, RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes,
-        ResumableFineTuning tuning) : IFineTuneCandidate
+        IResumableFineTuning tuning) : IFineTuneCandidate
     {
         private double _trainSeconds;
 

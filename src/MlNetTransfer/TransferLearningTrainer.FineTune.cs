@@ -9,7 +9,7 @@ namespace MlNetTransfer;
 
 public sealed partial class TransferLearningTrainer
 {
-    /// <summary>The fine-tune and chain-thaw strategies: retrain the network on TorchSharp, then evaluate the resulting ML.NET
+    /// <summary>The fine-tune and chain-thaw strategies: retrain the network on TorchSharp (the engine package), then evaluate the resulting ML.NET
     /// chain exactly as it will predict from the saved zip.</summary>
     private TransferLearningResult TrainFineTuned(RunContext run)
     {
@@ -17,14 +17,18 @@ public sealed partial class TransferLearningTrainer
         var fineTune = FineTuneOptionsFor(run.Options);
         var classes = FineTuneClasses(dataset);
         var sw = Stopwatch.StartNew();
-        using var tuned = new FineTuningTrainer(_ml, fineTune, run.Resolved).Train(dataset.Train, dataset.Validation, classes, FineTuneProgress(run), cancel);
+        using var tuned = Engine(run.Options.Strategy).Train(_ml, fineTune, run.Resolved, dataset.Train, dataset.Validation, classes, FineTuneProgress(run), cancel);
         return Evaluated(run, fineTune, classes, tuned, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>A run that trains a few epochs at a time, for successive halving; <see cref="Evaluated"/> turns it into a
     /// result once it is complete.</summary>
-    private ResumableFineTuning StartFineTuning(RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes) =>
-        new FineTuningTrainer(_ml, fineTune, run.Resolved).Start(run.Dataset.Train, run.Dataset.Validation, classes);
+    private IResumableFineTuning StartFineTuning(RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes) =>
+        Engine(run.Options.Strategy).Start(_ml, fineTune, run.Resolved, run.Dataset.Train, run.Dataset.Validation, classes);
+
+    /// <summary>The engine (the MlNetTransfer.FineTuning package); a clear error naming the package when the app lacks it.</summary>
+    private IFineTuningEngine Engine(string strategy) =>
+        _engine() ?? throw new MlNetTransferException(FineTuningEngines.MissingMessage($"The {strategy} strategy"));
 
     private static IProgress<FineTuneProgress>? FineTuneProgress(RunContext run) => run.Progress is not { } progress ? null : new InlineProgress<FineTuneProgress>(p =>
         progress.Report(new TrainingProgress(TrainingProgress.FineTuning, (long)(p.Epoch - 1) * p.Batches + p.Batch, (long)p.TotalEpochs * p.Batches, p.ToString())));
@@ -52,7 +56,7 @@ public sealed partial class TransferLearningTrainer
     }
 
     /// <summary>Evaluates a fine-tuned classifier on the held-out splits and builds its report.</summary>
-    private TransferLearningResult Evaluated(RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes, FineTuningResult tuned, double trainSeconds)
+    private TransferLearningResult Evaluated(RunContext run, FineTuneOptions fineTune, IReadOnlyList<string> classes, IFineTunedClassifier tuned, double trainSeconds)
     {
         var (options, dataset, progress) = (run.Options, run.Dataset, run.Progress);
         var labels = _ml.Data.LoadFromEnumerable(dataset.Train.Select(e => new LabelRow { Label = e.Label }));

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using MlNetTransfer.Backbones;
 using MlNetTransfer.Data;
 using MlNetTransfer.Featurization;
+using MlNetTransfer.FineTuning;
 using MlNetTransfer.Heads;
 using MlNetTransfer.Reporting;
 using MlNetTransfer.Strategy;
@@ -17,8 +18,16 @@ namespace MlNetTransfer;
 public sealed partial class TransferLearningTrainer
 {
     private readonly MLContext _ml;
+    private readonly Func<IFineTuningEngine?> _engine;
 
-    public TransferLearningTrainer(MLContext ml) => _ml = ml;
+    /// <summary>A trainer on <paramref name="ml"/>. The fine-tune and chain-thaw strategies, and auto's fine-tuning candidates,
+    /// need the <c>MlNetTransfer.FineTuning</c> package; without it they say so (auto runs its heads only, and its report says why).</summary>
+    public TransferLearningTrainer(MLContext ml) : this(ml, () => FineTuningEngines.Installed)
+    {
+    }
+
+    /// <summary>A trainer with the given engine (null: as if the app had no engine package).</summary>
+    internal TransferLearningTrainer(MLContext ml, Func<IFineTuningEngine?> engine) => (_ml, _engine) = (ml ?? throw new ArgumentNullException(nameof(ml)), engine);
 
     /// <summary>Runs the whole path for <see cref="TransferLearningOptions.Strategy"/> and returns the trained model with its report.
     /// Cancelling a fine-tuning run stops it at the next batch and returns the best epoch so far (the report says so); the
@@ -29,6 +38,7 @@ public sealed partial class TransferLearningTrainer
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
         if (options.Strategy == TransferLearningOptions.AutoStrategy) options.Auto.Validate();
+        if (options.Strategy is TransferLearningOptions.FineTuneStrategy or TransferLearningOptions.ChainThawStrategy) Engine(options.Strategy);
         var run = Start(options, progress, cancel);
         return options.Strategy switch
         {

@@ -16,7 +16,7 @@ internal static class InspectCommand
         command.SetAction(Cli.Guard((parse, _) =>
         {
             var file = parse.GetValue(path)!;
-            var info = OnnxInspector.Inspect(OnnxModelFile.Load(file));
+            var info = OnnxInspector.Inspect(file);
             Print(file, info);
             return 0;
         }));

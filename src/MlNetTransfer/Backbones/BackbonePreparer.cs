@@ -17,7 +17,7 @@ public static class BackbonePreparer
     /// <summary>Makes the featurizer, cutting at <see cref="BackboneSpec.EmbeddingTensor"/> or, when that is null, the inspector's best candidate.</summary>
     /// <param name="model">The pretrained network; it is not changed.</param>
     /// <param name="spec">Its input contract (size, layout, channel order, normalisation) and optional tensor names.</param>
-    public static PreparedBackbone Prepare(ModelProto model, BackboneSpec spec)
+    internal static PreparedBackbone Prepare(ModelProto model, BackboneSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
@@ -47,7 +47,7 @@ public static class BackbonePreparer
     /// <see cref="BackboneSpec.ClassifierOutputsProbabilities"/>), else the scores the inspector found in front of the
     /// output's softmax, if any (a softmax is appended).
     /// </summary>
-    public static PreparedClassifier PrepareClassifier(ModelProto model, BackboneSpec spec)
+    internal static PreparedClassifier PrepareClassifier(ModelProto model, BackboneSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();

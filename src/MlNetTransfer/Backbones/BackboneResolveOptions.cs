@@ -20,4 +20,16 @@ public sealed class BackboneResolveOptions
 }
 
 /// <summary>A backbone ready to prepare: its graph, its preprocessing/metadata, and where it came from.</summary>
-public sealed record ResolvedBackbone(Onnx.Proto.ModelProto Model, BackboneSpec Spec, string Source);
+public sealed record ResolvedBackbone
+{
+    internal ResolvedBackbone(Onnx.Proto.ModelProto model, BackboneSpec spec, string source) => (Model, Spec, Source) = (model, spec, source);
+
+    /// <summary>The graph. Internal: the ONNX protobuf classes are not part of the API.</summary>
+    internal Onnx.Proto.ModelProto Model { get; init; }
+
+    /// <summary>Input size, layout, normalisation, labels, embedding tensor.</summary>
+    public BackboneSpec Spec { get; init; }
+
+    /// <summary>Where it came from (catalog entry and file, ONNX path, import), for reports.</summary>
+    public string Source { get; init; }
+}

@@ -33,7 +33,7 @@ public sealed record MiddleLayerTap
     public int Size => Layers.Sum(l => l.Size);
 
     /// <summary>The featurizer graph with both outputs.</summary>
-    public required ModelProto FeaturizerModel { get; init; }
+    internal ModelProto FeaturizerModel { get; init; } = null!;
 
     /// <summary>That graph as an ONNX file's bytes.</summary>
     public required byte[] FeaturizerBytes { get; init; }

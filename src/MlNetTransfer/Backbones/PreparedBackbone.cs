@@ -16,7 +16,7 @@ public sealed record PreparedBackbone
     public const string OutputName = OnnxGraphCutter.EmbeddingOutput;
 
     /// <summary>The featurizer graph.</summary>
-    public required ModelProto FeaturizerModel { get; init; }
+    internal ModelProto FeaturizerModel { get; init; } = null!;
 
     /// <summary>The featurizer serialized as an ONNX file's bytes.</summary>
     public required byte[] FeaturizerBytes { get; init; }
@@ -35,7 +35,7 @@ public sealed record PreparedBackbone
 
     /// <summary>When <see cref="FeaturizerModel"/> is the dequantized float twin of an int8 network and it was asked for: the
     /// int8 network's own featurizer (same input and output), which a frozen fine-tuning prefix can run; else null.</summary>
-    public ModelProto? QuantizedFeaturizerModel { get; init; }
+    internal ModelProto? QuantizedFeaturizerModel { get; init; }
 
     /// <summary>Input image height in pixels.</summary>
     public int ImageHeight => Spec.ResizeHeight;

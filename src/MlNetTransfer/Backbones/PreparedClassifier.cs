@@ -16,7 +16,7 @@ public sealed record PreparedClassifier
     public const string OutputName = BackbonePreparer.ProbabilitiesOutput;
 
     /// <summary>The classifier graph.</summary>
-    public required ModelProto ClassifierModel { get; init; }
+    internal ModelProto ClassifierModel { get; init; } = null!;
 
     /// <summary>The classifier serialized as an ONNX file's bytes.</summary>
     public required byte[] ClassifierBytes { get; init; }

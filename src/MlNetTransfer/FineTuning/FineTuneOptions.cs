@@ -5,7 +5,7 @@ using MlNetTransfer.Heads;
 namespace MlNetTransfer.FineTuning;
 
 /// <summary>
-/// Options of <see cref="FineTuningTrainer"/>: retrain part or all of a pretrained network with a new head. Names follow
+/// Options of <c>FineTuningTrainer</c> (package MlNetTransfer.FineTuning): retrain part or all of a pretrained network with a new head. Names follow
 /// ML.NET's <c>ImageClassificationTrainer.Options</c> where the concept is the same (<see cref="Arch"/>, <see cref="Epoch"/>,
 /// <see cref="BatchSize"/>, <see cref="LearningRate"/>, <see cref="EarlyStoppingCriteria"/>, <see cref="ValidationSet"/>,
 /// <see cref="ValidationSetFraction"/>, <see cref="MetricsCallback"/>, the column names). Every property has a default, so
@@ -136,7 +136,7 @@ public sealed class FineTuneOptions
     /// <summary>Images decoded and augmented at once, in parallel with the training step. Default: the number of cores.</summary>
     public int DecodeParallelism { get; set; } = Environment.ProcessorCount;
 
-    /// <summary>Keep weights and activations in channels-last memory order (<see cref="OnnxTorchModuleOptions.ChannelsLast"/>).
+    /// <summary>Keep weights and activations in channels-last memory order (<c>OnnxTorchModuleOptions.ChannelsLast</c>).
     /// Default true: the same values, computed faster on CPU.</summary>
     public bool ChannelsLast { get; set; } = true;
 
@@ -163,7 +163,7 @@ public sealed class FineTuneOptions
     public int? NumberOfThreads { get; set; }
 
     /// <summary>Where training runs: "cpu" (default), "cuda" or "cuda:&lt;index&gt;" (needs a CUDA libtorch package).</summary>
-    public string Device { get; set; } = TorchDevices.Cpu;
+    public string Device { get; set; } = "cpu";
 
     /// <summary>Seed of the head's initial weights, the shuffling, the augmentation and dropout: same seed, same model
     /// (on the same device and thread count). Default 42.</summary>

@@ -6,7 +6,7 @@ public sealed record FineTuneRun
     /// <summary>Every epoch trained, in order.</summary>
     public IReadOnlyList<FineTuneEpoch> Epochs { get; init; } = [];
 
-    /// <summary>The phases planned (see <see cref="FineTunePhase.Plan"/>).</summary>
+    /// <summary>The phases planned (planned by the engine from the module's parameter groups).</summary>
     public IReadOnlyList<FineTunePhase> Phases { get; init; } = [];
 
     /// <summary>1-based epoch whose weights the module holds at the end (the best on validation, or the last without early stopping).</summary>

@@ -1,10 +1,10 @@
 namespace MlNetTransfer.FineTuning;
 
 /// <summary>
-/// A point in an <see cref="OnnxTorchModule"/>'s forward pass, just before the first node that reads a parameter of
+/// A point in an <c>OnnxTorchModule</c>'s forward pass, just before the first node that reads a parameter of
 /// group <see cref="FirstGroup"/> or later. The prefix (everything before it) reads only earlier groups; the suffix
 /// continues from <see cref="Tensors"/>, the values that cross the cut (one after a plain layer, more inside a residual
-/// block). Made by <see cref="OnnxTorchModule.SplitBefore"/>; used to compute a frozen prefix once (bottleneck cache).
+/// block). Made by <c>OnnxTorchModule.SplitBefore</c>; used to compute a frozen prefix once (bottleneck cache).
 /// </summary>
 public sealed record OnnxForwardSplit
 {

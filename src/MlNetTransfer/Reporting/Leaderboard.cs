@@ -64,6 +64,9 @@ public sealed record Leaderboard
 
     public IReadOnlyList<LeaderboardEntry> Entries { get; init; } = [];
 
+    /// <summary>What the search left out and why, e.g. fine-tuning when the app has no fine-tuning engine; null when nothing was.</summary>
+    public string? Note { get; init; }
+
     /// <summary>Entries best first (highest score, then least time).</summary>
     public IReadOnlyList<LeaderboardEntry> Ranked() => Entries.OrderByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e.WallSeconds).ToList();
 

@@ -55,7 +55,7 @@ internal sealed class SearchReportBuilder
 
     /// <summary>The search's report: the winner's own report with the leaderboard, curves, scenario, plan and budget.</summary>
     public TrainingReport Build(TrainingReport winnerReport, LeaderboardEntry winner, string strategy, ScenarioDecision decision, TrainingBudget budget,
-        HalvingPlan? plan, string budgetRule, double totalSeconds)
+        HalvingPlan? plan, string budgetRule, double totalSeconds, string? note = null)
     {
         var elapsed = budget.Elapsed.TotalSeconds;
         var leaderboard = new Leaderboard
@@ -66,6 +66,7 @@ internal sealed class SearchReportBuilder
             Winner = winner.Candidate,
             WinnerRung = winner.Rung,
             Entries = new Leaderboard { Entries = _entries }.Ranked(),
+            Note = note,
         };
         return winnerReport with
         {

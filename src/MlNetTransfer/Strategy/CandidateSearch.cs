@@ -43,6 +43,9 @@ internal sealed record SearchContext
     /// <summary>Images per second of the featurization (0 when every embedding came from the cache).</summary>
     public double FeaturizeImagesPerSecond { get; init; }
     public double FeaturizeSeconds { get; init; }
+
+    /// <summary>Why fine-tuning candidates cannot run (the app has no fine-tuning engine); null when they can.</summary>
+    public string? FineTuningUnavailable { get; init; }
     public IProgress<TrainingProgress>? Progress { get; init; }
     public CancellationToken Cancel { get; init; }
     public double TotalSeconds => Budget.Elapsed.TotalSeconds;
@@ -59,6 +62,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
     private readonly EpochTimeEstimator _epochs = NewEstimator(context);
     private TransferLearningResult? _best;
     private LeaderboardEntry? _bestEntry;
+    private string? _note;
     private double? _headSeconds;
     // Time after a fine-tuning run's last epoch: packaging and the held-out images through its new featurizer.
     private double? _fineTuneOverhead = context.FeaturizeImagesPerSecond > 0 ? (context.ValidationImages + context.TestImages) / context.FeaturizeImagesPerSecond : null;
@@ -81,11 +85,20 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         var heads = options.Auto.Heads.Distinct().Select(AutoCandidate.ForHead).ToList();
         if (heads.Count == 0 && !options.Auto.FineTune)
             throw new MlNetTransferException("Auto search: no heads and fine-tuning off leaves no candidate to try.");
+        // Without the engine package, auto still gives the best head (what a core-only app can train) and says what it left out.
+        var fineTune = options.Auto.FineTune;
+        if (fineTune && context.FineTuningUnavailable is { } missing)
+        {
+            if (heads.Count == 0) throw new MlNetTransferException($"Auto search: no heads, and {missing}");
+            fineTune = false;
+            _note = $"Heads only, no fine-tuning candidate. {missing}";
+            context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 0, 0, _note));
+        }
         var headResults = new Dictionary<HeadTrainer, TransferLearningResult>();
         RunSequentially(heads, (c, r) => headResults[c.Head!.Value] = r);
 
         HalvingPlan? plan = null;
-        if (options.Auto.FineTune && !context.Cancel.IsCancellationRequested)
+        if (fineTune && !context.Cancel.IsCancellationRequested)
             plan = Halve(headResults);
         return Finish(TransferLearningOptions.AutoStrategy, plan, AutoRule);
     }
@@ -118,6 +131,11 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         {
             var candidate = candidates[i];
             var rung = candidate.IsFineTune ? 1 : 0;
+            if (candidate.IsFineTune && context.FineTuningUnavailable is { } missing)
+            {
+                _report.Add(candidate, rung, null, 0, CandidateStatus.Failed, missing);
+                continue;
+            }
             var bestSoFar = _bestEntry is null ? "none yet" : $"{_bestEntry.Candidate} {_bestEntry.Score:0.000}";
             progress?.Report(new TrainingProgress(TrainingProgress.Searching, i, candidates.Count,
                 $"{candidate.Name} ({i + 1}/{candidates.Count}, {Budget.Remaining.TotalSeconds:0} s left; best so far {bestSoFar})"));
@@ -297,7 +315,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             throw new MlNetTransferException($"Auto search: no candidate finished within the budget of {context.Options.Budget}; give a larger --budget.");
         }
         context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 1, 1, $"winner {_bestEntry!.Candidate} {_bestEntry.Score:0.000}"));
-        var report = _report.Build(_best.Report, _bestEntry!, strategy, context.Decision, Budget, plan, rule, context.TotalSeconds);
+        var report = _report.Build(_best.Report, _bestEntry!, strategy, context.Decision, Budget, plan, rule, context.TotalSeconds, _note);
         return _best.WithReport(report);
     }
 

@@ -8,7 +8,7 @@ namespace MlNetTransfer.Tests.Backbones;
 public sealed record FloatTensor(float[] Values, long[] Dims);
 
 /// <summary>Runs a model in ONNX Runtime on float inputs and returns every graph output (as float).</summary>
-public static class OrtRunner
+internal static class OrtRunner
 {
     public static Dictionary<string, FloatTensor> Run(ModelProto model, params (string Name, FloatTensor Tensor)[] inputs)
     {

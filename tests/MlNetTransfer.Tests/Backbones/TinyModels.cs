@@ -7,7 +7,7 @@ using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
 namespace MlNetTransfer.Tests.Backbones;
 
 /// <summary>Small hand-specified graphs whose outputs the tests compute by hand, and those hand computations.</summary>
-public static class TinyModels
+internal static class TinyModels
 {
     public const int Features = 4;
     public const int Classes = 3;

@@ -7,7 +7,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace MlNetTransfer.Tests.Importers;
 
 /// <summary>Runs an imported model in ONNX Runtime and compares tensors with TensorFlow.js' in Keras layout.</summary>
-public static class OnnxEval
+internal static class OnnxEval
 {
     /// <summary>Runs <paramref name="model"/> on <paramref name="input"/> and returns the named tensors (intermediate ones
     /// are exposed as extra graph outputs from their value_info) with their shapes.</summary>

@@ -6,7 +6,7 @@ namespace MlNetTransfer.Backbones.Importers;
 public sealed class TfjsImportResult
 {
     /// <summary>The ONNX model (opset 13): input NHWC float32 <c>[N,H,W,C]</c>, outputs named by the Keras output layers, in Keras shapes.</summary>
-    public required ModelProto Model { get; init; }
+    internal ModelProto Model { get; init; } = null!;
 
     /// <summary>
     /// A suggested spec: NHWC, RGB, the input size, the input name, the embedding and classifier tensors.

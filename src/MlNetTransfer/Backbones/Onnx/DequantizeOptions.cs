@@ -1,6 +1,6 @@
 namespace MlNetTransfer.Backbones.Onnx;
 
-/// <summary>Options for <see cref="Dequantizer.Dequantize"/>.</summary>
+/// <summary>Options for <see cref="Dequantizer.Dequantize(string, string, DequantizeOptions?)"/>.</summary>
 public sealed class DequantizeOptions
 {
     /// <summary>

@@ -30,7 +30,7 @@ public static class Dequantizer
     /// <summary>Returns a new float model equivalent to <paramref name="model"/> (which is left unchanged).</summary>
     /// <param name="model">A quantized model (QOperator or QDQ form).</param>
     /// <param name="options">How activations are treated; null = the defaults (a pure float graph).</param>
-    public static ModelProto Dequantize(ModelProto model, DequantizeOptions? options = null)
+    internal static ModelProto Dequantize(ModelProto model, DequantizeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Graph is null || model.Graph.Node.Count == 0)
@@ -38,15 +38,25 @@ public static class Dequantizer
         return new QuantizedGraphRewriter(model, options ?? new DequantizeOptions()).Rewrite();
     }
 
-    /// <summary>Whether the model contains any quantized operator (so <see cref="Dequantize"/> has work to do).</summary>
-    public static bool IsQuantized(ModelProto model)
+    /// <summary>Writes a float model equivalent to the quantized ONNX file <paramref name="inputPath"/> to <paramref name="outputPath"/>.</summary>
+    /// <param name="inputPath">A quantized model (QOperator or QDQ form).</param>
+    /// <param name="outputPath">Where the float model goes (written whole or not at all).</param>
+    /// <param name="options">How activations are treated; null = the defaults (a pure float graph).</param>
+    public static void Dequantize(string inputPath, string outputPath, DequantizeOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
+        OnnxModelFile.Save(Dequantize(OnnxModelFile.Load(inputPath), options), outputPath);
+    }
+
+    /// <summary>Whether the model contains any quantized operator (so <see cref="Dequantize(ModelProto, DequantizeOptions?)"/> has work to do).</summary>
+    internal static bool IsQuantized(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
         return model.Graph is not null && AllNodes(model.Graph).Any(IsQuantizedOp);
     }
 
     /// <summary>Whether a node is an ONNX or ONNX Runtime quantized operator (known to the dequantizer or not).</summary>
-    public static bool IsQuantizedOp(NodeProto node)
+    internal static bool IsQuantizedOp(NodeProto node)
     {
         if (node.Domain is not ("" or "ai.onnx" or "com.microsoft")) return false;
         var op = node.OpType;

@@ -11,14 +11,14 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// (dequantizing before averaging keeps the precision the 8-bit pooled vector has lost), everything the new
 /// output does not need is pruned.
 /// </summary>
-public static class OnnxGraphCutter
+internal static class OnnxGraphCutter
 {
     /// <summary>Name of the single output of a cut model.</summary>
     public const string EmbeddingOutput = "embedding";
 
     /// <summary>Returns a new model whose only output is <c>embedding</c> float [N, D], computed from <paramref name="tensorName"/>.</summary>
     /// <param name="model">The pretrained network; it is not changed.</param>
-    /// <param name="tensorName">The tensor to cut at, e.g. the top candidate of <see cref="OnnxInspector.Inspect"/>.</param>
+    /// <param name="tensorName">The tensor to cut at, e.g. the top candidate of <see cref="OnnxInspector.Inspect(string, BackboneSpec?, int)"/>.</param>
     /// <param name="spec">Only used to size symbolic input dimensions when measuring the tensor; null means 224x224.</param>
     public static ModelProto Cut(ModelProto model, string tensorName, BackboneSpec? spec = null) =>
         CutAt(model, tensorName, EmbeddingOutput, spec, measured: null, softmax: false).Model;

@@ -34,11 +34,18 @@ public static class OnnxInspector
     /// <summary>Convolutions and the input holding their weight (a 1x1 convolution on a pooled map is a dense layer).</summary>
     private static readonly Dictionary<string, int> ConvWeightInput = new() { ["Conv"] = 1, ["FusedConv"] = 1, ["ConvInteger"] = 1, ["QLinearConv"] = 3 };
 
+    /// <summary>Inspects the ONNX file at <paramref name="onnxPath"/>.</summary>
+    /// <param name="onnxPath">The model file.</param>
+    /// <param name="spec">Input name and size for measuring candidates when the model leaves them symbolic; null means the only input at 224x224.</param>
+    /// <param name="measuredCandidates">How many of the best candidates to measure with ONNX Runtime (0 to skip running the model).</param>
+    public static OnnxModelInfo Inspect(string onnxPath, BackboneSpec? spec = null, int measuredCandidates = DefaultMeasuredCandidates) =>
+        Inspect(OnnxModelFile.Load(onnxPath), spec, measuredCandidates);
+
     /// <summary>Inspects a model.</summary>
     /// <param name="model">The model; it is not changed.</param>
     /// <param name="spec">Input name and size for measuring candidates when the model leaves them symbolic; null means the only input at 224x224.</param>
     /// <param name="measuredCandidates">How many of the best candidates to measure with ONNX Runtime (0 to skip running the model).</param>
-    public static OnnxModelInfo Inspect(ModelProto model, BackboneSpec? spec = null, int measuredCandidates = DefaultMeasuredCandidates)
+    internal static OnnxModelInfo Inspect(ModelProto model, BackboneSpec? spec = null, int measuredCandidates = DefaultMeasuredCandidates)
     {
         if (model?.Graph is null) throw new MlNetTransferException("Cannot inspect: the ONNX model has no graph.");
         var graph = new OnnxGraphIndex(model.Graph);

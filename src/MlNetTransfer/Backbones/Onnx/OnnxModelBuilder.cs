@@ -10,7 +10,7 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// Layer methods take an input tensor name and return their output tensor name (by default the node's name), so
 /// graphs are written as a chain of calls.
 /// </summary>
-public sealed class OnnxModelBuilder
+internal sealed class OnnxModelBuilder
 {
     private readonly GraphProto _graph;
     private readonly Dictionary<string, long> _opsets = new() { [""] = 13 };

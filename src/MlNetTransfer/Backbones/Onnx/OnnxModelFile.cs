@@ -5,7 +5,7 @@ using MlNetTransfer.Backbones.Onnx.Proto;
 namespace MlNetTransfer.Backbones.Onnx;
 
 /// <summary>Reads and writes ONNX model files (the protobuf <see cref="ModelProto"/>).</summary>
-public static class OnnxModelFile
+internal static class OnnxModelFile
 {
     public static ModelProto Load(string path)
     {

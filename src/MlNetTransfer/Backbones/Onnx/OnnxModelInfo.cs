@@ -3,7 +3,7 @@ using System.Text;
 
 namespace MlNetTransfer.Backbones.Onnx;
 
-/// <summary>What <see cref="OnnxInspector.Inspect"/> learns about a model: interface, size, operators, where to cut it.</summary>
+/// <summary>What <see cref="OnnxInspector.Inspect(string, BackboneSpec?, int)"/> learns about a model: interface, size, operators, where to cut it.</summary>
 public sealed record OnnxModelInfo
 {
     /// <summary>The graph's name.</summary>

@@ -5,7 +5,7 @@ using AttrType = MlNetTransfer.Backbones.Onnx.Proto.AttributeProto.Types.Attribu
 namespace MlNetTransfer.Backbones.Onnx;
 
 /// <summary>Small constructors for ONNX nodes, attributes and value infos, and attribute look-ups.</summary>
-public static class OnnxNodes
+internal static class OnnxNodes
 {
     public static NodeProto Node(string opType, string name, IEnumerable<string> inputs, IEnumerable<string> outputs,
         params AttributeProto[] attributes)

@@ -6,7 +6,7 @@ using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
 namespace MlNetTransfer.Backbones.Onnx;
 
 /// <summary>Conversions between <see cref="TensorProto"/> and .NET arrays (raw_data or the typed fields, as ONNX allows both).</summary>
-public static class OnnxTensors
+internal static class OnnxTensors
 {
     public static TensorProto FromFloats(string name, float[] values, params long[] dims) => FromValues(name, DataType.Float, values, dims);
 

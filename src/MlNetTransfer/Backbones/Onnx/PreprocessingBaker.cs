@@ -10,7 +10,7 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// The graph then reorders to BGR if the spec says so, computes <c>(p * PixelScale - Mean[c]) / Std[c]</c> with one
 /// Mul and one Add, and transposes to NHWC if the spec says so, feeding the network's original image input.
 /// </summary>
-public static class PreprocessingBaker
+internal static class PreprocessingBaker
 {
     /// <summary>Name of the new image input.</summary>
     public const string PixelsInput = "pixels";

@@ -5,7 +5,7 @@ using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
 namespace MlNetTransfer.Backbones.Onnx;
 
 /// <summary>
-/// The work behind <see cref="Dequantizer.Dequantize"/>: one pass over the nodes in topological order, mapping every
+/// The work behind <see cref="Dequantizer.Dequantize(Proto.ModelProto, DequantizeOptions?)"/>: one pass over the nodes in topological order, mapping every
 /// quantized tensor to a float tensor (plus its scale / zero point) and every quantized op to float ops.
 /// </summary>
 internal sealed class QuantizedGraphRewriter

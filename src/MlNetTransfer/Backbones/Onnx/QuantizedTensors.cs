@@ -10,7 +10,7 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// <c>x = (q − zero_point) · scale</c>, per tensor, per channel (<c>axis</c>) or per block (<c>axis</c> + <c>block_size</c>),
 /// with the same float32 arithmetic ONNX Runtime uses.
 /// </summary>
-public static class QuantizedTensors
+internal static class QuantizedTensors
 {
     /// <summary>The integer types a tensor can be linearly quantized to (and the zero point of an activation can have).</summary>
     public static bool IsQuantizedType(DataType type) => type is DataType.Int8 or DataType.Uint8 or DataType.Int16 or DataType.Uint16;

@@ -11,7 +11,7 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// result is always a float model. Each tensor draws from its own random stream keyed by the seed and its name, so a
 /// layer gets the same fresh values whether the whole network or only a suffix is re-initialised.
 /// </summary>
-public static class WeightReinitializer
+internal static class WeightReinitializer
 {
     /// <summary>A re-initialised copy of <paramref name="model"/> (left unchanged); deterministic for a seed.</summary>
     /// <param name="model">The model whose architecture to keep.</param>

@@ -1,7 +1,7 @@
 namespace MlNetTransfer.Backbones.Onnx;
 
 /// <summary>Options for <see cref="QuantizedModelBuilder"/>.</summary>
-public sealed class QuantizedModelBuilderOptions
+internal sealed class QuantizedModelBuilderOptions
 {
     /// <summary>Input image side (the input is [N, 3, side, side]). Default 16.</summary>
     public int InputSize { get; init; } = 16;

@@ -8,7 +8,7 @@ using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
 namespace MlNetTransfer.FineTuning;
 
 /// <summary>Conversions between ONNX <see cref="TensorProto"/> and TorchSharp tensors, keeping the element type.</summary>
-public static class OnnxTorchTensors
+internal static class OnnxTorchTensors
 {
     /// <summary>The TorchSharp element type for an ONNX one; throws for types libtorch has no equivalent of (strings, unsigned 16/32/64-bit).</summary>
     public static ScalarType ToScalarType(int onnxType, string what) => (DataType)onnxType switch

@@ -4,7 +4,7 @@ namespace MlNetTransfer.FineTuning;
 
 /// <summary>
 /// The training loop: trains an <see cref="OnnxTorchModule"/> with a new head on labelled image files, phase by phase
-/// (<see cref="FineTunePhase.Plan"/>), in place. Images are decoded and augmented on a producer task while the previous
+/// (<see cref="FineTunePhasePlanning.Plan"/>), in place. Images are decoded and augmented on a producer task while the previous
 /// batch trains; a fixed prefix is computed once when that gives the same result (bottleneck cache); after each epoch the
 /// validation set decides whether these weights are the best so far, and the best are what the module holds at the end —
 /// also when the run is cancelled.

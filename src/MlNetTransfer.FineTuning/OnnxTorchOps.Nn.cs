@@ -5,7 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace MlNetTransfer.FineTuning;
 
 // Convolution, pooling, normalisation and dense layers.
-public static partial class OnnxTorchOps
+internal static partial class OnnxTorchOps
 {
     /// <summary>Per spatial dimension: padding before and after, and the extra trailing padding ceil_mode needs.</summary>
     private readonly record struct SpatialPads(long[] Begin, long[] End)

@@ -7,7 +7,7 @@ using AttrType = MlNetTransfer.Backbones.Onnx.Proto.AttributeProto.Types.Attribu
 namespace MlNetTransfer.FineTuning;
 
 // Shape manipulation, indexing and constants.
-public static partial class OnnxTorchOps
+internal static partial class OnnxTorchOps
 {
     private static OnnxKernel Flatten(OnnxOpContext ctx)
     {

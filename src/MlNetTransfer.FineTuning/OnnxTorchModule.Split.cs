@@ -76,7 +76,7 @@ public sealed partial class OnnxTorchModule
     /// <summary>The prefix as a stand-alone ONNX graph with the current weights: the module's input in, every value crossing
     /// <paramref name="split"/> that a node computes out (values that are weights or constants are not outputs: the suffix
     /// reads them from the module itself). What <see cref="ForwardPrefix"/> computes, for another runtime to run.</summary>
-    public ModelProto ToOnnxPrefix(OnnxForwardSplit split)
+    internal ModelProto ToOnnxPrefix(OnnxForwardSplit split)
     {
         ArgumentNullException.ThrowIfNull(split);
         var outputs = ComputedCrossing(split);

@@ -12,7 +12,7 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// seeded random weights, activation ranges calibrated by running it in ONNX Runtime on random inputs, uint8 asymmetric
 /// activations (ReLU folded into a zero-point-0 range), int8 symmetric per-channel weights and int32 biases.
 /// </summary>
-public static class QuantizedModelBuilder
+internal static class QuantizedModelBuilder
 {
     /// <summary>Name of the float input [N, 3, side, side] of every built model.</summary>
     public const string InputName = "input";

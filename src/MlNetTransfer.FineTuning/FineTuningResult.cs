@@ -7,7 +7,7 @@ namespace MlNetTransfer.FineTuning;
 
 /// <summary>A fine-tuned classifier: the ML.NET chain that predicts with it, how training went, and the trained TorchSharp
 /// module (disposed with this object).</summary>
-public sealed class FineTuningResult : IDisposable
+public sealed class FineTuningResult : IFineTunedClassifier
 {
     internal FineTuningResult(ITransformer featurizer, ITransformer head, FineTuneRun run, IReadOnlyList<string> classes, PreparedBackbone backbone,
         ModelProto featurizerModel, string featurizerSha256, OnnxTorchModule module)
@@ -42,7 +42,7 @@ public sealed class FineTuningResult : IDisposable
     public PreparedBackbone Backbone { get; }
 
     /// <summary>The fine-tuned featurizer graph (<c>pixels</c> → <c>embedding</c>) inside <see cref="Featurizer"/>.</summary>
-    public ModelProto FeaturizerModel { get; }
+    internal ModelProto FeaturizerModel { get; }
 
     /// <summary>SHA-256 of <see cref="FeaturizerModel"/>'s bytes.</summary>
     public string FeaturizerSha256 { get; }

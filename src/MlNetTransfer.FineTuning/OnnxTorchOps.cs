@@ -9,7 +9,7 @@ namespace MlNetTransfer.FineTuning;
 /// TorchSharp calls. Hand-written because no .NET library turns ONNX into a trainable TorchSharp graph.
 /// Semantics follow the ONNX operator specification per opset; attributes a kernel does not handle fail loudly.
 /// </summary>
-public static partial class OnnxTorchOps
+internal static partial class OnnxTorchOps
 {
     // TorchSharp 0.107 passes a Scalar's native handle to libtorch without keeping the Scalar alive, and Tensor.add(Tensor)
     // makes a new one for alpha = 1 on every call: a GC during the call can finalize it and libtorch then reads freed

@@ -2,7 +2,7 @@ namespace MlNetTransfer.FineTuning;
 
 /// <summary>A <see cref="FineTuningTrainer"/> run that trains a few epochs at a time (<see cref="Advance"/>) and becomes a
 /// <see cref="FineTuningResult"/> when it ends (<see cref="Complete"/>). Disposing it before then frees the module.</summary>
-internal sealed class ResumableFineTuning : IDisposable
+internal sealed class ResumableFineTuning : IResumableFineTuning
 {
     private readonly FineTuneSession _session;
     private readonly OnnxTorchModule _module;
@@ -46,6 +46,10 @@ internal sealed class ResumableFineTuning : IDisposable
         _completed = true;
         return _package(run);
     }
+
+    IFineTunedClassifier IResumableFineTuning.Complete() => Complete();
+    object? IResumableFineTuning.HeadStart => HeadStart;
+    void IResumableFineTuning.StartFrom(object headStart) => StartFrom((HeadStartSnapshot)headStart);
 
     public void Dispose()
     {

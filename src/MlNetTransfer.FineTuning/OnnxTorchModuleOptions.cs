@@ -1,6 +1,6 @@
 namespace MlNetTransfer.FineTuning;
 
-/// <summary>How <see cref="OnnxTorchModule.FromOnnx"/> turns an ONNX graph into a trainable TorchSharp module.</summary>
+/// <summary>How <see cref="OnnxTorchModule.FromOnnx(string, OnnxTorchModuleOptions?)"/> turns an ONNX graph into a trainable TorchSharp module.</summary>
 public sealed class OnnxTorchModuleOptions
 {
     /// <summary>Where parameters live and the graph runs: "cpu" (default), "cuda" or "cuda:&lt;index&gt;" (needs a CUDA libtorch package).</summary>

@@ -5,7 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace MlNetTransfer.FineTuning;
 
 // Element-wise operators and activations.
-public static partial class OnnxTorchOps
+internal static partial class OnnxTorchOps
 {
     private static OnnxKernel Relu(OnnxOpContext ctx)
     {

@@ -9,4 +9,4 @@ namespace MlNetTransfer.Backbones.Onnx;
 /// <param name="Qdq">QDQ form: the float operators with QuantizeLinear/DequantizeLinear on every activation and
 /// DequantizeLinear on every weight and bias.</param>
 /// <param name="LogitsScale">The quantization step of the logits, for tolerances.</param>
-public sealed record QuantizedModels(ModelProto Float, ModelProto QOperator, ModelProto Qdq, float LogitsScale);
+internal sealed record QuantizedModels(ModelProto Float, ModelProto QOperator, ModelProto Qdq, float LogitsScale);

@@ -92,8 +92,13 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Builds the module from an ONNX file. The graph must be a float graph: quantized or unsupported ops fail with the
+    /// op and node named.</summary>
+    public static OnnxTorchModule FromOnnx(string onnxPath, OnnxTorchModuleOptions? options = null) =>
+        FromOnnx(OnnxModelFile.Load(onnxPath), options);
+
     /// <summary>Builds the module. The graph must be a float graph: quantized or unsupported ops fail with the op and node named.</summary>
-    public static OnnxTorchModule FromOnnx(ModelProto model, OnnxTorchModuleOptions? options = null)
+    internal static OnnxTorchModule FromOnnx(ModelProto model, OnnxTorchModuleOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         // A private copy: ToOnnx writes back into the graph as it was given, whatever the caller does with theirs later.
@@ -513,11 +518,14 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
 
     // ---- writing back ----
 
+    /// <summary>Writes the source ONNX model with the current weights (what <see cref="ToOnnx"/> returns) to <paramref name="path"/>.</summary>
+    public void SaveOnnx(string path) => OnnxModelFile.Save(ToOnnx(), path);
+
     /// <summary>
     /// The source ONNX model with the current weights and batch-norm statistics written into its initializers. With a head,
     /// the graph is cut at the embedding and Flatten + Gemm nodes produce the head's output (the only graph output).
     /// </summary>
-    public ModelProto ToOnnx()
+    internal ModelProto ToOnnx()
     {
         var model = _source.Clone();
         var graph = model.Graph;
@@ -575,7 +583,7 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     /// <param name="outputName">Name of the embedding output.</param>
     /// <param name="int8Prefix">The int8 prefix training ran behind (<see cref="FrozenPrefix.Int8Model"/>) and the split it ends at:
     /// put in place of the float layers before the split.</param>
-    public ModelProto ToOnnxEmbedding(string outputName, (ModelProto Model, OnnxForwardSplit Split)? int8Prefix = null)
+    internal ModelProto ToOnnxEmbedding(string outputName, (ModelProto Model, OnnxForwardSplit Split)? int8Prefix = null)
     {
         if (!HasHead) throw new InvalidOperationException("ToOnnxEmbedding needs a module with a new head (EmbeddingTensor set).");
         ArgumentException.ThrowIfNullOrWhiteSpace(outputName);
