@@ -151,13 +151,7 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
         Assert.Equal(SchemaShape.Column.VectorKind.Scalar, predicted.Kind);
     }
 
-    /// <summary>ML.NET makes a schema shape from a data view's schema internally only (SchemaShape.Create); the test borrows it.</summary>
-    private SchemaShape SchemaShapeOf(MLContext ml)
-    {
-        var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic,
-            [typeof(DataViewSchema)])!;
-        return (SchemaShape)create.Invoke(null, [View(ml, data.Train.Take(1)).Schema])!;
-    }
+    private SchemaShape SchemaShapeOf(MLContext ml) => Schemas.ShapeOf(View(ml, data.Train.Take(1)).Schema);
 
     [Fact]
     public void BadInputIsReportedClearly()
