@@ -10,23 +10,11 @@ namespace MlNetTransfer.Tests.Pipeline;
 /// → MapKeyToValue, evaluated by ML.NET's evaluator, saved with ml.Model.Save and reloaded.</summary>
 public sealed class FeaturizeImageCatalogTests(SyntheticFixture fixture) : IClassFixture<SyntheticFixture>
 {
-    private sealed class Row
-    {
-        public string ImagePath { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
-    private sealed class Prediction
-    {
-        public string PredictedLabel { get; set; } = "";
-        public float[] Score { get; set; } = [];
-    }
-
     /// <summary>Every fourth image of each class is held out (18 of 72).</summary>
     private (IDataView Train, IDataView Test) Split(MLContext ml)
     {
         var rows = Directory.GetDirectories(fixture.DataDir).Order(StringComparer.Ordinal)
-            .SelectMany(d => Directory.GetFiles(d).Order(StringComparer.Ordinal).Select((f, i) => (Row: new Row { ImagePath = f, Label = Path.GetFileName(d) }, Test: i % 4 == 0)))
+            .SelectMany(d => Directory.GetFiles(d).Order(StringComparer.Ordinal).Select((f, i) => (Row: new LabelledImageRow { ImagePath = f, Label = Path.GetFileName(d) }, Test: i % 4 == 0)))
             .ToList();
         return (ml.Data.LoadFromEnumerable(rows.Where(r => !r.Test).Select(r => r.Row).ToList()),
                 ml.Data.LoadFromEnumerable(rows.Where(r => r.Test).Select(r => r.Row).ToList()));
@@ -56,8 +44,8 @@ public sealed class FeaturizeImageCatalogTests(SyntheticFixture fixture) : IClas
         ml.Model.Save(model, train.Schema, zip);
         var fresh = new MLContext(2);
         var loaded = fresh.Model.Load(zip, out _);
-        var before = ml.Data.CreateEnumerable<Prediction>(scored, reuseRowObject: false).ToList();
-        var after = fresh.Data.CreateEnumerable<Prediction>(loaded.Transform(test), reuseRowObject: false).ToList();
+        var before = ml.Data.CreateEnumerable<ClassPrediction>(scored, reuseRowObject: false).ToList();
+        var after = fresh.Data.CreateEnumerable<ClassPrediction>(loaded.Transform(test), reuseRowObject: false).ToList();
         Assert.Equal(before.Select(p => p.PredictedLabel), after.Select(p => p.PredictedLabel));
         for (int i = 0; i < before.Count; i++)
             for (int c = 0; c < 3; c++) Assert.Equal(before[i].Score[c], after[i].Score[c], 5);
@@ -69,7 +57,7 @@ public sealed class FeaturizeImageCatalogTests(SyntheticFixture fixture) : IClas
     {
         var ml = new MLContext(1);
         var (_, test) = Split(ml);
-        var renamed = ml.Data.LoadFromEnumerable(ml.Data.CreateEnumerable<Row>(test, false).Select(r => new { File = r.ImagePath }));
+        var renamed = ml.Data.LoadFromEnumerable(ml.Data.CreateEnumerable<LabelledImageRow>(test, false).Select(r => new { File = r.ImagePath }));
         var prepared = BackbonePreparer.Prepare(BackboneResolver.Synthetic().Model, BackboneResolver.Synthetic().Spec);
         var estimator = ml.Transforms.FeaturizeImage(prepared, outputColumnName: "features", inputColumnName: "File");
 

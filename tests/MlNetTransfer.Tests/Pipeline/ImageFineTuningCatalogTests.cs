@@ -10,20 +10,8 @@ namespace MlNetTransfer.Tests.Pipeline;
 /// PredictedLabel out, between MapValueToKey and MapKeyToValue; evaluated by ML.NET, saved with ml.Model.Save and reloaded.</summary>
 public sealed class ImageFineTuningCatalogTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
 {
-    private sealed class Row
-    {
-        public string ImagePath { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
-    private sealed class Prediction
-    {
-        public string PredictedLabel { get; set; } = "";
-        public float[] Score { get; set; } = [];
-    }
-
     private static IDataView View(MLContext ml, IEnumerable<MlNetTransfer.Data.ImageExample> examples) =>
-        ml.Data.LoadFromEnumerable(examples.Select(e => new Row { ImagePath = e.Path, Label = e.Label }).ToList());
+        ml.Data.LoadFromEnumerable(examples.Select(e => new LabelledImageRow { ImagePath = e.Path, Label = e.Label }).ToList());
 
     /// <summary>The fixture's fast settings on its CNN, given as a user would: an .onnx path with its spec beside it.</summary>
     private FineTuneOptions Options(int epochs)
@@ -57,8 +45,8 @@ public sealed class ImageFineTuningCatalogTests(FineTuneFixture data) : IClassFi
         ml.Model.Save(model, View(ml, data.Train).Schema, zip);
         var fresh = new MLContext(2);
         var loaded = fresh.Model.Load(zip, out _);
-        var before = ml.Data.CreateEnumerable<Prediction>(model.Transform(View(ml, data.Validation)), reuseRowObject: false).ToList();
-        var after = fresh.Data.CreateEnumerable<Prediction>(loaded.Transform(View(fresh, data.Validation)), reuseRowObject: false).ToList();
+        var before = ml.Data.CreateEnumerable<ClassPrediction>(model.Transform(View(ml, data.Validation)), reuseRowObject: false).ToList();
+        var after = fresh.Data.CreateEnumerable<ClassPrediction>(loaded.Transform(View(fresh, data.Validation)), reuseRowObject: false).ToList();
         Assert.Equal(before.Select(p => p.PredictedLabel), after.Select(p => p.PredictedLabel));
         for (int i = 0; i < before.Count; i++)
             for (int c = 0; c < 3; c++) Assert.Equal(before[i].Score[c], after[i].Score[c], 5);
