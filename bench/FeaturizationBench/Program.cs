@@ -12,11 +12,10 @@ using MlNetTransfer.Data;
 using MlNetTransfer.Featurization;
 using SkiaSharp;
 
-string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
-var backboneName = Arg("--backbone", "synthetic-cnn");
-var n = int.Parse(Arg("--n", "200"));
-var mirror = Arg("--mirror", "");
-var imagesDir = Arg("--images", "");
+var backboneName = args.Arg("--backbone", "synthetic-cnn");
+var n = int.Parse(args.Arg("--n", "200"));
+var mirror = args.Arg("--mirror", "");
+var imagesDir = args.Arg("--images", "");
 using var temp = new TempFolder();
 if (imagesDir == "") imagesDir = SyntheticImageDataset.Write(Path.Combine(temp.Path, "images"), imagesPerClass: (n + 2) / 3, size: 256, seed: 5);
 var images = Directory.GetFiles(imagesDir, "*", SearchOption.AllDirectories).Where(f => ImageFileValidator.Validate(f).IsValid).Order().ToList();

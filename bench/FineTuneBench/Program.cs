@@ -23,11 +23,6 @@ using F = TorchSharp.torch.nn.functional;
 //          The ONNX graph inside each saved model zip (what prediction runs) on ONNX Runtime, batch 1 and --batch, rounds
 //          alternating between the zips, median images/s: e.g. a zip keeping the int8 prefix against one that is all float.
 var argsList = args.ToList();
-string Arg(string name, string fallback)
-{
-    var i = argsList.IndexOf(name);
-    return i >= 0 && i + 1 < argsList.Count ? argsList[i + 1] : fallback;
-}
 if (argsList.Count == 0 || argsList[0] is not ("speed" or "cache" or "predict"))
 {
     Console.Error.WriteLine("usage: FineTuneBench speed|cache --data DIR [options] | predict --model A.zip --model B.zip  (see the top of Program.cs)");
@@ -36,12 +31,12 @@ if (argsList.Count == 0 || argsList[0] is not ("speed" or "cache" or "predict"))
 var inv = CultureInfo.InvariantCulture;
 if (argsList[0] == "predict") return PredictSpeed.Run(
     argsList.Select((a, i) => (a, i)).Where(p => p.a == "--model" && p.i + 1 < argsList.Count).Select(p => argsList[p.i + 1]).ToList(),
-    int.Parse(Arg("--threads", "2"), inv), int.Parse(Arg("--rounds", "3"), inv), int.Parse(Arg("--batch", "16"), inv));
-var data = Arg("--data", "/work/shared/data/hymenoptera/train");
-var backboneName = Arg("--backbone", "mobilenet_v2");
-var mirror = Arg("--mirror", "/work/shared/models");
-var batch = int.Parse(Arg("--batch", "16"), inv);
-var threads = int.Parse(Arg("--threads", "2"), inv);
+    int.Parse(argsList.Arg("--threads", "2"), inv), int.Parse(argsList.Arg("--rounds", "3"), inv), int.Parse(argsList.Arg("--batch", "16"), inv));
+var data = argsList.Arg("--data", "/work/shared/data/hymenoptera/train");
+var backboneName = argsList.Arg("--backbone", "mobilenet_v2");
+var mirror = argsList.Arg("--mirror", "/work/shared/models");
+var batch = int.Parse(argsList.Arg("--batch", "16"), inv);
+var threads = int.Parse(argsList.Arg("--threads", "2"), inv);
 torch.set_num_threads(threads);
 
 var examples = Directory.GetDirectories(data).Order(StringComparer.Ordinal)
@@ -50,7 +45,7 @@ var examples = Directory.GetDirectories(data).Order(StringComparer.Ordinal)
     .ToList();
 var classes = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
 var resolved = BackboneResolver.Resolve(backboneName, new BackboneResolveOptions { Mirrors = [mirror] });
-var prefixEngine = FrozenPrefixEngines.Parse(Arg("--prefix", "onnxruntime"));
+var prefixEngine = FrozenPrefixEngines.Parse(argsList.Arg("--prefix", "onnxruntime"));
 // The int8 featurizer too, for --prefix onnxruntime-int8 (the backbone's own int8 layers as the frozen prefix).
 var prepared = FineTuningTrainer.PrepareBackbone(resolved, keepInt8: prefixEngine == FrozenPrefixEngine.OnnxRuntimeInt8);
 var reader = new ImagePixelReader(prepared.ImageWidth, prepared.ImageHeight);
@@ -59,10 +54,10 @@ return argsList[0] == "speed" ? Speed() : Cache();
 
 int Speed()
 {
-    var batches = int.Parse(Arg("--batches", "6"), inv);
-    var freezes = Arg("--freeze", "1,0.7,0.4,0").Split(',').Select(f => double.Parse(f, inv)).ToArray();
-    var rounds = int.Parse(Arg("--rounds", "2"), inv);
-    var work = Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
+    var batches = int.Parse(argsList.Arg("--batches", "6"), inv);
+    var freezes = argsList.Arg("--freeze", "1,0.7,0.4,0").Split(',').Select(f => double.Parse(f, inv)).ToArray();
+    var rounds = int.Parse(argsList.Arg("--rounds", "2"), inv);
+    var work = argsList.Arg("--work", Path.Combine(Path.GetTempPath(), "finetune-bench"));
     var channelsLast = !argsList.Contains("--nchw");
     var peerFlags = argsList.Contains("--peer-nchw") ? new[] { "--nchw" } : [];
     var peerRetain = argsList.Contains("--peer-retain-memory");
@@ -202,8 +197,8 @@ int Speed()
 
 int Cache()
 {
-    var epochs = int.Parse(Arg("--epochs", "3"), inv);
-    var freeze = double.Parse(Arg("--freeze", "0.7"), inv);
+    var epochs = int.Parse(argsList.Arg("--epochs", "3"), inv);
+    var freeze = double.Parse(argsList.Arg("--freeze", "0.7"), inv);
     var results = new Dictionary<bool, FineTuneRun>();
     foreach (var cached in new[] { false, true })
     {

@@ -23,25 +23,24 @@ using MlNetTransfer.Featurization;
 using MlNetTransfer.Strategy;
 using SkiaSharp;
 
-string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
-var modelPath = Arg("--model", "/work/shared/models/mobilenetv2-12-int8.onnx");
-var classesPath = Arg("--classes", "/work/shared/models/imagenet_classes.txt");
-var hymenoptera = Arg("--hymenoptera", "/work/shared/data/hymenoptera");
-var fashionSource = Arg("--fashion-source", "/usr/share/datasets/fashion-mnist");
-var hds = Arg("--hds", "/work/shared/data/hds_shapes");
-var fmnist100 = Arg("--fmnist100", "/work/fmnist100");
-var work = Path.GetFullPath(Arg("--work", Path.Combine(Path.GetTempPath(), "similarity-calibration")));
-var depths = Arg("--depths", string.Join(",", new DomainSimilarityOptions().MiddleLayerDepths.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+var modelPath = args.Arg("--model", "/work/shared/models/mobilenetv2-12-int8.onnx");
+var classesPath = args.Arg("--classes", "/work/shared/models/imagenet_classes.txt");
+var hymenoptera = args.Arg("--hymenoptera", "/work/shared/data/hymenoptera");
+var fashionSource = args.Arg("--fashion-source", "/usr/share/datasets/fashion-mnist");
+var hds = args.Arg("--hds", "/work/shared/data/hds_shapes");
+var fmnist100 = args.Arg("--fmnist100", "/work/fmnist100");
+var work = Path.GetFullPath(args.Arg("--work", Path.Combine(Path.GetTempPath(), "similarity-calibration")));
+var depths = args.Arg("--depths", string.Join(",", new DomainSimilarityOptions().MiddleLayerDepths.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))))
     .Split(',').Select(d => double.Parse(d, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 Directory.CreateDirectory(work);
 
 // --backbone NAME takes a catalog backbone from the mirror instead of the ONNX file (e.g. mobilenet_v1_075, imported from TensorFlow.js).
-var catalogName = Arg("--backbone", "");
+var catalogName = args.Arg("--backbone", "");
 var resolved = catalogName.Length == 0 ? null
-    : BackboneResolver.Resolve(catalogName, new BackboneResolveOptions { Mirrors = { Arg("--mirror", "/work/shared/models") } });
+    : BackboneResolver.Resolve(catalogName, new BackboneResolveOptions { Mirrors = { args.Arg("--mirror", "/work/shared/models") } });
 var spec = resolved?.Spec ?? new BackboneSpec { Name = "mobilenetv2-12-int8", ClassifierTensor = "output", SourceDomain = "ImageNet-1k natural photos" };
 var model = resolved?.Model ?? OnnxModelFile.Load(modelPath);
-var only = Arg("--only", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+var only = args.Arg("--only", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var backbone = BackbonePreparer.Prepare(model, spec);
 var classifier = BackbonePreparer.PrepareClassifier(model, spec);
 var imagenetClasses = File.ReadAllLines(classesPath).Where(l => l.Length > 0).ToArray();

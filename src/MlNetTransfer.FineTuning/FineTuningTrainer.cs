@@ -26,6 +26,7 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     private readonly MLContext _ml;
     private readonly FineTuneOptions _options;
     private readonly ResolvedBackbone? _backbone;
+    private readonly bool _predictedLabelAsKey;
     private PreparedBackbone? _prepared;
 
     /// <param name="ml">The context.</param>
@@ -38,6 +39,11 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         _backbone = backbone;
     }
 
+    /// <summary>As ML.NET's trainers (<see cref="ImageFineTuningCatalog"/>): the label must be a key, and <c>PredictedLabel</c>
+    /// stays a key (with the class names as key values) for <c>MapKeyToValue</c> and <c>ml.MulticlassClassification.Evaluate</c>.</summary>
+    internal FineTuningTrainer(MLContext ml, FineTuneOptions options, bool predictedLabelAsKey) : this(ml, options)
+        => _predictedLabelAsKey = predictedLabelAsKey;
+
     /// <summary>Trains and returns the prediction chain (see the class remarks).</summary>
     public ITransformer Fit(IDataView input)
     {
@@ -45,15 +51,30 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         return result.Model;
     }
 
+    /// <summary>Trains with <paramref name="validationSet"/> (same columns as <paramref name="input"/>) for early stopping and the
+    /// best epoch, in place of <see cref="FineTuneOptions.ValidationSet"/> or a held-out fraction: ML.NET trainers' <c>Fit(train, validation)</c>.</summary>
+    public ITransformer Fit(IDataView input, IDataView validationSet)
+    {
+        ArgumentNullException.ThrowIfNull(validationSet);
+        using var result = Train(input, validationSet, null, default);
+        return result.Model;
+    }
+
     /// <summary>Trains from a data view with the image path and label columns; the validation set is
     /// <see cref="FineTuneOptions.ValidationSet"/> or a stratified <see cref="FineTuneOptions.ValidationSetFraction"/> of the input.</summary>
     public FineTuningResult Train(IDataView input, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default)
+        => Train(input, _options.ValidationSet, progress, cancel);
+
+    private FineTuningResult Train(IDataView input, IDataView? validationSet, IProgress<FineTuneProgress>? progress, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(input);
         _options.Validate();
+        // The validation set may keep text labels: they are matched to the training keys' class names.
+        if (_predictedLabelAsKey && input.Schema.GetColumnOrNull(_options.LabelColumnName) is { Type: not KeyDataViewType } label)
+            throw new MlNetTransferException(NotAKey("training data", label.Name, label.Type));
         var (examples, keyClasses) = ReadExamples(input, "training data");
         IReadOnlyList<ImageExample> train = examples, validation = [];
-        if (_options.ValidationSet is { } validationSet)
+        if (validationSet is not null)
         {
             (validation, var validationClasses) = ReadExamples(validationSet, "validation set");
             if (keyClasses is not null && validationClasses is not null && !keyClasses.SequenceEqual(validationClasses))
@@ -149,14 +170,15 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             throw new ArgumentException($"The input needs a text column '{_options.ImagePathColumnName}' of image paths.", nameof(inputSchema));
         var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
         if (label.Name is null) throw new ArgumentException($"The input needs a label column '{_options.LabelColumnName}'.", nameof(inputSchema));
+        if (_predictedLabelAsKey && !label.IsKey) throw new ArgumentException(NotAKey("input", label.Name, label.ItemType), nameof(inputSchema));
 
         var prepared = PrepareBackbone();
         var featurizerOptions = new ImageFeaturizerOptions { ImagePathColumn = _options.ImagePathColumnName, Resizing = _options.Resizing };
         IEstimator<ITransformer> shapeOf = ImageFeaturizer.CreateEstimator(_ml, prepared, featurizerOptions);
         if (!label.IsKey) shapeOf = shapeOf.Append(_ml.Transforms.Conversion.MapValueToKey(_options.LabelColumnName));
         shapeOf = shapeOf
-            .Append(_ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_options.LabelColumnName, ImageFeaturizer.EmbeddingColumn))
-            .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+            .Append(_ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_options.LabelColumnName, ImageFeaturizer.EmbeddingColumn));
+        if (!_predictedLabelAsKey) shapeOf = shapeOf.Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         if (_options.ScoreColumnName != "Score") shapeOf = shapeOf.Append(_ml.Transforms.CopyColumns(_options.ScoreColumnName, "Score"));
         if (_options.PredictedLabelColumnName != "PredictedLabel") shapeOf = shapeOf.Append(_ml.Transforms.CopyColumns(_options.PredictedLabelColumnName, "PredictedLabel"));
         var output = shapeOf.GetOutputSchema(inputSchema);
@@ -209,11 +231,11 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
         var rows = Enumerable.Range(0, classes.Count).Select(c => all.AsSpan(c * width, width).ToArray()).ToList();
         var bias = head.bias!.detach().cpu().data<float>().ToArray();
         var embeddingType = (VectorDataViewType)featurizer.GetOutputSchema(
-            _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(), ImageFeaturizer.SchemaFor(_ml, _options.ImagePathColumnName)).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
+            ImageFeaturizer.EmptyInput(_ml, _options.ImagePathColumnName).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
         if (embeddingType.Size != width)
             throw new InvalidOperationException($"The fine-tuned featurizer emits {embeddingType.Size} values but the head reads {width}.");
         var headTransformer = LinearHeadTransformer.Create(_ml, rows, bias, classes, ImageFeaturizer.EmbeddingColumn, embeddingType,
-            _options.ScoreColumnName, _options.PredictedLabelColumnName);
+            _options.ScoreColumnName, _options.PredictedLabelColumnName, predictedLabelAsKey: _predictedLabelAsKey);
         return new FineTuningResult(featurizer, headTransformer, run, classes, prepared, featurizerModel, OnnxModelFile.Sha256(bytes), module);
     }
 
@@ -249,4 +271,8 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             if (string.IsNullOrWhiteSpace(labels[i])) throw new MlNetTransferException($"The {what}'s row {i} ({paths[i]}) has an empty label.");
         return (paths.Zip(labels, (p, l) => new ImageExample(Path.GetFullPath(p), l)).ToList(), keyClasses);
     }
+
+    private static string NotAKey(string what, string column, DataViewType type) =>
+        $"ImageFineTuning: the {what}'s label column '{column}' is {type}; ML.NET trainers take a key-typed label: " +
+        $"put ml.Transforms.Conversion.MapValueToKey(\"{column}\") in front of the trainer.";
 }

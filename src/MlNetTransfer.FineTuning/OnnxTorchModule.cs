@@ -45,7 +45,6 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
         Device = TorchDevices.Resolve(options.Device);
         ChannelsLast = options.ChannelsLast;
         var graph = model.Graph ?? throw new MlNetTransferException("ONNX model: it has no graph.");
-        Opset = (int)(model.OpsetImport.Where(o => OnnxTorchOps.IsDefaultDomain(o.Domain)).Select(o => o.Version).DefaultIfEmpty(0).Max());
         if (graph.SparseInitializer.Count > 0) throw new MlNetTransferException("ONNX model: sparse initializers are not supported.");
 
         var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
@@ -72,8 +71,9 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
 
         var ordered = TopologicalOrder(graph, initializers);
         _neededNodes = NeededNodes(ordered, initializers);
-        foreach (var node in _neededNodes) OnnxTorchOps.EnsureSupported(node, Opset);
-        if (Opset == 0) throw new MlNetTransferException("ONNX model: it imports no version of the default ONNX operator set.");
+        // Unsupported ops are named first: a graph of another domain's ops (training, ML) may import no default opset at all.
+        foreach (var node in _neededNodes) OnnxTorchOps.EnsureSupported(node, opset: null);
+        Opset = (int)OnnxGraphEditing.DefaultOpset(model);
         foreach (var v in graph.Input.Where(v => InputNames.Contains(v.Name))) RequireTensorType(v, "input");
         if (!HasHead) foreach (var v in graph.Output) RequireTensorType(v, "output");
 

@@ -74,14 +74,14 @@ internal static partial class OnnxTorchOps
         $"Node '{(node.Name.Length > 0 ? node.Name : node.Output.FirstOrDefault() ?? "?")}' ({(IsDefaultDomain(node.Domain) ? "" : node.Domain + ".")}{node.OpType})";
 
     /// <summary>Throws the user-facing error for a node the converter cannot run (quantized or unknown op).</summary>
-    internal static void EnsureSupported(NodeProto node, int opset)
+    internal static void EnsureSupported(NodeProto node, int? opset)
     {
         if (IsSupported(node)) return;
         if (QuantizedOps.Contains(node.OpType))
             throw new MlNetTransferException(
                 $"{Describe(node)}: '{node.OpType}' is a quantized op; fine-tuning needs a float graph, so dequantize the model first.");
         throw new MlNetTransferException(
-            $"{Describe(node)}: op '{node.OpType}'{(IsDefaultDomain(node.Domain) ? "" : $" of domain '{node.Domain}'")} (opset {opset}) is not supported by the TorchSharp converter. " +
+            $"{Describe(node)}: op '{node.OpType}'{(IsDefaultDomain(node.Domain) ? "" : $" of domain '{node.Domain}'")}{(opset is { } v ? $" (opset {v})" : "")} is not supported by the TorchSharp converter. " +
             $"Supported: {string.Join(", ", SupportedOps.Order(StringComparer.Ordinal))}.");
     }
 

@@ -250,8 +250,7 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
         var steps = Flatten(model).ToArray();
         var notOurs = $"{Describe(modelPath)}: not an image classifier saved by this tool (its ML.NET chain must start with LoadImages({pathColumn}) and go on to a classifier)";
         if (steps.Length < 2 || steps[0] is not ImageLoadingTransformer loader) throw new MlNetTransferException(notOurs + ".");
-        var input = ml.Data.LoadFromEnumerable(Array.Empty<Featurization.ImageFeaturizer.ImagePathRow>(),
-            Featurization.ImageFeaturizer.SchemaFor(ml, pathColumn)).Schema;
+        var input = Featurization.ImageFeaturizer.EmptyInput(ml, pathColumn).Schema;
         DataViewSchema loaded;
         try
         {

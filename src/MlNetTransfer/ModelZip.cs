@@ -9,9 +9,7 @@ public static class ModelZip
     /// <summary>Writes to <paramref name="file"/> directly; callers wrap it in <see cref="AtomicFile"/>.</summary>
     public static void Write(MLContext ml, ITransformer model, ModelMetadata metadata, string file)
     {
-        var inputSchema = ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(),
-            ImageFeaturizer.SchemaFor(ml, metadata.ImagePathColumn)).Schema;
-        ml.Model.Save(model, inputSchema, file);
+        ml.Model.Save(model, ImageFeaturizer.EmptyInput(ml, metadata.ImagePathColumn).Schema, file);
         metadata.WriteInto(file);
     }
 

@@ -81,7 +81,7 @@ public sealed partial class TransferLearningTrainer
         var keyed = LabelToKey(labels);
         // Embeddings typed exactly as the featurizer emits them ([1, D]), which is what the head was bound to.
         var type = (VectorDataViewType)tuned.Featurizer.GetOutputSchema(
-            _ml.Data.LoadFromEnumerable(Array.Empty<ImageFeaturizer.ImagePathRow>(), ImageFeaturizer.SchemaFor(_ml, options.Featurizer.ImagePathColumn)).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
+            ImageFeaturizer.EmptyInput(_ml, options.Featurizer.ImagePathColumn).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
         var valReport = nVal > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Validation, embeddings[..nVal], type)), classes) : null;
         var testReport = dataset.Test.Count > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Test, embeddings[nVal..], type)), classes) : null;
         var evaluateSeconds = sw.Elapsed.TotalSeconds;

@@ -100,7 +100,8 @@ public sealed partial class TransferLearningTrainer
         var (options, dataset, progress, cancel) = (run.Options, run.Dataset, run.Progress, run.Cancel);
         var backbone = BackbonePreparer.Prepare(run.Resolved.Model, run.Resolved.Spec);
 
-        var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
+        var featurizer = new ImageFeaturizingEstimator(_ml, backbone, new() { InputColumnName = options.Featurizer.ImagePathColumn, Resizing = options.Featurizer.Resizing })
+            .Fit(ImageFeaturizer.EmptyInput(_ml, options.Featurizer.ImagePathColumn));
         var tap = middleLayerDepths is { Count: > 0 } depths ? BackbonePreparer.TapMiddleLayers(backbone, depths.ToList()) : null;
         var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
         var sw = Stopwatch.StartNew();

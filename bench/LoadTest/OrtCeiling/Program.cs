@@ -10,22 +10,17 @@ using MlNetTransfer;
 using MlNetTransfer.Backbones;
 using SkiaSharp;
 
-string Arg(string name, string fallback)
-{
-    var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-}
 var named = new[] { "--model", "--backbone", "--seconds", "--threads" };
 var imagePaths = args.Where((a, i) => !named.Contains(a) && (i == 0 || !named.Contains(args[i - 1]))).ToArray();
-var modelPath = Arg("--model", "");
-var seconds = double.Parse(Arg("--seconds", "20"), System.Globalization.CultureInfo.InvariantCulture);
+var modelPath = args.Arg("--model", "");
+var seconds = double.Parse(args.Arg("--seconds", "20"), System.Globalization.CultureInfo.InvariantCulture);
 if (modelPath == "" || imagePaths.Length == 0)
 {
     Console.Error.WriteLine("usage: OrtCeiling --model model.zip --backbone NAME|PATH [--seconds 20] image...");
     return 2;
 }
 var metadata = MlNetTransfer.ModelMetadata.Read(modelPath) ?? throw new InvalidOperationException($"{modelPath}: no metadata");
-var resolved = BackboneResolver.Resolve(Arg("--backbone", metadata.Backbone));
+var resolved = BackboneResolver.Resolve(args.Arg("--backbone", metadata.Backbone));
 var backbone = BackbonePreparer.Prepare(resolved.Model, resolved.Spec);
 if (backbone.Sha256 != metadata.BackboneSha256)
     Console.WriteLine($"warning: prepared backbone sha256 {backbone.Sha256[..12]} differs from the model's {metadata.BackboneSha256[..Math.Min(12, metadata.BackboneSha256.Length)]}");
@@ -81,7 +76,7 @@ void Predict(byte[] encoded)
 
 foreach (var img in images.Take(4)) Predict(img); // warm-up: JIT, session allocation
 Console.WriteLine($"backbone {backbone.Spec.Name} {width}x{height}, {images.Length} images, {Environment.ProcessorCount} cores, {seconds:0} s per run");
-var threadCounts = Arg("--threads", "") is { Length: > 0 } t ? [int.Parse(t)] : new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
+var threadCounts = args.Arg("--threads", "") is { Length: > 0 } t ? [int.Parse(t)] : new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
 var (best, bestCpu) = (0.0, double.MaxValue);
 foreach (var threads in threadCounts)
 {

@@ -11,16 +11,7 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var data = new Option<string>("--data", "-d")
-        {
-            Description = "Image folder with one sub-folder per class (or train/ val/ [test/] folders of those), or a CSV/TSV manifest of path,label rows (paths relative to the manifest).",
-            Required = true,
-        };
-        var backbone = new Option<string>("--backbone", "-b")
-        {
-            Description = "Pretrained network: a catalog name (mlnet-transfer backbones list), a path to an .onnx file (an optional NAME.backbone.json beside it gives its preprocessing), or 'synthetic-cnn' (generated, random weights; for demos).",
-            DefaultValueFactory = _ => new TransferLearningOptions().Backbone,
-        };
+        var shared = new TrainingCliOptions("--trainer sdca or lbfgs, --l2 or else --head-cv, --iterations, --normalize meanvar or none");
         var strategy = new Option<string>("--strategy", "-s")
         {
             Description = "How much of the pretrained network to reuse. feature-extractor: freeze it, learn a new head on its embeddings. " +
@@ -35,11 +26,6 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "sdca",
         };
         trainer.AcceptOnlyFromAmong("sdca", "lbfgs", "svm");
-        var budget = new Option<string>("--budget")
-        {
-            Description = "auto: wall-time budget for the whole run, e.g. 90s, 10m, 1h30m (a plain number is seconds).",
-            DefaultValueFactory = _ => "10m",
-        };
         var autoDefaults = new Strategy.AutoSearchOptions();
         var halvingRate = new Option<int>("--halving-rate")
         {
@@ -80,12 +66,6 @@ internal static class TrainCommand
         };
         var output = new Option<string>("--out", "-o") { Description = "Where to save the model zip.", DefaultValueFactory = _ => "model.zip" };
         var report = new Option<string?>("--report", "-r") { Description = "Where to write the JSON report. Default: report.json beside the model." };
-        var split = new Option<string>("--split")
-        {
-            Description = "Train/validation/test fractions for a folder that is not already split, e.g. 0.8,0.1,0.1 (test may be 0).",
-            DefaultValueFactory = _ => "0.8,0.1,0.1",
-        };
-        var seed = new Option<int>("--seed") { Description = "Seed for the split and the trainers: same seed, same result.", DefaultValueFactory = _ => 42 };
         var minPerClass = new Option<int>("--min-per-class") { Description = "Fewest usable images a class may have.", DefaultValueFactory = _ => 2 };
         var embedding = new Option<string?>("--embedding") { Description = "Tensor to cut the backbone at (see mlnet-transfer inspect). Default: the backbone's known embedding, else the best candidate found." };
         var iterations = new Option<int?>("--iterations") { Description = "Trainer iteration cap. Default: sdca 100 passes, lbfgs 200 iterations, svm 50 epochs." };
@@ -105,13 +85,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "meanvar",
         };
         normalize.AcceptOnlyFromAmong("meanvar", "l2", "none");
-        var mirrors = new Option<string[]>("--mirror")
-        {
-            Description = "Folder holding backbone files (an offline mirror), searched before any download; repeatable. MLNET_TRANSFER_MIRRORS adds more (':'-separated).",
-            AllowMultipleArgumentsPerToken = false,
-        };
         var cacheDir = new Option<string?>("--cache-dir") { Description = $"Embedding cache folder. Default {Featurization.EmbeddingCache.DefaultDirectory}." };
-        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache." };
         var defaults = new FineTuneOptions();
         var freeze = new Option<double>("--freeze")
         {
@@ -119,21 +93,15 @@ internal static class TrainCommand
             DefaultValueFactory = _ => defaults.FreezeFraction,
         };
         var trainFrom = new Option<string?>("--train-from") { Description = "fine-tune: freeze by name instead: the first layer (ONNX node) that trains." };
-        var headInit = HeadInitOption("--trainer sdca or lbfgs, --l2 or else --head-cv, --iterations, --normalize meanvar or none");
         var headEpochs = new Option<int>("--head-epochs") { Description = "fine-tune/chain-thaw with --head-init random: epochs training the new head alone first, on plain images (cheap: the frozen network runs once).", DefaultValueFactory = _ => defaults.HeadWarmupEpochs };
-        var epochs = new Option<int>("--epochs") { Description = "fine-tune/chain-thaw: most passes over the training images (chain-thaw: of its final phase).", DefaultValueFactory = _ => defaults.Epoch };
-        var lr = new Option<float>("--lr") { Description = "fine-tune/chain-thaw: peak learning rate of the head while layers train; pretrained layers get --pretrained-lr-factor of it.", DefaultValueFactory = _ => defaults.LearningRate };
         var headLr = new Option<float>("--head-lr") { Description = "fine-tune/chain-thaw with --head-init random: peak learning rate of the head-only warm-up.", DefaultValueFactory = _ => defaults.HeadWarmupLearningRate };
         var layerRate = new Option<float>("--pretrained-lr-factor") { Description = "fine-tune/chain-thaw: pretrained layers learn at --lr times this (discriminative rates; 1 = the head's rate).", DefaultValueFactory = _ => defaults.PretrainedLearningRateFactor };
         var smoothing = new Option<float>("--label-smoothing") { Description = "fine-tune/chain-thaw: label smoothing of the training loss (0 = plain cross-entropy).", DefaultValueFactory = _ => defaults.LabelSmoothing };
         var headDropout = new Option<float>("--head-dropout") { Description = "fine-tune/chain-thaw: dropout on the embedding in front of the new head while training.", DefaultValueFactory = _ => defaults.HeadDropout };
-        var batchSize = new Option<int>("--batch-size") { Description = "fine-tune/chain-thaw: images per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
-        var noAugment = new Option<bool>("--no-augment") { Description = "fine-tune/chain-thaw: train on the plain resized images (lets a frozen prefix be computed once)." };
         var cropArea = new Option<float>("--crop-min-area") { Description = "fine-tune/chain-thaw augmentation: the random crop keeps at least this fraction of the image's area (1 = no crop; raise it when the object fills the frame).", DefaultValueFactory = _ => defaults.Augmentation.MinCropArea };
         var noFlip = new Option<bool>("--no-flip") { Description = "fine-tune/chain-thaw augmentation: no left-right mirroring (text, digits, anything handed)." };
         var jitter = new Option<float>("--color-jitter") { Description = "fine-tune/chain-thaw augmentation: brightness, contrast and saturation factors drawn from [1-x, 1+x] (0 = none).", DefaultValueFactory = _ => defaults.Augmentation.Brightness };
-        var patience = new Option<int>("--patience") { Description = "fine-tune/chain-thaw: stop after this many epochs without a lower validation loss, keeping the best epoch; 0 turns early stopping off.", DefaultValueFactory = _ => defaults.EarlyStoppingCriteria!.Patience };
         var patienceFrom = new Option<int>("--patience-from")
         {
             Description = "fine-tune/chain-thaw: epochs at the start of each phase that do not count toward --patience (a phase that thaws layers starts at its highest rate and validates worse at first).",
@@ -145,7 +113,6 @@ internal static class TrainCommand
         schedule.AcceptOnlyFromAmong("cosine", "onecycle", "constant");
         var blocks = new Option<int>("--blocks") { Description = "chain-thaw: blocks of layers thawed one at a time.", DefaultValueFactory = _ => new ChainThawOptions().Blocks };
         var device = new Option<string>("--device") { Description = "fine-tune/chain-thaw: cpu, cuda or cuda:N (needs a CUDA build of libtorch).", DefaultValueFactory = _ => TorchDevices.Cpu };
-        var threads = new Option<int>("--threads") { Description = "Images featurized at once (decode overlaps inference); fine-tuning: libtorch's and ONNX Runtime's threads per step, and images decoded at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var prefixEngine = new Option<string>("--prefix-engine")
         {
             Description = "fine-tune/chain-thaw: what runs the frozen layers in front of the trained ones: onnxruntime-int8 (default; an int8 backbone's own int8 layers on ONNX Runtime, which the saved model then keeps, so prediction computes what training saw; a float backbone falls back to onnxruntime), onnxruntime (the float network on ONNX Runtime's inference kernels, same values as libtorch within float rounding) or torchsharp (libtorch, without gradients).",
@@ -159,25 +126,19 @@ internal static class TrainCommand
         };
 
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
-                                           "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
-        {
-            data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
-            freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
+                                           "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.");
+        // The shared options first, so --help lists --data and --backbone at the top.
+        foreach (var option in shared.All.Concat<Option>([
+            strategy, trainer, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
+            freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
-        };
+        ]))
+            command.Options.Add(option);
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
-            var fractions = ParseSplit(parse.GetValue(split)!);
-            var options = new TransferLearningOptions
-            {
-                DataPath = parse.GetValue(data)!,
-                Backbone = parse.GetValue(backbone)!,
-                Strategy = parse.GetValue(strategy)!,
-                EmbeddingTensor = parse.GetValue(embedding),
-                Seed = parse.GetValue(seed),
-                Mirrors = parse.GetValue(mirrors)?.ToList() ?? [],
-                Budget = Strategy.TrainingBudget.Parse(parse.GetValue(budget)!),
-            };
+            var options = shared.Read(parse);
+            options.Strategy = parse.GetValue(strategy)!;
+            options.EmbeddingTensor = parse.GetValue(embedding);
             options.Auto.HalvingRate = parse.GetValue(halvingRate);
             options.Auto.RungEpochs = parse.GetValue(rungEpochs);
             options.Auto.MinimumFinalEpochs = parse.GetValue(finalEpochs);
@@ -185,10 +146,6 @@ internal static class TrainCommand
             options.Auto.LearningRateFactors = ParseFactors(parse.GetValue(lrGrid)!);
             options.Auto.HeadStart = Enum.Parse<Strategy.HeadStartMode>(parse.GetValue(headStart)!, ignoreCase: true);
             options.Auto.StrongHeadAccuracy = parse.GetValue(strongHead);
-            options.Dataset.TrainFraction = fractions[0];
-            options.Dataset.ValidationFraction = fractions[1];
-            options.Dataset.TestFraction = fractions[2];
-            options.Dataset.Seed = options.Seed;
             options.Dataset.MinImagesPerClass = parse.GetValue(minPerClass);
             options.Head.Trainer = HeadOptions.Parse(parse.GetValue(trainer)!);
             options.Head.MaximumIterations = parse.GetValue(iterations);
@@ -196,28 +153,23 @@ internal static class TrainCommand
             options.Head.L1Regularization = parse.GetValue(l1);
             options.Head.CrossValidationFolds = parse.GetValue(headCv);
             options.Head.Normalization = HeadOptions.ParseNormalization(parse.GetValue(normalize)!);
-            options.Featurizer.DegreeOfParallelism = Math.Max(1, parse.GetValue(threads));
-            options.Featurizer.CacheDirectory = parse.GetValue(noCache) ? null : parse.GetValue(cacheDir) ?? options.Featurizer.CacheDirectory;
+            if (parse.GetValue(cacheDir) is { } dir && options.Featurizer.CacheDirectory is not null) options.Featurizer.CacheDirectory = dir;
 
             var fineTune = options.FineTune;
             fineTune.FreezeFraction = parse.GetValue(freeze);
             fineTune.TrainFromNode = parse.GetValue(trainFrom);
-            fineTune.Epoch = parse.GetValue(epochs);
             // The probe is the feature extractor's head (--trainer, --l2, --iterations, --normalize): fine-tuning starts where it ends.
-            fineTune.LinearProbe = parse.GetValue(headInit) == "probe" ? options.Head : null;
+            fineTune.LinearProbe = shared.ProbeWanted(parse) ? options.Head : null;
             fineTune.HeadWarmupEpochs = parse.GetValue(headEpochs);
-            fineTune.LearningRate = parse.GetValue(lr);
             fineTune.HeadWarmupLearningRate = parse.GetValue(headLr);
-            fineTune.BatchSize = parse.GetValue(batchSize);
             fineTune.PretrainedLearningRateFactor = parse.GetValue(layerRate);
             fineTune.LabelSmoothing = parse.GetValue(smoothing);
             fineTune.HeadDropout = parse.GetValue(headDropout);
-            fineTune.Augmentation.Enabled = parse.GetValue(augment) && !parse.GetValue(noAugment);
+            fineTune.Augmentation.Enabled &= parse.GetValue(augment);
             fineTune.Augmentation.MinCropArea = parse.GetValue(cropArea);
             fineTune.Augmentation.HorizontalFlip = !parse.GetValue(noFlip);
             fineTune.Augmentation.Brightness = fineTune.Augmentation.Contrast = fineTune.Augmentation.Saturation = parse.GetValue(jitter);
-            fineTune.EarlyStoppingCriteria = parse.GetValue(patience) > 0
-                ? new EarlyStopping { Patience = parse.GetValue(patience), StartFromEpoch = parse.GetValue(patienceFrom) } : null;
+            if (fineTune.EarlyStoppingCriteria is { } stopping) stopping.StartFromEpoch = parse.GetValue(patienceFrom);
             fineTune.Optimizer = parse.GetValue(optimizer) == "sgd" ? FineTuneOptimizer.Sgd : FineTuneOptimizer.AdamW;
             fineTune.Schedule = parse.GetValue(schedule) switch
             {
@@ -227,8 +179,6 @@ internal static class TrainCommand
             };
             fineTune.ChainThaw = new ChainThawOptions { Blocks = parse.GetValue(blocks) };
             fineTune.Device = parse.GetValue(device)!;
-            fineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;
-            fineTune.NumberOfThreads = options.Featurizer.DegreeOfParallelism;
             fineTune.FrozenPrefixEngine = FrozenPrefixEngines.Parse(parse.GetValue(prefixEngine)!);
             fineTune.DecodedImageCacheMegabytes = parse.GetValue(decodedCache);
 
@@ -237,19 +187,6 @@ internal static class TrainCommand
             return Train(options, modelPath, reportPath, cancel);
         }));
         return command;
-    }
-
-    /// <summary><c>--head-init</c>: random (default) or probe; <paramref name="probeOptions"/> names the options the probe follows.</summary>
-    internal static Option<string> HeadInitOption(string probeOptions)
-    {
-        var option = new Option<string>("--head-init")
-        {
-            Description = "fine-tune/chain-thaw: how the new head starts. random (default): random weights, trained alone first for the head warm-up epochs (train: --head-epochs, default 20); probe: fitted on the frozen network's embeddings exactly as the feature extractor's head " +
-                          $"({probeOptions}), then the layers fine-tune from there (LP-FT; best with a low --lr on data close to the backbone's).",
-            DefaultValueFactory = _ => "random",
-        };
-        option.AcceptOnlyFromAmong("random", "probe");
-        return option;
     }
 
     internal static int Train(TransferLearningOptions options, string modelPath, string reportPath, CancellationToken cancel)

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using MlNetTransfer.Backbones;
 using MlNetTransfer.Backbones.Onnx;
 
@@ -27,12 +28,18 @@ public static class ImageFeaturizer
         string onnxOutput, ImageFeaturizerOptions? options = null)
     {
         options ??= new ImageFeaturizerOptions();
-        return ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
-            .Append(ml.Transforms.ResizeImages(ImageColumn, spec.ResizeWidth, spec.ResizeHeight, ImageColumn, options.Resizing))
-            .Append(ml.Transforms.ExtractPixels(onnxInput, ImageColumn))
+        return PixelChain(ml, spec, options, onnxInput)
             .Append(ml.Transforms.ApplyOnnxModel(onnxOutput, onnxInput, new MemoryStream(onnxBytes)))
             .Append(ml.Transforms.DropColumns(ImageColumn, onnxInput));
     }
+
+    /// <summary><c>LoadImages → ResizeImages → ExtractPixels</c>: the path column to raw 0..255 R, G, B planes in
+    /// <paramref name="pixelsColumn"/>, at the size the backbone's prepared graph takes. Every chain that feeds a prepared
+    /// graph starts here, so training, featurizing and prediction see the same pixels.</summary>
+    internal static EstimatorChain<ImagePixelExtractingTransformer> PixelChain(MLContext ml, BackboneSpec spec, ImageFeaturizerOptions options, string pixelsColumn) =>
+        ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
+            .Append(ml.Transforms.ResizeImages(ImageColumn, spec.ResizeWidth, spec.ResizeHeight, ImageColumn, options.Resizing))
+            .Append(ml.Transforms.ExtractPixels(pixelsColumn, ImageColumn));
 
     /// <summary>The same chain for bulk featurization with ONNX Runtime limited to the options' thread count per cursor.
     /// ML.NET takes thread settings only with a model file, so the bytes go to a temporary file, deleted once loaded.
@@ -46,9 +53,7 @@ public static class ImageFeaturizer
         File.WriteAllBytes(file, middle?.FeaturizerBytes ?? backbone.FeaturizerBytes);
         try
         {
-            var estimator = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
-                .Append(ml.Transforms.ResizeImages(ImageColumn, backbone.Spec.ResizeWidth, backbone.Spec.ResizeHeight, ImageColumn, options.Resizing))
-                .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, ImageColumn))
+            var estimator = PixelChain(ml, backbone.Spec, options, PreparedBackbone.InputName)
                 .Append(ml.Transforms.ApplyOnnxModel(new Microsoft.ML.Transforms.Onnx.OnnxOptions
                 {
                     ModelFile = file,
@@ -68,7 +73,12 @@ public static class ImageFeaturizer
 
     /// <summary>Fits the featurizer (it learns nothing; fitting binds the schema).</summary>
     public static ITransformer Fit(MLContext ml, IEstimator<ITransformer> estimator, string imagePathColumn = "ImagePath")
-        => estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<ImagePathRow>(), SchemaFor(ml, imagePathColumn)));
+        => estimator.Fit(EmptyInput(ml, imagePathColumn));
+
+    /// <summary>No rows, one text column of image paths: what fitting a chain that learns nothing, reading a transformer's
+    /// output schema and saving a model (its input schema) need.</summary>
+    internal static IDataView EmptyInput(MLContext ml, string imagePathColumn)
+        => ml.Data.LoadFromEnumerable(Array.Empty<ImagePathRow>(), SchemaFor(ml, imagePathColumn));
 
     internal static SchemaDefinition SchemaFor(MLContext ml, string imagePathColumn)
     {

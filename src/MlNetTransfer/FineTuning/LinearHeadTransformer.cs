@@ -23,7 +23,8 @@ public static class LinearHeadTransformer
     private static readonly Type[] TransformerSignature =
         [typeof(IHostEnvironment), typeof(MaximumEntropyModelParameters), typeof(DataViewSchema), typeof(string), typeof(string), typeof(string), typeof(string)];
 
-    /// <summary>The prediction transformer followed by key → class name on <paramref name="predictedLabelColumn"/>.</summary>
+    /// <summary>The prediction transformer followed by key → class name on <paramref name="predictedLabelColumn"/> (or, with
+    /// <paramref name="predictedLabelAsKey"/>, the prediction transformer alone, as ML.NET trainers leave it).</summary>
     /// <param name="ml">The context.</param>
     /// <param name="weights">W, one row per class, as long as the feature vector.</param>
     /// <param name="bias">b, one value per class.</param>
@@ -33,8 +34,10 @@ public static class LinearHeadTransformer
     /// vector shape it was "trained" on, e.g. [1, D] from an ONNX output [N, D]).</param>
     /// <param name="scoreColumn">Output: class probabilities.</param>
     /// <param name="predictedLabelColumn">Output: the class name.</param>
+    /// <param name="predictedLabelAsKey">Leave <paramref name="predictedLabelColumn"/> a key (its key values are the class names).</param>
     public static ITransformer Create(MLContext ml, IReadOnlyList<float[]> weights, IReadOnlyList<float> bias, IReadOnlyList<string> classes,
-        string featureColumn, VectorDataViewType featureType, string scoreColumn = "Score", string predictedLabelColumn = "PredictedLabel")
+        string featureColumn, VectorDataViewType featureType, string scoreColumn = "Score", string predictedLabelColumn = "PredictedLabel",
+        bool predictedLabelAsKey = false)
     {
         ArgumentNullException.ThrowIfNull(ml);
         ArgumentNullException.ThrowIfNull(featureType);
@@ -65,6 +68,7 @@ public static class LinearHeadTransformer
         var trainSchema = schema.ToSchema();
 
         var predictor = (ITransformer)Invoke(transformerCtor, [env, parameters, trainSchema, featureColumn, labelColumn, scoreColumn, predictedLabelColumn]);
+        if (predictedLabelAsKey) return predictor;
         var toName = ml.Transforms.Conversion.MapKeyToValue(predictedLabelColumn).Fit(predictor.Transform(new EmptyDataView(trainSchema)));
         return new TransformerChain<ITransformer>(predictor, toName);
     }

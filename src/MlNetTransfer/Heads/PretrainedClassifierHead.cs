@@ -28,9 +28,7 @@ public static class PretrainedClassifierHead
         var onnxOutputs = new[] { PreparedClassifier.OutputName, IndexOutput };
         var lookup = labels.Select((l, i) => new KeyValuePair<long, string>(i, l));
         options ??= new ImageFeaturizerOptions();
-        return ml.Transforms.LoadImages(ImageFeaturizer.ImageColumn, imageFolder: null, inputColumnName: options.ImagePathColumn)
-            .Append(ml.Transforms.ResizeImages(ImageFeaturizer.ImageColumn, classifier.Spec.ResizeWidth, classifier.Spec.ResizeHeight, ImageFeaturizer.ImageColumn, options.Resizing))
-            .Append(ml.Transforms.ExtractPixels(PreparedClassifier.InputName, ImageFeaturizer.ImageColumn))
+        return ImageFeaturizer.PixelChain(ml, classifier.Spec, options, PreparedClassifier.InputName)
             .Append(ml.Transforms.ApplyOnnxModel(onnxOutputs, [PreparedClassifier.InputName], new MemoryStream(bytes)))
             .Append(ml.Transforms.Conversion.MapValue(LabelOutput, lookup, IndexOutput))
             .Append(ml.Transforms.CopyColumns("Score", PreparedClassifier.OutputName))

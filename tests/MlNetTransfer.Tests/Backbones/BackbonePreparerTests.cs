@@ -1,5 +1,6 @@
 using MlNetTransfer.Backbones;
 using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Tests.TestSupport;
 
 namespace MlNetTransfer.Tests.Backbones;
 
@@ -93,7 +94,7 @@ public class BackbonePreparerTests
     {
         using var dir = new TempDirectory();
         var prepared = BackbonePreparer.Prepare(OnnxModelBuilder.SmallCnn(inputSize: 32), SmallSpec);
-        var path = dir.File("featurizer.onnx");
+        var path = dir.Combine("featurizer.onnx");
 
         prepared.SaveFeaturizer(path);
 

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MlNetTransfer.Backbones;
 using MlNetTransfer.Backbones.Onnx;
+using MlNetTransfer.Tests.TestSupport;
 
 namespace MlNetTransfer.Tests.Backbones;
 
@@ -54,7 +55,7 @@ public class MlNetPixelsContractTests
         using var dir = new TempDirectory();
         var spec = new BackboneSpec { Name = "pointwise", InputHeight = H, InputWidth = W, ChannelOrder = "BGR", Mean = [0.4f, 0.5f, 0.6f], Std = [0.2f, 0.3f, 0.4f] };
         var prepared = BackbonePreparer.Prepare(TinyModels.Pointwise("NCHW", H, W, pooled: true), spec);
-        var path = dir.File("featurizer.onnx");
+        var path = dir.Combine("featurizer.onnx");
         prepared.SaveFeaturizer(path);
         var images = new[] { TestImage(seed: 2), TestImage(seed: 3) };
         var ml = new MLContext(seed: 0);

@@ -1,5 +1,6 @@
 using MlNetTransfer.Backbones.Onnx;
 using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
+using MlNetTransfer.Tests.TestSupport;
 
 namespace MlNetTransfer.Tests.Backbones;
 
@@ -70,7 +71,7 @@ public class OnnxModelBuilderTests
     {
         using var dir = new TempDirectory();
         var model = OnnxModelBuilder.SmallCnn(inputSize: 16);
-        var path = dir.File("small.onnx");
+        var path = dir.Combine("small.onnx");
         OnnxModelFile.Save(model, path);
         var loaded = OnnxModelFile.Load(path);
 

@@ -1,10 +1,11 @@
 using MlNetTransfer.Data;
+using MlNetTransfer.Tests.TestSupport;
 
 namespace MlNetTransfer.Tests.Data;
 
 public sealed class ImageDatasetLoaderFolderTests : IDisposable
 {
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 

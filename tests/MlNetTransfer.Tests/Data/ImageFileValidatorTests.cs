@@ -1,12 +1,13 @@
 using System.Text;
 using MlNetTransfer.Data;
 using SkiaSharp;
+using MlNetTransfer.Tests.TestSupport;
 
 namespace MlNetTransfer.Tests.Data;
 
 public sealed class ImageFileValidatorTests : IDisposable
 {
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 

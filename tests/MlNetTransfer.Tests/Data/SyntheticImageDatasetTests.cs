@@ -1,11 +1,12 @@
 using System.Security.Cryptography;
 using MlNetTransfer.Data;
+using MlNetTransfer.Tests.TestSupport;
 
 namespace MlNetTransfer.Tests.Data;
 
 public sealed class SyntheticImageDatasetTests : IDisposable
 {
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 

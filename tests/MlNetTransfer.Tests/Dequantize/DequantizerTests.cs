@@ -2,6 +2,7 @@ using MlNetTransfer.Backbones.Onnx;
 using MlNetTransfer.Backbones.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
+using MlNetTransfer.Tests.Backbones;
 
 namespace MlNetTransfer.Tests.Dequantize;
 
@@ -30,14 +31,14 @@ public class DequantizerTests
         var dequantized = Dequantizer.Dequantize(quantized);
         var inputs = TestInputs();
 
-        var expected = OnnxRun.Output(quantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
-        var actual = OnnxRun.Output(dequantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var expected = OrtRunner.Output(quantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var actual = OrtRunner.Output(dequantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
 
         // The float graph only skips the rounding of each activation to its grid: a few output steps at most.
         var step = Models.Value.LogitsScale;
         var worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
         Assert.True(worst <= 3 * step, $"{form}: largest logit difference {worst} is more than 3 quantization steps ({3 * step}).");
-        Assert.Equal(OnnxRun.ArgMaxRows(expected, Options.Classes), OnnxRun.ArgMaxRows(actual, Options.Classes));
+        Assert.Equal(OrtRunner.ArgMaxRows(expected, Options.Classes), OrtRunner.ArgMaxRows(actual, Options.Classes));
     }
 
     [Theory]
@@ -49,9 +50,9 @@ public class DequantizerTests
         var simulated = Dequantizer.Dequantize(quantized, new DequantizeOptions { SimulateActivationQuantization = true });
         var inputs = TestInputs();
 
-        var expected = OnnxRun.Output(quantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
-        var pureOutput = OnnxRun.Output(pure, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
-        var simulatedOutput = OnnxRun.Output(simulated, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var expected = OrtRunner.Output(quantized, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var pureOutput = OrtRunner.Output(pure, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var simulatedOutput = OrtRunner.Output(simulated, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
 
         // Logits are on the int8 model's output grid; count how many land on another grid point.
         var step = Models.Value.LogitsScale;
@@ -95,9 +96,9 @@ public class DequantizerTests
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
         var input = new DenseTensor<float>(new float[] { 0.25f, 0.75f, -1.25f, -6f, 200f, 3.1f }, [6]);
 
-        var expected = OnnxRun.Output(model, "x", input, "y");
-        var simulated = OnnxRun.Output(Dequantizer.Dequantize(model, new DequantizeOptions { SimulateActivationQuantization = true }), "x", input, "y");
-        var pure = OnnxRun.Output(Dequantizer.Dequantize(model), "x", input, "y");
+        var expected = OrtRunner.Output(model, "x", input, "y");
+        var simulated = OrtRunner.Output(Dequantizer.Dequantize(model, new DequantizeOptions { SimulateActivationQuantization = true }), "x", input, "y");
+        var pure = OrtRunner.Output(Dequantizer.Dequantize(model), "x", input, "y");
 
         Assert.Equal(new[] { 0f, 1f, -1f, -5f, 122.5f, 3f }, expected);
         Assert.Equal(expected, simulated);
@@ -176,8 +177,8 @@ public class DequantizerTests
             while (node.Input.Count > 1) node.Input.RemoveAt(1);
         }
         var inputs = TestInputs();
-        var expected = OnnxRun.Output(Models.Value.QOperator, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
-        var withoutClips = OnnxRun.Output(unclipped, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var expected = OrtRunner.Output(Models.Value.QOperator, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var withoutClips = OrtRunner.Output(unclipped, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
         Assert.True(expected.Zip(withoutClips, (e, a) => Math.Abs(e - a)).Max() > 10 * Models.Value.LogitsScale);
     }
 
@@ -186,11 +187,11 @@ public class DequantizerTests
     {
         // Checks the builder itself: its quantization is a faithful one, so the dequantizer is tested on realistic models.
         var inputs = QuantizedModelBuilder.RandomInputs(Options, 32, seed: 11);
-        var reference = OnnxRun.Output(Models.Value.Float, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+        var reference = OrtRunner.Output(Models.Value.Float, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
         var spread = reference.Max() - reference.Min();
         foreach (var model in new[] { Models.Value.QOperator, Models.Value.Qdq })
         {
-            var int8 = OnnxRun.Output(model, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
+            var int8 = OrtRunner.Output(model, QuantizedModelBuilder.InputName, inputs, QuantizedModelBuilder.OutputName);
             Assert.True(reference.Zip(int8, (r, q) => Math.Abs(r - q)).Max() < 0.05 * spread);
         }
     }

@@ -3,6 +3,7 @@ using MlNetTransfer.Backbones.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using static MlNetTransfer.Backbones.Onnx.OnnxNodes;
 using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
+using MlNetTransfer.Tests.Backbones;
 
 namespace MlNetTransfer.Tests.Dequantize;
 
@@ -185,8 +186,8 @@ public class QuantizedOpTests
         var input = new DenseTensor<float>(dims);
         for (var i = 0; i < input.Length; i++) input.SetValue(i, (float)(random.NextDouble() * 6 - 3));
 
-        var expected = OnnxRun.Output(model, "x", input, "y");
-        var actual = OnnxRun.Output(dequantized, "x", input, "y");
+        var expected = OrtRunner.Output(model, "x", input, "y");
+        var actual = OrtRunner.Output(dequantized, "x", input, "y");
         Assert.Equal(expected.Length, actual.Length);
         var worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
         Assert.True(worst <= 2 * outputScale, $"{name}: largest difference {worst} is more than 2 output steps ({2 * outputScale}).");

@@ -10,21 +10,8 @@ namespace MlNetTransfer.Tests.FineTuning;
 /// that predicts alone in a fresh MLContext exactly as the trained TorchSharp module does.</summary>
 public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture<FineTuneFixture>
 {
-    private sealed class Row
-    {
-        public string ImagePath { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
-    private sealed class Prediction
-    {
-        public string ImagePath { get; set; } = "";
-        public string PredictedLabel { get; set; } = "";
-        public float[] Score { get; set; } = [];
-    }
-
     private IDataView View(MLContext ml, IEnumerable<MlNetTransfer.Data.ImageExample> examples) =>
-        ml.Data.LoadFromEnumerable(examples.Select(e => new Row { ImagePath = e.Path, Label = e.Label }));
+        ml.Data.LoadFromEnumerable(examples.Select(e => new LabelledImageRow { ImagePath = e.Path, Label = e.Label }));
 
     [Fact]
     public void SavedZipPredictsAloneAndAgreesWithTheTrainedModule()
@@ -46,7 +33,7 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
         var input = fresh.Data.LoadFromEnumerable(paths.Select(p => new Featurization.ImageFeaturizer.ImagePathRow { ImagePath = p }));
         var output = loaded.Transform(input);
         Assert.Equal(TextDataViewType.Instance, output.Schema["PredictedLabel"].Type);
-        var predictions = fresh.Data.CreateEnumerable<Prediction>(output, reuseRowObject: false).ToList();
+        var predictions = fresh.Data.CreateEnumerable<ClassPrediction>(output, reuseRowObject: false).ToList();
 
         // The same images through the trained TorchSharp module: softmax of its logits.
         var reader = FineTuneFixture.Reader;
@@ -90,7 +77,7 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
         using var result = trainer.Train(View(ml, data.Train));
 
         var output = result.Model.Transform(View(ml, data.Validation));
-        var predictions = ml.Data.CreateEnumerable<Prediction>(output, reuseRowObject: false).ToList();
+        var predictions = ml.Data.CreateEnumerable<ClassPrediction>(output, reuseRowObject: false).ToList();
         var classes = result.Classes.ToList();
         var zipLoss = predictions.Zip(data.Validation).Average(p => -Math.Log(Math.Max(p.First.Score[classes.IndexOf(p.Second.Label)], 1e-12)));
         var trainerLoss = result.Run.Epochs.Single(e => e.Epoch == result.Run.BestEpoch).ValidationLoss;
@@ -124,7 +111,7 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
         var model = pipeline.Fit(View(ml, data.Train));
         var scored = model.Transform(View(ml, data.Validation));
         Assert.Equal(TextDataViewType.Instance, scored.Schema["PredictedLabel"].Type);
-        var labels = ml.Data.CreateEnumerable<Prediction>(scored, reuseRowObject: false).Select(p => p.PredictedLabel).ToList();
+        var labels = ml.Data.CreateEnumerable<ClassPrediction>(scored, reuseRowObject: false).Select(p => p.PredictedLabel).ToList();
         Assert.Equal(data.Validation.Count, labels.Count);
         Assert.All(labels, l => Assert.Contains(l, data.Classes));
 
@@ -151,13 +138,7 @@ public sealed class FineTuningTrainerTests(FineTuneFixture data) : IClassFixture
         Assert.Equal(SchemaShape.Column.VectorKind.Scalar, predicted.Kind);
     }
 
-    /// <summary>ML.NET makes a schema shape from a data view's schema internally only (SchemaShape.Create); the test borrows it.</summary>
-    private SchemaShape SchemaShapeOf(MLContext ml)
-    {
-        var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic,
-            [typeof(DataViewSchema)])!;
-        return (SchemaShape)create.Invoke(null, [View(ml, data.Train.Take(1)).Schema])!;
-    }
+    private SchemaShape SchemaShapeOf(MLContext ml) => Schemas.ShapeOf(View(ml, data.Train.Take(1)).Schema);
 
     [Fact]
     public void BadInputIsReportedClearly()

@@ -9,19 +9,14 @@ using static MlNetTransfer.Backbones.Onnx.OnnxNodes;
 using static TorchSharp.torch;
 using DataType = MlNetTransfer.Backbones.Onnx.Proto.TensorProto.Types.DataType;
 using F = TorchSharp.torch.nn.functional;
+using MlNetTransfer.Tests.Backbones;
 
 namespace MlNetTransfer.Tests.FineTuning;
 
 public class OnnxTorchModuleTests
 {
-    private static float[] RunOnnxRuntime(ModelProto model, float[] images, int batch, string output)
-    {
-        using var session = new InferenceSession(OnnxModelFile.ToBytes(model));
-        using var input = OrtValue.CreateTensorValueFromMemory(images, [batch, 3, TestCnn.Size, TestCnn.Size]);
-        using var options = new RunOptions();
-        using var results = session.Run(options, [TestCnn.Input], [input], [output]);
-        return results[0].GetTensorDataAsSpan<float>().ToArray();
-    }
+    private static float[] RunOnnxRuntime(ModelProto model, float[] images, int batch, string output) =>
+        OrtRunner.Run(model, output, TestCnn.Input, new MlNetTransfer.Tests.Backbones.FloatTensor(images, [batch, 3, TestCnn.Size, TestCnn.Size])).Values;
 
     private static float[] RunTorch(OnnxTorchModule module, float[] images, int batch)
     {

@@ -1,12 +1,11 @@
 using MlNetTransfer.Backbones.Importers;
 using MlNetTransfer.Backbones.Onnx;
 using MlNetTransfer.Backbones.Onnx.Proto;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
+using MlNetTransfer.Tests.Backbones;
 
 namespace MlNetTransfer.Tests.Importers;
 
-/// <summary>Runs an imported model in ONNX Runtime and compares tensors with TensorFlow.js' in Keras layout.</summary>
+/// <summary>Runs an imported model in ONNX Runtime (<see cref="OrtRunner"/>) and compares tensors with TensorFlow.js' in Keras layout.</summary>
 internal static class OnnxEval
 {
     /// <summary>Runs <paramref name="model"/> on <paramref name="input"/> and returns the named tensors (intermediate ones
@@ -21,14 +20,8 @@ internal static class OnnxEval
             m.Graph.ValueInfo.Remove(vi);
             m.Graph.Output.Add(vi);
         }
-        using var session = new InferenceSession(OnnxModelFile.ToBytes(m));
-        var x = new DenseTensor<float>(input.Data, input.Shape);
-        using var results = session.Run([NamedOnnxValue.CreateFromTensor(inputName, x)], wanted);
-        return results.ToDictionary(r => r.Name, r =>
-        {
-            var t = r.AsTensor<float>();
-            return new RefTensor(t.Dimensions.ToArray(), t.ToArray());
-        });
+        var outputs = OrtRunner.Run(m, (inputName, new FloatTensor(input.Data, input.Shape.Select(d => (long)d).ToArray())));
+        return wanted.ToDictionary(name => name, name => new RefTensor(outputs[name].Dims.Select(d => (int)d).ToArray(), outputs[name].Values));
     }
 
     /// <summary>NCHW → NHWC, to compare a channels-first feature map with Keras' layout.</summary>

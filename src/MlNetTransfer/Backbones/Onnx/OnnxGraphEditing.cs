@@ -78,11 +78,16 @@ internal static class OnnxGraphEditing
         RenameTensor(graph, name, namer.Fresh(name + "_original"));
     }
 
-    /// <summary>Makes sure the model imports the default ONNX domain (every edit adds default-domain nodes).</summary>
+    /// <summary>The version of the default ONNX operator set (domain "" or "ai.onnx") the model imports, which every
+    /// default-domain operator's semantics follow (the highest, should it be listed twice). ONNX's own checker reads a model of
+    /// IR version below 3 that imports nothing as opset 1, so that is the one fallback; from IR version 3 on the import is
+    /// required, and guessing a version would silently pick operator semantics, so such a model is refused, naming it.</summary>
     public static long DefaultOpset(ModelProto model)
     {
-        var op = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx");
-        if (op is null) throw new MlNetTransferException($"ONNX model '{model.Graph?.Name}' does not import the default operator set (ai.onnx).");
-        return op.Version;
+        var versions = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).ToList();
+        if (versions.Count > 0) return versions.Max();
+        if (model.IrVersion < 3 && model.OpsetImport.Count == 0) return 1;
+        throw new MlNetTransferException($"ONNX model '{model.Graph?.Name}' (IR version {model.IrVersion}) does not import the default operator set (ai.onnx), " +
+                                         "so its operators' semantics are unknown.");
     }
 }

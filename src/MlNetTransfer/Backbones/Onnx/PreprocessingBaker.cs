@@ -56,7 +56,7 @@ internal static class PreprocessingBaker
             // Centre crop of the resized image (ML.NET's resize has no crop-after-resize).
             long top = (spec.ResizeHeight - spec.InputHeight) / 2, left = (spec.ResizeWidth - spec.InputWidth) / 2;
             long[] starts = [top, left], ends = [top + spec.InputHeight, left + spec.InputWidth], axes = [2, 3];
-            var opset = result.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(13).Max();
+            var opset = OnnxGraphEditing.DefaultOpset(result);
             if (opset >= 10)
             {
                 string Const(string name, long[] v) { var n = namer.Fresh(name); graph.Initializer.Add(OnnxTensors.FromInt64s(n, v, v.Length)); return n; }

@@ -66,7 +66,7 @@ internal sealed class QuantizedGraphRewriter
         _source = model;
         _options = options;
         _graph = model.Graph;
-        _opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
+        _opset = OnnxGraphEditing.DefaultOpset(model);
         _graphOutputs = _graph.Output.Select(o => o.Name).ToHashSet();
         foreach (var t in _graph.Initializer) _constants[t.Name] = t;
         foreach (var v in _graph.Input.Concat(_graph.Output).Concat(_graph.ValueInfo)) _valueInfo.TryAdd(v.Name, v);
