@@ -159,6 +159,7 @@ public sealed partial class TransferLearningTrainer
             {
                 HeadTrainer.Sdca => "SdcaMaximumEntropy",
                 HeadTrainer.Lbfgs => "LbfgsMaximumEntropy",
+                HeadTrainer.LightGbm => "LightGbmMulticlass",
                 _ => "OneVersusAll(LinearSvm)",
             },
             MaximumIterations = headOptions.IterationsFor(headOptions.Trainer),

@@ -31,10 +31,10 @@ internal static class TrainCommand
         strategy.AcceptOnlyFromAmong([.. TransferLearningOptions.Strategies]);
         var trainer = new Option<string>("--trainer", "-t")
         {
-            Description = "Head trained on the embeddings: sdca (SdcaMaximumEntropy), lbfgs (LbfgsMaximumEntropy), svm (one-vs-all LinearSvm, Platt-calibrated).",
+            Description = "Head trained on the embeddings: sdca (SdcaMaximumEntropy), lbfgs (LbfgsMaximumEntropy), svm (one-vs-all LinearSvm, Platt-calibrated), lightgbm (gradient-boosted trees: 8 leaves, >= 10 rows a leaf, 100 rounds at rate 0.1; --head-cv tunes its leaf L2).",
             DefaultValueFactory = _ => "sdca",
         };
-        trainer.AcceptOnlyFromAmong("sdca", "lbfgs", "svm");
+        trainer.AcceptOnlyFromAmong([.. HeadOptions.TrainerNames]);
         var budget = new Option<string>("--budget")
         {
             Description = "auto: wall-time budget for the whole run, e.g. 90s, 10m, 1h30m (a plain number is seconds).",
