@@ -29,6 +29,7 @@ public sealed partial class TransferLearningTrainer
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
         if (options.Strategy == TransferLearningOptions.AutoStrategy) options.Auto.Validate();
+        if (BackboneComparison.IsAuto(options.Backbone)) return TrainWithBackboneChoice(options, progress, cancel);
         var run = Start(options, progress, cancel);
         return options.Strategy switch
         {

@@ -18,7 +18,7 @@ internal static class TrainCommand
         };
         var backbone = new Option<string>("--backbone", "-b")
         {
-            Description = "Pretrained network: a catalog name (mlnet-transfer backbones list), a path to an .onnx file (an optional NAME.backbone.json beside it gives its preprocessing), or 'synthetic-cnn' (generated, random weights; for demos).",
+            Description = "Pretrained network: a catalog name (mlnet-transfer backbones list), a path to an .onnx file (an optional NAME.backbone.json beside it gives its preprocessing), or 'synthetic-cnn' (generated, random weights; for demos), or 'auto': compare the --backbones (as `backbones compare` does) and train with the one of highest cross-validated accuracy within --max-latency-ms and --max-model-mb.",
             DefaultValueFactory = _ => new TransferLearningOptions().Backbone,
         };
         var strategy = new Option<string>("--strategy", "-s")
@@ -165,6 +165,7 @@ internal static class TrainCommand
             freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
         };
+        var backboneChoice = BackboneChoiceOptions.AddTo(command);
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
             var fractions = ParseSplit(parse.GetValue(split)!);
@@ -198,6 +199,9 @@ internal static class TrainCommand
             options.Head.Normalization = HeadOptions.ParseNormalization(parse.GetValue(normalize)!);
             options.Featurizer.DegreeOfParallelism = Math.Max(1, parse.GetValue(threads));
             options.Featurizer.CacheDirectory = parse.GetValue(noCache) ? null : parse.GetValue(cacheDir) ?? options.Featurizer.CacheDirectory;
+            backboneChoice.Apply(parse, options.BackboneChoice);
+            if (backboneChoice.AnyGiven(parse) && !Backbones.BackboneComparison.IsAuto(options.Backbone))
+                throw new MlNetTransferException("--backbones, --max-latency-ms and --max-model-mb choose the backbone: use them with --backbone auto.");
 
             var fineTune = options.FineTune;
             fineTune.FreezeFraction = parse.GetValue(freeze);
@@ -263,6 +267,7 @@ internal static class TrainCommand
         var htmlPath = Path.ChangeExtension(reportPath, ".html");
         Reporting.HtmlReport.Save(htmlPath, result.Report, Reporting.ExperimentDetails.From(result.Report));
         ReportPrinter.Print(result.Report);
+        if (result.Report.BackboneComparison is { } compared) BackbonesCompareCommand.Print(compared);
         if (result.Report.FineTune is { Cancelled: true } ft)
             AnsiConsole.MarkupLine($"[yellow]Interrupted after {ft.EpochsRun} epoch(s); saved the best epoch so far (epoch {ft.BestEpoch}).[/]");
         AnsiConsole.MarkupLine($"Model:  [green]{Markup.Escape(Path.GetFullPath(modelPath))}[/]");
