@@ -268,3 +268,26 @@ public sealed class BackboneComparisonTests(ComparisonFixture fixture) : IClassF
         JsonDocument.Parse(result.Report.ToJson()).RootElement.GetProperty("backboneComparison").GetProperty("backbones").EnumerateArray()
             .Select(b => b.GetProperty("backbone").GetString()!);
 }
+
+public sealed class DefaultCandidateTests
+{
+    [Fact]
+    public void TheDefaultListIsWhatIsInstalledOrInAMirrorAndTheRestIsSaidToBeSkipped()
+    {
+        using var bed = new MlNetTransfer.Tests.Catalog.CatalogTestBed();
+        var skipped = new List<SkippedBackbone>();
+        var names = BackboneComparison.DefaultCandidates([bed.Mirror], skipped, bed.LoadCatalog(), bed.Cache);
+        Assert.Equal(["fake_onnx", "fake_tfjs"], names);
+        Assert.Equal("fake_npm", Assert.Single(skipped).Backbone);
+        Assert.Contains("not installed and not in a mirror", skipped[0].Reason);
+
+        // Without the mirror nothing is there; once installed into the cache, it is.
+        skipped.Clear();
+        Assert.Empty(BackboneComparison.DefaultCandidates([], skipped, bed.LoadCatalog(), bed.Cache));
+        Assert.Equal(3, skipped.Count);
+        var install = new MlNetTransfer.Backbones.Catalog.InstallOptions { CacheDirectory = bed.Cache, UseEnvironmentMirrors = false, AllowNpm = false, AllowDownload = false };
+        install.Mirrors.Add(bed.Mirror);
+        bed.Installer(install).Install("fake_onnx");
+        Assert.Equal(["fake_onnx"], BackboneComparison.DefaultCandidates([], [], bed.LoadCatalog(), bed.Cache));
+    }
+}
