@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # nodejs, npm: node runs @tensorflow/tfjs, the reference the TF.js importer is tested against.
 # libonnx-testdata: ONNX's own per-operator conformance cases, the reference the TorchSharp converter is tested against.
 # chromium: headless, it renders the HTML report in its test.
-APT_PACKAGES=(nodejs npm libonnx-testdata chromium)
+# libgomp1: the OpenMP runtime LightGBM's native library (the lightgbm head) links against.
+APT_PACKAGES=(nodejs npm libonnx-testdata chromium libgomp1)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -19,10 +19,14 @@ public static class HtmlReport
         public const string Losses = "learning-curves-loss";
         public const string ValidationAccuracy = "learning-curves-accuracy";
         public const string ConfusionMatrix = "confusion-matrix";
+        public const string AccuracyVersusLatency = "accuracy-vs-latency";
     }
 
     public static void Save(string path, TrainingReport report, ExperimentDetails? details = null)
         => AtomicFile.WriteAllText(path, Render(report, details));
+
+    /// <summary>Writes <see cref="RenderComparison"/> atomically.</summary>
+    public static void SaveComparison(string path, Backbones.BackboneComparisonReport comparison) => AtomicFile.WriteAllText(path, RenderComparison(comparison));
 
     public static string Render(TrainingReport report, ExperimentDetails? details = null)
     {
@@ -36,6 +40,7 @@ public static class HtmlReport
         html.Raw("<p class=\"meta\">").Text($"{report.Tool} {report.Version} · created {report.CreatedUtc.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · strategy {report.Strategy}").Raw("</p>\n");
 
         Summary(html, report);
+        if (report.BackboneComparison is { } backbones) BackboneSection(html, backbones);
         if (details.Scenario is { } scenario) Scenario(html, scenario);
         if (details.Leaderboard is { } leaderboard) LeaderboardSection(html, leaderboard);
         if (report.Search is { } search) SearchSection(html, search);
@@ -45,6 +50,43 @@ public static class HtmlReport
         Setup(html, report);
         html.Raw("</main>\n</body>\n</html>\n");
         return html.ToString();
+    }
+
+    /// <summary>A page of its own for <c>backbones compare</c>: the table and the accuracy-vs-latency plot.</summary>
+    public static string RenderComparison(Backbones.BackboneComparisonReport comparison)
+    {
+        ArgumentNullException.ThrowIfNull(comparison);
+        var title = $"MlNetTransfer backbone comparison — {comparison.Data}";
+        var html = new Html();
+        html.Raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+        html.Raw("<title>").Text(title).Raw("</title>\n<style>").Raw(Css).Raw("</style>\n</head>\n<body>\n<main>\n<h1>").Text(title).Raw("</h1>\n");
+        html.Raw("<p class=\"meta\">").Text($"{comparison.TrainImages} training / {comparison.ValidationImages} validation images · head {comparison.Head} · seed {comparison.Seed} · {F(comparison.Seconds, "0")} s").Raw("</p>\n");
+        BackboneSection(html, comparison);
+        html.Raw("</main>\n</body>\n</html>\n");
+        return html.ToString();
+    }
+
+    private static void BackboneSection(Html html, Backbones.BackboneComparisonReport c)
+    {
+        html.Raw("<section>\n<h2>Backbones compared</h2>\n");
+        if (c.Choice is { } choice) html.Raw("<pre class=\"explanation\">").Text($"Chosen: {choice.Reason}\nRule: {choice.Rule}.").Raw("</pre>\n");
+        html.Raw("<p>").Text(c.Method).Raw("</p>\n");
+        html.Raw("<table>\n<thead><tr><th>backbone</th><th class=\"n\">CV accuracy</th><th class=\"n\">validation</th><th class=\"n\">img/s</th><th class=\"n\">latency p50 (ms)</th>" +
+                 "<th class=\"n\">p95 (ms)</th><th class=\"n\">model (MB)</th><th class=\"n\">zip (MB)</th><th>Pareto</th></tr></thead>\n<tbody>\n");
+        foreach (var b in c.Backbones.OrderByDescending(b => b.CrossValidationAccuracy ?? -1))
+        {
+            var won = c.Choice?.Winner == b.Backbone;
+            html.Raw(won ? "<tr class=\"winner\">" : "<tr>");
+            Cells(html, b.Backbone + (won ? " ★" : ""), b.CrossValidationAccuracy is { } cv ? $"{F(cv, "0.000")} ± {F(b.CrossValidationStandardDeviation ?? double.NaN, "0.000")}" : "—",
+                b.ValidationAccuracy is { } v ? F(v, "0.000") : "—", F(b.ImagesPerSecond, "0.0"), F(b.LatencyP50Milliseconds, "0.0"), F(b.LatencyP95Milliseconds, "0.0"),
+                F(b.ModelFileBytes / 1e6, "0.00"), F(b.ZipBytes / 1e6, "0.00"), c.ParetoFront.Contains(b.Backbone) ? "front" : "");
+            html.Raw("</tr>\n");
+        }
+        html.Raw("</tbody>\n</table>\n");
+        foreach (var s in c.Skipped) html.Raw("<p class=\"meta\">").Text($"Skipped {s.Backbone}: {s.Reason}").Raw("</p>\n");
+        if (c.Backbones.Any(b => b.CrossValidationAccuracy is not null))
+            Plot(html, PlotNames.AccuracyVersusLatency, ReportPlots.AccuracyVersusLatency(c), "Cross-validated accuracy against median one-image latency; the Pareto front joined");
+        html.Raw("</section>\n");
     }
 
     private static void Summary(Html html, TrainingReport r)

@@ -158,6 +158,65 @@ public static class ReportPlots
         return Export(plot);
     }
 
+    /// <summary>Each backbone's cross-validated accuracy against its median one-image latency; the Pareto front (no other
+    /// backbone both more accurate and faster) joined by a line, the chosen one (if any) ringed.</summary>
+    public static byte[] AccuracyVersusLatency(Backbones.BackboneComparisonReport comparison)
+    {
+        var rows = comparison.Backbones.Where(b => b.CrossValidationAccuracy is not null).ToList();
+        var latencies = rows.Select(b => Math.Max(b.LatencyP50Milliseconds, 0.01)).DefaultIfEmpty(1).ToList();
+        var logScale = latencies.Max() / latencies.Min() > 30;
+        var plot = NewPlot("Cross-validated accuracy vs latency", logScale ? "median one-image latency (ms, log scale)" : "median one-image latency (ms)",
+            $"{comparison.CrossValidationFolds}-fold CV accuracy (training split)");
+        if (logScale) LogTicks(plot.Axes.Bottom);
+        double X(double ms) => logScale ? Math.Log10(Math.Max(ms, 0.01)) : ms;
+        plot.Axes.Margins(0.18, 0.24);
+        var front = rows.Where(b => comparison.ParetoFront.Contains(b.Backbone)).OrderBy(b => b.LatencyP50Milliseconds).ToList();
+        if (front.Count > 1)
+        {
+            var line = plot.Add.Scatter(front.Select(b => X(b.LatencyP50Milliseconds)).ToArray(), front.Select(b => b.CrossValidationAccuracy!.Value).ToArray(), Palette[3]);
+            line.LineWidth = 2;
+            line.LinePattern = LinePattern.Dashed;
+            line.MarkerSize = 0;
+            line.LegendText = "Pareto front";
+        }
+        var onFront = plot.Add.ScatterPoints(front.Select(b => X(b.LatencyP50Milliseconds)).ToArray(), front.Select(b => b.CrossValidationAccuracy!.Value).ToArray(), Palette[3]);
+        onFront.MarkerShape = MarkerShape.FilledCircle;
+        onFront.MarkerSize = 13;
+        onFront.LegendText = "on the front";
+        var behind = rows.Except(front).ToList();
+        if (behind.Count > 0)
+        {
+            var dominated = plot.Add.ScatterPoints(behind.Select(b => X(b.LatencyP50Milliseconds)).ToArray(), behind.Select(b => b.CrossValidationAccuracy!.Value).ToArray(), Palette[7]);
+            dominated.MarkerShape = MarkerShape.FilledCircle;
+            dominated.MarkerSize = 11;
+            dominated.LegendText = "dominated";
+        }
+        if (comparison.Choice is { } choice && rows.FirstOrDefault(b => b.Backbone == choice.Winner) is { } won)
+        {
+            var marker = plot.Add.Marker(X(won.LatencyP50Milliseconds), won.CrossValidationAccuracy!.Value, MarkerShape.OpenCircle, 26, Colors.Black);
+            marker.MarkerLineWidth = 2;
+            marker.LegendText = $"chosen: {choice.Winner}";
+        }
+        if (comparison.Choice?.MaxLatencyMilliseconds is { } limit)
+        {
+            var line = plot.Add.VerticalLine(X(limit), 1, Colors.Gray, LinePattern.Dotted);
+            line.Text = "latency limit";
+            line.LabelFontName = Font.Value;
+        }
+        var xs = rows.Select(b => X(b.LatencyP50Milliseconds)).DefaultIfEmpty(0).ToList();
+        foreach (var b in rows)
+        {
+            var right = (X(b.LatencyP50Milliseconds) - xs.Min()) / Math.Max(xs.Max() - xs.Min(), 1e-9) > 0.6;
+            var label = plot.Add.Text(string.Create(CultureInfo.InvariantCulture, $"{b.Backbone} ({b.ZipBytes / 1e6:0.#} MB)"), X(b.LatencyP50Milliseconds), b.CrossValidationAccuracy!.Value);
+            label.LabelFontSize = 11;
+            label.LabelFontName = Font.Value;
+            label.OffsetX = right ? -10 : 10;
+            label.OffsetY = -5;
+            label.Alignment = right ? Alignment.LowerRight : Alignment.LowerLeft;
+        }
+        return Export(plot);
+    }
+
     /// <summary>The scenario matrix as a plane — similarity (x) × images per class (y, log scale) — with the cut-off lines,
     /// the four scenario regions labelled and the data set placed on it.</summary>
     public static byte[] ScenarioMatrix(ScenarioDecision decision)

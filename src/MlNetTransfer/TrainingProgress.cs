@@ -12,4 +12,6 @@ public sealed record TrainingProgress(string Stage, long Done, long Total, strin
     public const string Saving = "save";
     public const string Measuring = "measure";
     public const string Searching = "search";
+    public const string Comparing = "compare";
+    public const string Timing = "time";
 }

@@ -13,8 +13,8 @@ public sealed class TransferLearningOptions
     /// <summary>A folder with one sub-folder per class (or train/ and val/ [test/] folders of those), or a CSV/TSV manifest. Required.</summary>
     public string DataPath { get; set; } = "";
 
-    /// <summary>A catalog name (see <c>mlnet-transfer backbones list</c>), a path to an ONNX file or a TF.js <c>model.json</c>.
-    /// Default <c>mobilenet_v2</c> (ImageNet MobileNetV2, int8, from the ONNX Model Zoo).</summary>
+    /// <summary>A catalog name (see <c>mlnet-transfer backbones list</c>), a path to an ONNX file or a TF.js <c>model.json</c>,
+    /// or <c>auto</c>: compare the candidates of <see cref="BackboneChoice"/> and train with the most accurate. Default <c>mobilenet_v2</c> (ImageNet MobileNetV2, int8, from the ONNX Model Zoo).</summary>
     public string Backbone { get; set; } = "mobilenet_v2";
 
     /// <summary>Tensor to cut the backbone at; null means the catalog's, or the one <c>inspect</c> ranks first.</summary>
@@ -59,6 +59,10 @@ public sealed class TransferLearningOptions
     /// <summary>Extra folders searched for backbone files before any download (air-gapped installs). Default none
     /// (the <c>MLNET_TRANSFER_MIRRORS</c> environment variable is always searched too).</summary>
     public IList<string> Mirrors { get; set; } = new List<string>();
+
+    /// <summary>With <see cref="Backbone"/> <c>auto</c>: the candidates compared and the limits the winner must meet
+    /// (<see cref="Backbones.BackboneComparison"/>). Default: every catalog backbone installed or in a mirror, no limits.</summary>
+    public Backbones.BackboneComparisonOptions BackboneChoice { get; set; } = new();
 
     /// <summary>Seed for ML.NET and every random choice in the run. Default 42.</summary>
     public int Seed { get; set; } = 42;

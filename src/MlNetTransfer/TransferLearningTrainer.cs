@@ -39,6 +39,7 @@ public sealed partial class TransferLearningTrainer
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
         if (options.Strategy == TransferLearningOptions.AutoStrategy) options.Auto.Validate();
         if (options.Strategy is TransferLearningOptions.FineTuneStrategy or TransferLearningOptions.ChainThawStrategy) Engine(options.Strategy);
+        if (BackboneComparison.IsAuto(options.Backbone)) return TrainWithBackboneChoice(options, progress, cancel);
         var run = Start(options, progress, cancel);
         return options.Strategy switch
         {
@@ -170,6 +171,7 @@ public sealed partial class TransferLearningTrainer
             {
                 HeadTrainer.Sdca => "SdcaMaximumEntropy",
                 HeadTrainer.Lbfgs => "LbfgsMaximumEntropy",
+                HeadTrainer.LightGbm => "LightGbmMulticlass",
                 _ => "OneVersusAll(LinearSvm)",
             },
             MaximumIterations = headOptions.IterationsFor(headOptions.Trainer),

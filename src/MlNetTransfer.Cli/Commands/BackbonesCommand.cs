@@ -5,7 +5,7 @@ using Spectre.Console;
 
 namespace MlNetTransfer.Cli.Commands;
 
-/// <summary><c>mlnet-transfer backbones list | install NAME | import PATH | info NAME</c>.</summary>
+/// <summary><c>mlnet-transfer backbones list | install NAME | import PATH | info NAME | compare</c>.</summary>
 public static class BackbonesCommand
 {
     /// <summary>The <c>backbones</c> command writing to the terminal (errors in red on stderr).</summary>
@@ -15,11 +15,12 @@ public static class BackbonesCommand
     /// <summary>The <c>backbones</c> command writing results to <paramref name="output"/> and errors to <paramref name="errors"/>.</summary>
     public static Command Create(IAnsiConsole output, IAnsiConsole errors)
     {
-        var command = new Command("backbones", "List, install, import and inspect the pretrained networks used as feature extractors.");
+        var command = new Command("backbones", "List, install, import, inspect and compare the pretrained networks used as feature extractors.");
         command.Subcommands.Add(CreateList(output, errors));
         command.Subcommands.Add(CreateInstall(output, errors));
         command.Subcommands.Add(CreateImport(output, errors));
         command.Subcommands.Add(CreateInfo(output, errors));
+        command.Subcommands.Add(BackbonesCompareCommand.Create());
         return command;
     }
 

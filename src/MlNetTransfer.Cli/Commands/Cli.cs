@@ -136,6 +136,8 @@ internal static class Cli
         TrainingProgress.Saving => "Saving",
         TrainingProgress.Measuring => "Measuring similarity",
         TrainingProgress.Searching => "Auto search",
+        TrainingProgress.Comparing => "Comparing backbones",
+        TrainingProgress.Timing => "Timing",
         _ => stage,
     };
 }

@@ -22,10 +22,10 @@ internal static class TrainCommand
         strategy.AcceptOnlyFromAmong([.. TransferLearningOptions.Strategies]);
         var trainer = new Option<string>("--trainer", "-t")
         {
-            Description = "Head trained on the embeddings: sdca (SdcaMaximumEntropy), lbfgs (LbfgsMaximumEntropy), svm (one-vs-all LinearSvm, Platt-calibrated).",
+            Description = "Head trained on the embeddings: sdca (SdcaMaximumEntropy), lbfgs (LbfgsMaximumEntropy), svm (one-vs-all LinearSvm, Platt-calibrated), lightgbm (gradient-boosted trees: 8 leaves, >= 10 rows a leaf, 100 rounds at rate 0.1; --head-cv tunes its leaf L2).",
             DefaultValueFactory = _ => "sdca",
         };
-        trainer.AcceptOnlyFromAmong("sdca", "lbfgs", "svm");
+        trainer.AcceptOnlyFromAmong([.. HeadOptions.TrainerNames]);
         var autoDefaults = new Strategy.AutoSearchOptions();
         var halvingRate = new Option<int>("--halving-rate")
         {
@@ -134,6 +134,7 @@ internal static class TrainCommand
             prefixEngine, decodedCache,
         ]))
             command.Options.Add(option);
+        var backboneChoice = BackboneChoiceOptions.AddTo(command);
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
             var options = shared.Read(parse);
@@ -154,6 +155,9 @@ internal static class TrainCommand
             options.Head.CrossValidationFolds = parse.GetValue(headCv);
             options.Head.Normalization = HeadOptions.ParseNormalization(parse.GetValue(normalize)!);
             if (parse.GetValue(cacheDir) is { } dir && options.Featurizer.CacheDirectory is not null) options.Featurizer.CacheDirectory = dir;
+            backboneChoice.Apply(parse, options.BackboneChoice);
+            if (backboneChoice.AnyGiven(parse) && !Backbones.BackboneComparison.IsAuto(options.Backbone))
+                throw new MlNetTransferException("--backbones, --max-latency-ms and --max-model-mb choose the backbone: use them with --backbone auto.");
 
             var fineTune = options.FineTune;
             fineTune.FreezeFraction = parse.GetValue(freeze);
@@ -200,6 +204,7 @@ internal static class TrainCommand
         var htmlPath = Path.ChangeExtension(reportPath, ".html");
         Reporting.HtmlReport.Save(htmlPath, result.Report, Reporting.ExperimentDetails.From(result.Report));
         ReportPrinter.Print(result.Report);
+        if (result.Report.BackboneComparison is { } compared) BackbonesCompareCommand.Print(compared);
         if (result.Report.FineTune is { Cancelled: true } ft)
             AnsiConsole.MarkupLine($"[yellow]Interrupted after {ft.EpochsRun} epoch(s); saved the best epoch so far (epoch {ft.BestEpoch}).[/]");
         AnsiConsole.MarkupLine($"Model:  [green]{Markup.Escape(Path.GetFullPath(modelPath))}[/]");

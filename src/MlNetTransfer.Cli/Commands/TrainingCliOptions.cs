@@ -17,7 +17,7 @@ internal sealed class TrainingCliOptions
 
     public Option<string> Backbone { get; } = new("--backbone", "-b")
     {
-        Description = "Pretrained network: a catalog name (mlnet-transfer backbones list), a path to an .onnx file (an optional NAME.backbone.json beside it gives its preprocessing), a TF.js model.json, or 'synthetic-cnn' (generated, random weights; for demos).",
+        Description = "Pretrained network: a catalog name (mlnet-transfer backbones list), a path to an .onnx file (an optional NAME.backbone.json beside it gives its preprocessing), a TF.js model.json, or 'synthetic-cnn' (generated, random weights; for demos). train also takes 'auto': compare the --backbones (as `backbones compare` does) and train with the one of highest cross-validated accuracy within --max-latency-ms and --max-model-mb.",
         DefaultValueFactory = _ => new TransferLearningOptions().Backbone,
     };
 

@@ -31,6 +31,7 @@ public static class HeadCrossValidation
     {
         HeadTrainer.Sdca => [1e-4f, 1e-3f, 1e-2f, 1e-1f],             // default: about 0.4 / training rows
         HeadTrainer.Lbfgs => [1e-2f, 1e-1f, 1f, 10f, 100f, 1000f],    // default 1 (with L1 1)
+        HeadTrainer.LightGbm => [1f, 10f],                             // default 0.01 on leaf values; trees cost more per fit
         _ => [1e-5f, 1e-4f, 1e-2f, 1e-1f, 1f],                       // SVM lambda, default 1e-3
     };
 
@@ -44,7 +45,7 @@ public static class HeadCrossValidation
     {
         HeadTrainer.Sdca => [0f, 0.25f, 1f],
         HeadTrainer.Lbfgs => [1e-1f, 1f],
-        _ => [],
+        _ => [], // the SVM has no L1; LightGBM keeps to one stage, each fit being a forest
     };
 
     /// <summary>The tuned options and what the search measured; null when some class has fewer than 2 training rows
@@ -179,6 +180,7 @@ public static class HeadCrossValidation
         HeadTrainer.Sdca => (p.L2Regularization ?? Math.Max(1e-6, 20.0 / (Math.Max(2, options.IterationsFor(HeadTrainer.Sdca) / 2) * (double)trainRows)),
                              p.L1Regularization ?? dimensions switch { < 100 => 0, < 1000 => 0.25, < 10000 => 0.5, _ => 1 }),
         HeadTrainer.Lbfgs => (p.L2Regularization ?? HeadOptions.LbfgsDefaultL2, p.L1Regularization ?? HeadOptions.LbfgsDefaultL1),
+        HeadTrainer.LightGbm => (p.L2Regularization ?? HeadOptions.LightGbmDefaultL2, p.L1Regularization ?? HeadOptions.LightGbmDefaultL1),
         _ => (p.L2Regularization ?? HeadOptions.SvmDefaultLambda, 0),
     };
 

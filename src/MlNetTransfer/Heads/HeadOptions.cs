@@ -8,10 +8,10 @@ public sealed class HeadOptions
     public HeadTrainer Trainer { get; set; } = HeadTrainer.Sdca;
 
     /// <summary>L2 regularisation weight; null means each trainer's own default
-    /// (SDCA: chosen from the data; L-BFGS: 1; SVM: lambda 0.001).</summary>
+    /// (SDCA: chosen from the data; L-BFGS: 1; SVM: lambda 0.001; LightGBM: 0.01 on its leaf values).</summary>
     public float? L2Regularization { get; set; }
 
-    /// <summary>L1 regularisation weight of SDCA and L-BFGS (the SVM has none); null means the trainer's own default
+    /// <summary>L1 regularisation weight of SDCA, L-BFGS and LightGBM (its leaf values; the SVM has none); null means the trainer's own default
     /// (SDCA: chosen from the data; L-BFGS: 1).</summary>
     public float? L1Regularization { get; set; }
 
@@ -34,7 +34,8 @@ public sealed class HeadOptions
     public TimeSpan? CrossValidationTimeLimit { get; set; }
 
     /// <summary>Iteration cap: SDCA passes over the data (default 100 — its own default is unbounded
-    /// and can run for minutes on wide embeddings), L-BFGS iterations (default 200), SVM epochs (default 50).</summary>
+    /// and can run for minutes on wide embeddings), L-BFGS iterations (default 200), SVM epochs (default 50), LightGBM
+    /// boosting rounds (default 100).</summary>
     public int? MaximumIterations { get; set; }
 
     /// <summary>How embeddings are scaled before the head (the normaliser becomes part of the saved model).
@@ -58,10 +59,19 @@ public sealed class HeadOptions
     /// <summary>ML.NET's own defaults where they are constants (SDCA chooses its from the data).</summary>
     internal const float LbfgsDefaultL2 = 1f, LbfgsDefaultL1 = 1f, SvmDefaultLambda = 1e-3f;
 
+    /// <summary>LightGBM's defaults as this project sets them (<see cref="HeadEstimator"/> says why): L2 on leaf values
+    /// 0.01 (ML.NET's), no L1, 100 boosting rounds.</summary>
+    internal const float LightGbmDefaultL2 = 0.01f, LightGbmDefaultL1 = 0f;
+    internal const int LightGbmDefaultRounds = 100;
+
+    /// <summary>The names <see cref="Parse"/> takes, one per trainer, as the CLI's <c>--trainer</c> lists them.</summary>
+    public static IReadOnlyList<string> TrainerNames { get; } = ["sdca", "lbfgs", "svm", "lightgbm"];
+
     internal int IterationsFor(HeadTrainer trainer) => MaximumIterations ?? trainer switch
     {
         HeadTrainer.Sdca => 100,
         HeadTrainer.Lbfgs => 200,
+        HeadTrainer.LightGbm => LightGbmDefaultRounds,
         _ => 50,
     };
 
@@ -78,6 +88,7 @@ public sealed class HeadOptions
         "sdca" or "sdcamaximumentropy" => HeadTrainer.Sdca,
         "lbfgs" or "lbfgsmaximumentropy" or "logistic" => HeadTrainer.Lbfgs,
         "svm" or "linearsvm" => HeadTrainer.Svm,
-        _ => throw new MlNetTransferException($"Unknown trainer '{name}': use sdca, lbfgs or svm."),
+        "lightgbm" or "lgbm" => HeadTrainer.LightGbm,
+        _ => throw new MlNetTransferException($"Unknown trainer '{name}': use {string.Join(", ", TrainerNames)}."),
     };
 }

@@ -11,4 +11,8 @@ public enum HeadTrainer
 
     /// <summary>One-versus-all over <c>LinearSvm</c>, Platt-calibrated so log-loss is meaningful.</summary>
     Svm,
+
+    /// <summary><c>LightGbmMulticlass</c>: gradient-boosted trees on the embeddings (softmax over one tree per class per
+    /// round), with defaults sized for a few hundred rows of ~1000-d dense features (<see cref="HeadEstimator"/>).</summary>
+    LightGbm,
 }

@@ -47,6 +47,9 @@ public sealed record TrainingReport
     /// <summary>Per-epoch curves of every fine-tuned candidate of a search (the winner's is also <see cref="LearningCurve"/>).</summary>
     public IReadOnlyList<LearningCurve> CandidateCurves { get; init; } = [];
 
+    /// <summary>With <c>--backbone auto</c>: the backbones compared, what each measured, and why the winner won.</summary>
+    public MlNetTransfer.Backbones.BackboneComparisonReport? BackboneComparison { get; init; }
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,

@@ -6,8 +6,10 @@ namespace MlNetTransfer.Strategy;
 /// <see cref="TransferLearningOptions.Budget"/>.</summary>
 public sealed class AutoSearchOptions
 {
-    /// <summary>Heads tried on the cached embeddings, in order, before any fine-tuning. Default sdca, lbfgs, svm.</summary>
-    public IList<HeadTrainer> Heads { get; set; } = new List<HeadTrainer> { HeadTrainer.Sdca, HeadTrainer.Lbfgs, HeadTrainer.Svm };
+    /// <summary>Heads tried on the cached embeddings, in order, before any fine-tuning. Default sdca, lbfgs, svm, lightgbm:
+    /// the trees last, being the dearest per fit, so under a tight budget the rule "a later head only if the last one's
+    /// time fits" drops them first.</summary>
+    public IList<HeadTrainer> Heads { get; set; } = new List<HeadTrainer> { HeadTrainer.Sdca, HeadTrainer.Lbfgs, HeadTrainer.Svm, HeadTrainer.LightGbm };
 
     /// <summary>Whether fine-tuning candidates are tried after the heads, by successive halving. Default true.</summary>
     public bool FineTune { get; set; } = true;

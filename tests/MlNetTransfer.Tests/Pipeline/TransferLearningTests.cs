@@ -19,6 +19,7 @@ public sealed class TransferLearningTests(SyntheticFixture fixture) : IClassFixt
     [InlineData(HeadTrainer.Sdca)]
     [InlineData(HeadTrainer.Lbfgs)]
     [InlineData(HeadTrainer.Svm)]
+    [InlineData(HeadTrainer.LightGbm)]
     public void EachHeadLearnsTheShapes(HeadTrainer trainer)
     {
         var result = new MLContext(1).TransferLearning().Train(Options(trainer));

@@ -12,7 +12,7 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
 {
     private static readonly string[] Rows =
     [
-        "feature-extractor/sdca", "feature-extractor/lbfgs", "feature-extractor/svm", "fine-tune-top/freeze-70", "fine-tune-all/freeze-0", "chain-thaw", "from-scratch",
+        "feature-extractor/sdca", "feature-extractor/lbfgs", "feature-extractor/svm", "feature-extractor/lightgbm", "fine-tune-top/freeze-70", "fine-tune-all/freeze-0", "chain-thaw", "from-scratch",
     ];
 
     private string BackboneFile() => data.BackboneFile("experiment-cnn");

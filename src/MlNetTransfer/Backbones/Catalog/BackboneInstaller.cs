@@ -139,6 +139,9 @@ public sealed class BackboneInstaller
         return BackboneStatus.Installed;
     }
 
+    /// <summary>Whether every file of <paramref name="entry"/> is in a mirror folder (by name; the hashes are checked on install).</summary>
+    public bool IsInMirrors(CatalogEntry entry) => entry.Files.All(f => MirrorCandidates(entry, f, Options.EffectiveMirrors()).Any(File.Exists));
+
     /// <summary>Models the user imported under names the catalog does not have (not hash-verified; see <see cref="TryGetInstalled"/>).</summary>
     public IReadOnlyList<InstalledBackbone> ListImported()
     {
