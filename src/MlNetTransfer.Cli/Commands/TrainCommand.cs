@@ -105,6 +105,14 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "meanvar",
         };
         normalize.AcceptOnlyFromAmong("meanvar", "l2", "none");
+        var classWeights = new Option<string>("--class-weights")
+        {
+            Description = "auto: when the largest training class has >= 1.5x the images of the smallest, weigh each class n/(C*n_c) in the " +
+                          "fine-tuning loss and as the heads' example weights, and rank auto's candidates by macro-F1 (report.json classBalance); " +
+                          "off: every image weighs the same.",
+            DefaultValueFactory = _ => "auto",
+        };
+        classWeights.AcceptOnlyFromAmong("auto", "off");
         var mirrors = new Option<string[]>("--mirror")
         {
             Description = "Folder holding backbone files (an offline mirror), searched before any download; repeatable. MLNET_TRANSFER_MIRRORS adds more (':'-separated).",
@@ -161,7 +169,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an image classifier: featurize every image once with the pretrained backbone (cached) and train a head, " +
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.")
         {
-            data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
+            data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, classWeights, mirrors, cacheDir, noCache, threads,
             freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
         };
@@ -196,6 +204,7 @@ internal static class TrainCommand
             options.Head.L1Regularization = parse.GetValue(l1);
             options.Head.CrossValidationFolds = parse.GetValue(headCv);
             options.Head.Normalization = HeadOptions.ParseNormalization(parse.GetValue(normalize)!);
+            options.ClassWeights = Data.ClassBalance.Parse(parse.GetValue(classWeights)!);
             options.Featurizer.DegreeOfParallelism = Math.Max(1, parse.GetValue(threads));
             options.Featurizer.CacheDirectory = parse.GetValue(noCache) ? null : parse.GetValue(cacheDir) ?? options.Featurizer.CacheDirectory;
 

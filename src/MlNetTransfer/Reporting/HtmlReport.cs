@@ -53,6 +53,8 @@ public static class HtmlReport
         Card(html, "accuracy", Pct(r.Metrics.Accuracy), $"on {r.EvaluatedOn} ({r.Metrics.Examples} images)");
         Card(html, "macro-F1", F(r.Metrics.MacroF1, "0.000"), "mean of the per-class F1");
         Card(html, "images", $"{r.Counts.Train} / {r.Counts.Validation} / {r.Counts.Test}", "train / validation / test");
+        if (r.ClassBalance is { Imbalanced: true } balance)
+            Card(html, "class imbalance", $"{F(balance.Ratio, "0.0")}x", balance.Applied ? "classes weighted; ranked by macro-F1" : "not weighted (--class-weights off)");
         Card(html, "backbone", r.Backbone.Name, r.Backbone.EmbeddingSize > 0 ? $"{r.Backbone.EmbeddingSize}-d embedding" : "");
         Card(html, "total time", $"{F(r.Timings.TotalSeconds, "0.0")} s", $"featurize {F(r.Timings.FeaturizeSeconds, "0.0")} s, train {F(r.Timings.TrainSeconds, "0.0")} s");
         html.Raw("</section>\n");
@@ -80,7 +82,8 @@ public static class HtmlReport
 
     private static void LeaderboardSection(Html html, Leaderboard board)
     {
-        html.Raw("<section>\n<h2>Leaderboard</h2>\n<p>").Text($"Ranked by {board.Metric}. Search took {F(board.ElapsedSeconds, "0.0")} s");
+        var rankedBy = board.RankedByMacroF1 ? "validation macro-F1, as the classes are imbalanced (accuracy breaks ties)" : board.Metric;
+        html.Raw("<section>\n<h2>Leaderboard</h2>\n<p>").Text($"Ranked by {rankedBy}. Search took {F(board.ElapsedSeconds, "0.0")} s");
         if (board.BudgetSeconds is { } budget)
         {
             var over = board.ElapsedSeconds - budget;
