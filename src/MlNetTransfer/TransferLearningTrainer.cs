@@ -259,7 +259,7 @@ public sealed partial class TransferLearningTrainer
     {
         var scored = HeadEstimator.ScoreKeyed(head, keyed);
         var metrics = _ml.MulticlassClassification.Evaluate(scored, HeadEstimator.LabelColumn, "Score", "PredictedLabel");
-        return ClassificationReport.From(metrics, classes);
+        return ClassificationReport.From(metrics, classes) with { Calibration = CalibrationReport.FromScored(scored, HeadEstimator.LabelColumn) };
     }
 
     private static string[] ClassNames(DataViewSchema.Column keyColumn)

@@ -19,6 +19,7 @@ public static class HtmlReport
         public const string Losses = "learning-curves-loss";
         public const string ValidationAccuracy = "learning-curves-accuracy";
         public const string ConfusionMatrix = "confusion-matrix";
+        public const string Reliability = "reliability";
     }
 
     public static void Save(string path, TrainingReport report, ExperimentDetails? details = null)
@@ -132,6 +133,15 @@ public static class HtmlReport
         Metrics(html, "", r.Metrics);
         if (r.Metrics.Confusion.Classes.Length > 0)
             Plot(html, PlotNames.ConfusionMatrix, ReportPlots.ConfusionMatrix(r.Metrics.Confusion, r.EvaluatedOn), $"Confusion matrix on {r.EvaluatedOn}");
+        if (r.Metrics.Calibration is { Examples: > 0 } calibration)
+        {
+            html.Raw("<h3 id=\"calibration\">Calibration</h3>\n<p>").Text(
+                $"Expected calibration error {F(calibration.ExpectedCalibrationError, "0.000")} (the confidence-weighted gap between how sure the model is " +
+                $"and how often it is right, {calibration.Bins.Count} equal-width bins, Guo et al. 2017); largest bin gap {F(calibration.MaximumCalibrationError, "0.000")}; " +
+                $"mean confidence {F(calibration.MeanConfidence, "0.000")} against accuracy {F(r.Metrics.Accuracy, "0.000")}. A threshold on confidence keeps about " +
+                "the accuracy of the bins above it.").Raw("</p>\n");
+            Plot(html, PlotNames.Reliability, ReportPlots.Reliability(calibration, r.EvaluatedOn), $"Reliability diagram on {r.EvaluatedOn}");
+        }
         if (r.ValidationMetrics is { } v && r.EvaluatedOn != "validation") Metrics(html, "Validation", v);
         html.Raw("</section>\n");
     }
