@@ -39,7 +39,7 @@ public static class ModelExport
         ArgumentNullException.ThrowIfNull(classifier);
         var source = string.IsNullOrEmpty(classifier.ModelPath) ? "model" : classifier.ModelPath;
         var chain = SavedChain.Read(classifier.Model, source);
-        var model = OnnxModelFile.Parse(chain.OnnxBytes, source + " (its ONNX graph)");
+        var model = chain.OnnxModel;
         var graph = model.Graph;
 
         // Only the tensor the head reads is kept as an output; the input gets the documented name.

@@ -49,7 +49,7 @@ internal sealed record SavedChain
     public required int Width { get; init; }
     public required int Height { get; init; }
     public required ImageResizingEstimator.ResizingKind Resizing { get; init; }
-    public required byte[] OnnxBytes { get; init; }
+    public required Backbones.Onnx.Proto.ModelProto OnnxModel { get; init; }
     public required string OnnxInput { get; init; }
     public required string OnnxOutput { get; init; }
     public required SavedHead Head { get; init; }
@@ -86,7 +86,8 @@ internal sealed record SavedChain
         var pixelColumn = Field<string>(pixels, "Name");
         var onnx = Next<OnnxTransformer>("ApplyOnnxModel");
         var bytes = ReadOnnxBytes(onnx, source);
-        var graph = Backbones.Onnx.OnnxModelFile.Parse(bytes, source + " (its ONNX graph)").Graph;
+        var onnxModel = Backbones.Onnx.OnnxModelFile.Parse(bytes, source + " (its ONNX graph)");
+        var graph = onnxModel.Graph;
         var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
         var inputs = graph.Input.Select(v => v.Name).Where(n => !initializers.Contains(n)).ToArray();
         var outputs = graph.Output.Select(v => v.Name).ToArray();
@@ -111,7 +112,7 @@ internal sealed record SavedChain
             Width = width,
             Height = height,
             Resizing = resizing,
-            OnnxBytes = bytes,
+            OnnxModel = onnxModel,
             OnnxInput = inputs[0],
             OnnxOutput = output,
             Head = head,
