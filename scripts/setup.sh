@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# nodejs, npm: node runs @tensorflow/tfjs, the reference the TF.js importer is tested against.
+# nodejs, npm: node runs @tensorflow/tfjs, the reference the TF.js importer is tested against, and onnxruntime-node,
+# which runs the exported ONNX classifier outside .NET.
 # libonnx-testdata: ONNX's own per-operator conformance cases, the reference the TorchSharp converter is tested against.
 # chromium: headless, it renders the HTML report in its test.
 # libgomp1: the OpenMP runtime LightGBM's native library (the lightgbm head) links against.
@@ -29,7 +30,8 @@ fi
 if [ -f tests/js/package-lock.json ]; then
   if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
     echo "setup: npm ci (tests/js)"
-    npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+    # onnxruntime-node ships its CPU binaries; skip its optional CUDA download (no network beyond the registry).
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
   fi
 fi
 

@@ -8,6 +8,7 @@ var root = new RootCommand(
     TrainCommand.Create(),
     ExperimentCommand.Create(),
     PredictCommand.Create(),
+    ExportCommand.Create(),
     InspectCommand.Create(),
     DemoCommand.Create(),
     DataCommand.Create(),

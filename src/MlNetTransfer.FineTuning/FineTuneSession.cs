@@ -45,6 +45,7 @@ internal sealed class FineTuneSession : IDisposable
     private ActivePhase? _active;
     private Tensor? _randomState;
     private bool _stoppedEarly, _cancelled, _finished, _disposed;
+    private readonly float[]? _classWeights;
 
     public FineTuneSession(FineTuneOptions options, OnnxTorchModule module, ImagePixelReader reader, IReadOnlyList<string> classes,
         IReadOnlyList<ImageExample> train, IReadOnlyList<ImageExample> validation)
@@ -59,9 +60,14 @@ internal sealed class FineTuneSession : IDisposable
         _trainLabels = train.Select(Label).ToList();
         _validationPaths = validation.Select(e => e.Path).ToList();
         _validationLabels = validation.Select(Label).ToList();
+        _classWeights = options.ClassWeights is { } w ? classes.Select(c => w.TryGetValue(c, out var v) ? v : 1f).ToArray() : null;
         _phases = FineTunePhase.Plan(module, options).ToList();
         _totalEpochs = _phases.Sum(p => p.Epochs);
     }
+
+    /// <summary>The training loss's per-class weights (<see cref="FineTuneOptions.ClassWeights"/>), or null for none; the
+    /// validation loss that early stopping reads stays unweighted.</summary>
+    private Tensor? ClassWeights() => _classWeights is null ? null : torch.tensor(_classWeights).to(_module.Device);
 
     /// <summary>Keep a <see cref="HeadStartSnapshot"/> when the head-only phase ends, for other runs to start from.</summary>
     public bool KeepHeadStart { get; set; }
@@ -447,7 +453,7 @@ internal sealed class FineTuneSession : IDisposable
             using var noGrad = torch.no_grad();
             var logits = _module.ForwardSuffix(crossing, split);
             var y = torch.tensor(labels).to(_module.Device);
-            loss = F.cross_entropy(logits, y, label_smoothing: _o.LabelSmoothing).item<float>();
+            loss = F.cross_entropy(logits, y, ClassWeights(), label_smoothing: _o.LabelSmoothing).item<float>();
             accuracy = logits.argmax(1).eq(y).sum().item<long>() / (double)labels.Length;
         }
         var imagesPerSecond = Train.Count / Seconds();
@@ -488,7 +494,7 @@ internal sealed class FineTuneSession : IDisposable
                 var logits = pixels is not null
                     ? Logits(pixels, labels.Length)
                     : _module.ForwardSuffix(cache!.Take(indices), split);
-                var loss = F.cross_entropy(logits, y, label_smoothing: _o.LabelSmoothing);
+                var loss = F.cross_entropy(logits, y, ClassWeights(), label_smoothing: _o.LabelSmoothing);
                 optimizer.zero_grad();
                 loss.backward();
                 optimizer.step();

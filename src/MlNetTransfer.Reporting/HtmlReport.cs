@@ -20,6 +20,7 @@ public static class HtmlReport
         public const string ValidationAccuracy = "learning-curves-accuracy";
         public const string ConfusionMatrix = "confusion-matrix";
         public const string AccuracyVersusLatency = "accuracy-vs-latency";
+        public const string Reliability = "reliability";
     }
 
     public static void Save(string path, TrainingReport report, ExperimentDetails? details = null)
@@ -95,6 +96,8 @@ public static class HtmlReport
         Card(html, "accuracy", Pct(r.Metrics.Accuracy), $"on {r.EvaluatedOn} ({r.Metrics.Examples} images)");
         Card(html, "macro-F1", F(r.Metrics.MacroF1, "0.000"), "mean of the per-class F1");
         Card(html, "images", $"{r.Counts.Train} / {r.Counts.Validation} / {r.Counts.Test}", "train / validation / test");
+        if (r.ClassBalance is { Imbalanced: true } balance)
+            Card(html, "class imbalance", $"{F(balance.Ratio, "0.0")}x", balance.Applied ? "classes weighted; ranked by macro-F1" : "not weighted (--class-weights off)");
         Card(html, "backbone", r.Backbone.Name, r.Backbone.EmbeddingSize > 0 ? $"{r.Backbone.EmbeddingSize}-d embedding" : "");
         Card(html, "total time", $"{F(r.Timings.TotalSeconds, "0.0")} s", $"featurize {F(r.Timings.FeaturizeSeconds, "0.0")} s, train {F(r.Timings.TrainSeconds, "0.0")} s");
         html.Raw("</section>\n");
@@ -122,7 +125,8 @@ public static class HtmlReport
 
     private static void LeaderboardSection(Html html, Leaderboard board)
     {
-        html.Raw("<section>\n<h2>Leaderboard</h2>\n<p>").Text($"Ranked by {board.Metric}. Search took {F(board.ElapsedSeconds, "0.0")} s");
+        var rankedBy = board.RankedByMacroF1 ? "validation macro-F1, as the classes are imbalanced (accuracy breaks ties)" : board.Metric;
+        html.Raw("<section>\n<h2>Leaderboard</h2>\n<p>").Text($"Ranked by {rankedBy}. Search took {F(board.ElapsedSeconds, "0.0")} s");
         if (board.BudgetSeconds is { } budget)
         {
             var over = board.ElapsedSeconds - budget;
@@ -171,6 +175,15 @@ public static class HtmlReport
         Metrics(html, "", r.Metrics);
         if (r.Metrics.Confusion.Classes.Length > 0)
             Plot(html, PlotNames.ConfusionMatrix, ReportPlots.ConfusionMatrix(r.Metrics.Confusion, r.EvaluatedOn), $"Confusion matrix on {r.EvaluatedOn}");
+        if (r.Metrics.Calibration is { Examples: > 0 } calibration)
+        {
+            html.Raw("<h3 id=\"calibration\">Calibration</h3>\n<p>").Text(
+                $"Expected calibration error {F(calibration.ExpectedCalibrationError, "0.000")} (the confidence-weighted gap between how sure the model is " +
+                $"and how often it is right, {calibration.Bins.Count} equal-width bins, Guo et al. 2017); largest bin gap {F(calibration.MaximumCalibrationError, "0.000")}; " +
+                $"mean confidence {F(calibration.MeanConfidence, "0.000")} against accuracy {F(r.Metrics.Accuracy, "0.000")}. A threshold on confidence keeps about " +
+                "the accuracy of the bins above it.").Raw("</p>\n");
+            Plot(html, PlotNames.Reliability, ReportPlots.Reliability(calibration, r.EvaluatedOn), $"Reliability diagram on {r.EvaluatedOn}");
+        }
         if (r.ValidationMetrics is { } v && r.EvaluatedOn != "validation") Metrics(html, "Validation", v);
         html.Raw("</section>\n");
     }

@@ -289,6 +289,39 @@ public static class ReportPlots
         return Export(plot, Width, 560);
     }
 
+    /// <summary>Reliability diagram (Guo et al. 2017): each confidence bin's accuracy as a bar over its width, the bin's mean
+    /// confidence as a marker, and the diagonal a calibrated model would follow.</summary>
+    public static byte[] Reliability(CalibrationReport calibration, string split = "validation")
+    {
+        var plot = NewPlot(FormattableString.Invariant($"Reliability on {split}: ECE {calibration.ExpectedCalibrationError:0.000} ({calibration.Bins.Count} bins)"),
+            "confidence (top-class probability)", "accuracy");
+        var filled = calibration.Bins.Where(b => b.Count > 0).ToList();
+        var bars = filled.Select(b => new Bar
+        {
+            Position = (b.Lower + b.Upper) / 2,
+            Value = b.Accuracy!.Value,
+            Size = (b.Upper - b.Lower) * 0.9,
+            FillColor = Palette[0].WithAlpha(170),
+            Label = b.Count.ToString(CultureInfo.InvariantCulture),
+        }).ToList();
+        var series = plot.Add.Bars(bars);
+        series.LegendText = "accuracy per bin (count above)";
+        series.ValueLabelStyle.FontName = Font.Value;
+        var diagonal = plot.Add.Line(0, 0, 1, 1);
+        diagonal.LineColor = Colors.Gray;
+        diagonal.LinePattern = LinePattern.Dashed;
+        diagonal.LegendText = "perfect calibration";
+        if (filled.Count > 0)
+        {
+            var mean = plot.Add.ScatterPoints(filled.Select(b => (b.Lower + b.Upper) / 2).ToArray(), filled.Select(b => b.Confidence!.Value).ToArray(), Palette[1]);
+            mean.MarkerShape = MarkerShape.FilledDiamond;
+            mean.MarkerSize = 9;
+            mean.LegendText = "mean confidence per bin";
+        }
+        plot.Axes.SetLimits(0, 1, 0, 1.08);
+        return Export(plot, 640, 520);
+    }
+
     private static Plot NewPlot(string title, string? xTitle, string? yTitle, bool legend = true)
     {
         var plot = new Plot();

@@ -219,6 +219,9 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
     /// <summary>Saves this classifier as a model zip, atomically (e.g. a pretrained network used as a classifier).</summary>
     public void Save(string path) => ModelZip.Save(_ml, Model, Metadata, path);
 
+    /// <summary>Writes this classifier as one standalone ONNX file (see <see cref="Export.ModelExport"/>: input, outputs, limits).</summary>
+    public Export.OnnxExportSummary ExportOnnx(string path) => Export.ModelExport.ExportOnnx(this, path);
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

@@ -64,6 +64,11 @@ public sealed class TransferLearningOptions
     /// (<see cref="Backbones.BackboneComparison"/>). Default: every catalog backbone installed or in a mirror, no limits.</summary>
     public Backbones.BackboneComparisonOptions BackboneChoice { get; set; } = new();
 
+    /// <summary>Class imbalance handling. Default <see cref="ClassWeighting.Auto"/>: when the largest training class has at least
+    /// 1.5x the images of the smallest, each class weighs n / (C · n_c) in the fine-tuning loss and as the ML.NET heads' example
+    /// weight, and <c>auto</c> ranks candidates by validation macro-F1; <see cref="ClassWeighting.Off"/> weighs every image the same.</summary>
+    public ClassWeighting ClassWeights { get; set; } = ClassWeighting.Auto;
+
     /// <summary>Seed for ML.NET and every random choice in the run. Default 42.</summary>
     public int Seed { get; set; } = 42;
 

@@ -89,6 +89,7 @@ public sealed partial class TransferLearningTrainer
         Dataset = run.Dataset,
         Resolved = run.Resolved,
         LoadSeconds = run.LoadSeconds,
+        Balance = run.Balance,
     };
 
     private CandidateSearch NewSearch(RunContext run, TrainingBudget budget, FeaturizedData data, ScenarioDecision decision) => new(new SearchContext
@@ -104,6 +105,7 @@ public sealed partial class TransferLearningTrainer
         FineTuningUnavailable = _engine() is null ? FineTuningEngines.MissingMessage("Fine-tuning") : null,
         Progress = run.Progress,
         Cancel = run.Cancel,
+        RankByMacroF1 = run.Balance.Applied,
     }, new SearchTrainer(this, run, data, budget));
 
     /// <summary>How a search trains its candidates: this facade's head and fine-tuning paths, on one run's data.</summary>
@@ -160,6 +162,7 @@ public sealed partial class TransferLearningTrainer
             if (candidate.Start is { } start) candidateOptions.FineTune.LinearProbe = start == HeadStart.Probe ? probe : null;
             var candidateRun = CandidateRun(run, candidateOptions, run.Cancel);
             var fineTune = FineTuneOptionsFor(candidateOptions);
+            fineTune.ClassWeights = run.Balance.Applied ? run.Balance.Weights : null;
             // The head phase trains on the embeddings featurization already computed rather than a second pass of the network.
             var (trainCount, validationCount) = (run.Dataset.Train.Count, run.Dataset.Validation.Count);
             fineTune.HeadInputs = (data.Embeddings[..trainCount], data.Embeddings[trainCount..(trainCount + validationCount)]);

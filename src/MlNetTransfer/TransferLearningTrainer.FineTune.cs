@@ -15,6 +15,7 @@ public sealed partial class TransferLearningTrainer
     {
         var (dataset, cancel) = (run.Dataset, run.Cancel);
         var fineTune = FineTuneOptionsFor(run.Options);
+        fineTune.ClassWeights = run.Balance.Applied ? run.Balance.Weights : null;
         var classes = FineTuneClasses(dataset);
         var sw = Stopwatch.StartNew();
         using var tuned = Engine(run.Options.Strategy).Train(_ml, fineTune, run.Resolved, dataset.Train, dataset.Validation, classes, FineTuneProgress(run), cancel);

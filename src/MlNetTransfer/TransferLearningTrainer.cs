@@ -59,6 +59,7 @@ public sealed partial class TransferLearningTrainer
         run.Dataset = ImageDatasetLoader.Load(options.DataPath, options.Dataset,
             progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Loading, n, 100))));
         run.LoadSeconds = sw.Elapsed.TotalSeconds;
+        run.Balance = ClassBalance.Measure(run.Dataset.Train, options.ClassWeights);
 
         progress?.Report(new TrainingProgress(TrainingProgress.Preparing, 0, 0, $"Preparing backbone {options.Backbone}"));
         run.Resolved = BackboneResolver.Resolve(options.Backbone, new BackboneResolveOptions { Mirrors = options.Mirrors, EmbeddingTensor = options.EmbeddingTensor });
@@ -74,6 +75,7 @@ public sealed partial class TransferLearningTrainer
         public ImageDataset Dataset { get; set; } = null!;
         public ResolvedBackbone Resolved { get; set; } = null!;
         public double LoadSeconds { get; set; }
+        public ClassBalanceReport Balance { get; set; } = new();
         public Stopwatch Total { get; init; } = Stopwatch.StartNew();
     }
 
@@ -145,6 +147,9 @@ public sealed partial class TransferLearningTrainer
         var (dataset, progress) = (run.Dataset, run.Progress);
         var sw = Stopwatch.StartNew();
         HeadCrossValidationReport? crossValidation = null;
+        // Class weights ride on the training rows only (a column the trainer reads), so the saved chain never asks for them.
+        // The regularisation search below stays unweighted.
+        var keyedTrain = run.Balance.Applied ? WithClassWeights(data, run.Balance) : data.KeyedTrain;
         if (headOptions.CrossValidatesRegularisation)
         {
             var fits = HeadCrossValidation.Fits(headOptions.Trainer, headOptions.CrossValidationFolds);
@@ -154,8 +159,13 @@ public sealed partial class TransferLearningTrainer
                 progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Training, n, fits, what))), run.Cancel);
             if (tuned is { } t) (headOptions, crossValidation) = t;
         }
+        if (run.Balance.Applied)
+        {
+            headOptions = headOptions.Clone();
+            headOptions.ExampleWeightColumnName = ClassWeightColumn;
+        }
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, headOptions.Trainer.ToString()));
-        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, headOptions).Fit(data.KeyedTrain);
+        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, headOptions).Fit(keyedTrain);
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, headOptions.Trainer.ToString()));
         var trainSeconds = sw.Elapsed.TotalSeconds;
 
@@ -198,7 +208,7 @@ public sealed partial class TransferLearningTrainer
     {
         var (options, dataset) = (run.Options, run.Dataset);
         var report = TrainingReportBuilder.Report(options, dataset, run.Resolved.Source, backbone, classes, valReport, testReport, trainer, featurization,
-            timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds }, fineTune, curve);
+            timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds }, fineTune, curve) with { ClassBalance = run.Balance };
         var primary = report.Metrics;
         var metadata = new ModelMetadata
         {
@@ -245,6 +255,16 @@ public sealed partial class TransferLearningTrainer
         return new ImageClassifier(_ml, model, metadata);
     }
 
+    private const string ClassWeightColumn = "ClassWeight";
+
+    /// <summary>The keyed training rows with each row's class weight beside them.</summary>
+    private IDataView WithClassWeights(FeaturizedData data, ClassBalanceReport balance)
+    {
+        var weights = balance.Weights.Select(kv => new KeyValuePair<string, float>(kv.Key, kv.Value));
+        var weighted = _ml.Transforms.Conversion.MapValue(ClassWeightColumn, weights, HeadEstimator.LabelColumn).Fit(data.Train).Transform(data.Train);
+        return _ml.Data.Cache(data.LabelToKey.Transform(weighted));
+    }
+
     private ITransformer LabelToKey(IDataView train) =>
         _ml.Transforms.Conversion.MapValueToKey(HeadEstimator.LabelColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train);
 
@@ -252,7 +272,7 @@ public sealed partial class TransferLearningTrainer
     {
         var scored = HeadEstimator.ScoreKeyed(head, keyed);
         var metrics = _ml.MulticlassClassification.Evaluate(scored, HeadEstimator.LabelColumn, "Score", "PredictedLabel");
-        return ClassificationReport.From(metrics, classes);
+        return ClassificationReport.From(metrics, classes) with { Calibration = CalibrationReport.FromScored(scored, HeadEstimator.LabelColumn) };
     }
 
     private static string[] ClassNames(DataViewSchema.Column keyColumn)

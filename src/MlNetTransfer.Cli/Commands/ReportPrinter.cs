@@ -14,6 +14,7 @@ internal static class ReportPrinter
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(r.Backbone.Name)}[/] ({r.Backbone.EmbeddingSize}-d embedding) + [bold]{Markup.Escape(r.Trainer.MlNetTrainer)}[/], evaluated on {r.EvaluatedOn} ({m.Examples} images)");
         AnsiConsole.MarkupLine($"accuracy [bold]{m.Accuracy:0.000}[/]   macro-F1 [bold]{m.MacroF1:0.000}[/]   log-loss {m.LogLoss:0.000}");
         AnsiConsole.MarkupLine($"images: train {r.Counts.Train}, validation {r.Counts.Validation}, test {r.Counts.Test}, skipped {r.Counts.Skipped}");
+        if (r.ClassBalance is { Imbalanced: true } balance) AnsiConsole.MarkupLine($"class imbalance: {Markup.Escape(balance.Note)}");
         if (r.Trainer.CrossValidation is { } cv)
         {
             static string Weight(float? v) => v is { } x ? x.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "default";

@@ -85,6 +85,14 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "meanvar",
         };
         normalize.AcceptOnlyFromAmong("meanvar", "l2", "none");
+        var classWeights = new Option<string>("--class-weights")
+        {
+            Description = "auto: when the largest training class has >= 1.5x the images of the smallest, weigh each class n/(C*n_c) in the " +
+                          "fine-tuning loss and as the heads' example weights, and rank auto's candidates by macro-F1 (report.json classBalance); " +
+                          "off: every image weighs the same.",
+            DefaultValueFactory = _ => "auto",
+        };
+        classWeights.AcceptOnlyFromAmong("auto", "off");
         var cacheDir = new Option<string?>("--cache-dir") { Description = $"Embedding cache folder. Default {Featurization.EmbeddingCache.DefaultDirectory}." };
         var defaults = new FineTuneOptions();
         var freeze = new Option<double>("--freeze")
@@ -129,7 +137,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.");
         // The shared options first, so --help lists --data and --backbone at the top.
         foreach (var option in shared.All.Concat<Option>([
-            strategy, trainer, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
+            strategy, trainer, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, classWeights, cacheDir,
             freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache,
         ]))
@@ -158,6 +166,7 @@ internal static class TrainCommand
             backboneChoice.Apply(parse, options.BackboneChoice);
             if (backboneChoice.AnyGiven(parse) && !Backbones.BackboneComparison.IsAuto(options.Backbone))
                 throw new MlNetTransferException("--backbones, --max-latency-ms and --max-model-mb choose the backbone: use them with --backbone auto.");
+            options.ClassWeights = Data.ClassBalance.Parse(parse.GetValue(classWeights)!);
 
             var fineTune = options.FineTune;
             fineTune.FreezeFraction = parse.GetValue(freeze);

@@ -72,6 +72,10 @@ public sealed class FineTuneOptions
     /// thousand-wide embedding overfit easily). Default 0.2.</summary>
     public float HeadDropout { get; set; } = 0.2f;
 
+    /// <summary>Weight of each class (by name) in the training loss, as PyTorch's <c>cross_entropy(weight=...)</c>; classes not
+    /// listed weigh 1. Default null: every image weighs the same. The facade sets it from <see cref="Data.ClassBalance"/>.</summary>
+    public IReadOnlyDictionary<string, float>? ClassWeights { get; set; }
+
     /// <summary>Label smoothing of the training loss (0 = plain cross-entropy). Default 0.1.</summary>
     public float LabelSmoothing { get; set; } = 0.1f;
 

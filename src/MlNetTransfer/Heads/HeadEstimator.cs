@@ -46,6 +46,7 @@ public static class HeadEstimator
                 MaximumNumberOfIterations = iterations,
                 L2Regularization = options.L2Regularization,
                 L1Regularization = options.L1Regularization,
+                ExampleWeightColumnName = options.ExampleWeightColumnName,
                 NumberOfThreads = 1, // deterministic for a seed; the data are small and cached
             }),
             HeadTrainer.Lbfgs => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
@@ -55,6 +56,7 @@ public static class HeadEstimator
                 MaximumNumberOfIterations = iterations,
                 L2Regularization = options.L2Regularization ?? HeadOptions.LbfgsDefaultL2,
                 L1Regularization = options.L1Regularization ?? HeadOptions.LbfgsDefaultL1,
+                ExampleWeightColumnName = options.ExampleWeightColumnName,
                 NumberOfThreads = 1,
             }),
             HeadTrainer.Svm => ml.MulticlassClassification.Trainers.OneVersusAll(
@@ -63,6 +65,7 @@ public static class HeadEstimator
                     FeatureColumnName = featureColumn,
                     NumberOfIterations = iterations,
                     Lambda = options.L2Regularization ?? HeadOptions.SvmDefaultLambda,
+                    ExampleWeightColumnName = options.ExampleWeightColumnName,
                 }), labelColumnName: LabelColumn),
             HeadTrainer.LightGbm => ml.MulticlassClassification.Trainers.LightGbm(LightGbmOptions(featureColumn, options, iterations)),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),

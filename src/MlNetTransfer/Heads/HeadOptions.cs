@@ -56,6 +56,9 @@ public sealed class HeadOptions
     /// <summary>A copy with the same settings.</summary>
     public HeadOptions Clone() => (HeadOptions)MemberwiseClone();
 
+    /// <summary>A per-example weight column the trainer reads while fitting (class weighting); not needed to predict.</summary>
+    internal string? ExampleWeightColumnName { get; set; }
+
     /// <summary>ML.NET's own defaults where they are constants (SDCA chooses its from the data).</summary>
     internal const float LbfgsDefaultL2 = 1f, LbfgsDefaultL1 = 1f, SvmDefaultLambda = 1e-3f;
 

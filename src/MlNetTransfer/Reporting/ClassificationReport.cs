@@ -27,6 +27,9 @@ public sealed record ClassificationReport
     /// <summary>Rows are true classes, columns predicted classes, both in <see cref="ConfusionMatrixReport.Classes"/> order.</summary>
     public ConfusionMatrixReport Confusion { get; init; } = new();
 
+    /// <summary>Expected calibration error and the reliability diagram's bins (null where the scores were not available).</summary>
+    public CalibrationReport? Calibration { get; init; }
+
     public static ClassificationReport From(MulticlassClassificationMetrics m, IReadOnlyList<string> classes)
     {
         var cm = m.ConfusionMatrix;

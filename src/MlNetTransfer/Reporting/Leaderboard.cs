@@ -68,7 +68,11 @@ public sealed record Leaderboard
     public string? Note { get; init; }
 
     /// <summary>Entries best first (highest score, then least time).</summary>
-    public IReadOnlyList<LeaderboardEntry> Ranked() => Entries.OrderByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e.WallSeconds).ToList();
+    public IReadOnlyList<LeaderboardEntry> Ranked() => Entries.OrderByDescending(e => (RankedByMacroF1 ? e.MacroF1 : e.Score) ?? double.NegativeInfinity)
+        .ThenByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e.WallSeconds).ToList();
+
+    /// <summary>Whether rows rank by <see cref="LeaderboardEntry.MacroF1"/> (imbalanced classes) rather than <see cref="LeaderboardEntry.Score"/>.</summary>
+    public bool RankedByMacroF1 { get; init; }
 
     /// <summary>Whether <paramref name="entry"/> is the winner's row.</summary>
     public bool IsWinner(LeaderboardEntry entry) => entry.Candidate == Winner && (WinnerRung is null || entry.Rung == WinnerRung);

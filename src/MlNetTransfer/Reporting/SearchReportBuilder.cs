@@ -12,6 +12,13 @@ internal sealed class SearchReportBuilder
 
     public IReadOnlyList<LeaderboardEntry> Entries => _entries;
 
+    /// <summary>Rank by validation macro-F1 instead of accuracy (imbalanced classes, weighted).</summary>
+    public bool RankByMacroF1 { get; init; }
+
+    /// <summary><see cref="Better(LeaderboardEntry, LeaderboardEntry)"/> on this search's metric.</summary>
+    public bool Outranks(LeaderboardEntry a, LeaderboardEntry b) => !RankByMacroF1 ? Better(a, b)
+        : a.MacroF1 > b.MacroF1 || (a.MacroF1 == b.MacroF1 && Better(a, b));
+
     /// <summary>A row for <paramref name="candidate"/>.</summary>
     public LeaderboardEntry Add(AutoCandidate candidate, int rung, ClassificationReport? validation, double seconds, CandidateStatus status, string? note,
         IReadOnlyList<EpochReport>? curve = null) =>
@@ -61,11 +68,12 @@ internal sealed class SearchReportBuilder
         var leaderboard = new Leaderboard
         {
             Metric = "validation accuracy",
+            RankedByMacroF1 = RankByMacroF1,
             BudgetSeconds = budget.Limit.TotalSeconds,
             ElapsedSeconds = elapsed,
             Winner = winner.Candidate,
             WinnerRung = winner.Rung,
-            Entries = new Leaderboard { Entries = _entries }.Ranked(),
+            Entries = new Leaderboard { Entries = _entries, RankedByMacroF1 = RankByMacroF1 }.Ranked(),
             Note = note,
         };
         return winnerReport with

@@ -25,6 +25,9 @@ public sealed record TrainingReport
     public FeaturizationReport Featurization { get; init; } = new();
     public TimingsReport Timings { get; init; } = new();
 
+    /// <summary>The training split's class sizes and whether classes were weighted for them (<c>--class-weights</c>).</summary>
+    public Data.ClassBalanceReport? ClassBalance { get; init; }
+
     /// <summary>Fine-tuning settings and outcome; null for the feature-extractor strategy.</summary>
     public FineTuneReport? FineTune { get; init; }
 

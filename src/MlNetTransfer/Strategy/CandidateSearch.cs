@@ -49,6 +49,9 @@ internal sealed record SearchContext
     public IProgress<TrainingProgress>? Progress { get; init; }
     public CancellationToken Cancel { get; init; }
     public double TotalSeconds => Budget.Elapsed.TotalSeconds;
+
+    /// <summary>Rank candidates by validation macro-F1 rather than accuracy (classes imbalanced and weighted).</summary>
+    public bool RankByMacroF1 { get; init; }
 }
 
 /// <summary>
@@ -58,7 +61,7 @@ internal sealed record SearchContext
 /// </summary>
 internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer trainer)
 {
-    private readonly SearchReportBuilder _report = new();
+    private readonly SearchReportBuilder _report = new() { RankByMacroF1 = context.RankByMacroF1 };
     private readonly EpochTimeEstimator _epochs = NewEstimator(context);
     private TransferLearningResult? _best;
     private LeaderboardEntry? _bestEntry;
@@ -222,7 +225,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
 
     private void Consider(TransferLearningResult result, LeaderboardEntry entry)
     {
-        if (_bestEntry is not null && !SearchReportBuilder.Better(entry, _bestEntry)) return;
+        if (_bestEntry is not null && !_report.Outranks(entry, _bestEntry)) return;
         _best = result;
         _bestEntry = entry;
     }
