@@ -32,9 +32,9 @@ public static class ModelExport
     /// <summary>Key of the model metadata entry holding the class names as a JSON array, in Score's order.</summary>
     public const string ClassesKey = "classes";
 
-    /// <summary>Builds the ONNX model of a loaded classifier (see the class remarks). Throws <see cref="MlNetTransferException"/>
+    /// <summary>Builds the ONNX model of a loaded classifier (see the class remarks; internal like every protobuf type, the public calls write the file). Throws <see cref="MlNetTransferException"/>
     /// naming the step when the zip's chain holds something this cannot write as ONNX.</summary>
-    public static ModelProto ToOnnx(ImageClassifier classifier, out OnnxExportSummary summary)
+    internal static ModelProto ToOnnx(ImageClassifier classifier, out OnnxExportSummary summary)
     {
         ArgumentNullException.ThrowIfNull(classifier);
         var source = string.IsNullOrEmpty(classifier.ModelPath) ? "model" : classifier.ModelPath;
