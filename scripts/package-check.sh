@@ -47,12 +47,15 @@ for id in "${packages[@]}"; do
     || { cat "$work/pack-$id.log" >&2; fail "dotnet pack src/$id failed"; }
   [ -f "artifacts/$id.$version.nupkg" ] || fail "dotnet pack src/$id made no artifacts/$id.$version.nupkg"
 done
+# Listings go to files first: grep -q closing a pipe early would fail the pipeline under pipefail.
 engine_pkg="artifacts/MlNetTransfer.FineTuning.$version.nupkg"
+unzip -Z1 "$engine_pkg" > "$work/engine.files"
+unzip -Z1 "artifacts/MlNetTransfer.$version.nupkg" > "$work/core.files"
 for f in buildTransitive/MlNetTransfer.FineTuning.targets buildTransitive/WeakenMarkerLibstdcxxVersions.cs; do
-  unzip -l "$engine_pkg" | grep -q " $f\$" || fail "$engine_pkg lacks $f (the GLIBCXX fix its users need)"
+  grep -qx "$f" "$work/engine.files" || fail "$engine_pkg lacks $f (the GLIBCXX fix its users need)"
 done
-unzip -l "artifacts/MlNetTransfer.$version.nupkg" | grep -q " models/catalog.json\$" || fail "the MlNetTransfer package lacks models/catalog.json"
-if unzip -l "artifacts/MlNetTransfer.$version.nupkg" | grep -qiE "torch|scottplot"; then fail "the MlNetTransfer package holds TorchSharp or ScottPlot files"; fi
+grep -qx "models/catalog.json" "$work/core.files" || fail "the MlNetTransfer package lacks models/catalog.json"
+if grep -qiE "torch|scottplot" "$work/core.files"; then fail "the MlNetTransfer package holds TorchSharp or ScottPlot files"; fi
 for id in MlNetTransfer MlNetTransfer.FineTuning; do
   unzip -p "artifacts/$id.$version.nupkg" "$id.nuspec" > "$work/$id.nuspec"
   grep -q '<license type="expression">MIT</license>' "$work/$id.nuspec" || fail "$id.nuspec has no MIT licence expression"
@@ -68,7 +71,7 @@ dotnet tool install MlNetTransfer.Cli --version "$version" --tool-path "$work/to
   || { cat "$work/tool-install.log" >&2; fail "dotnet tool install MlNetTransfer.Cli failed"; }
 tool="$work/tool/mlnet-transfer"
 [ -x "$tool" ] || fail "the tool install made no mlnet-transfer command"
-patched=$(find "$work/tool/.store" -name libLibTorchSharp.so | head -1)
+patched=$(find "$work/tool/.store" -name libLibTorchSharp.so -print -quit)
 [ -n "$patched" ] || fail "the tool's files hold no libLibTorchSharp.so"
 
 cli() { # name, args...: runs the installed tool, its output kept in $work/<name>.log
@@ -154,7 +157,7 @@ catch (MlNetTransferException e) when (e.Message.Contains("dotnet add package Ml
 return 0;
 EOF
 run_app predict "$work/fe/model.zip" "$work/shapes"
-heavy=$(cd "$work/predict/bin/Release/net10.0" && find . \( -iname '*torch*' -o -iname '*scottplot*' \) | head -5)
+heavy=$(cd "$work/predict/bin/Release/net10.0" && find . \( -iname '*torch*' -o -iname '*scottplot*' \) -print)
 [ -z "$heavy" ] || fail "the predict-only app's build output holds $heavy (MlNetTransfer must not bring TorchSharp, libtorch or ScottPlot)"
 [ -f "$work/predict/bin/Release/net10.0/models/catalog.json" ] || fail "the predict-only app's output lacks models/catalog.json (buildTransitive/MlNetTransfer.targets)"
 predict_mb=$(output_mb predict)
