@@ -8,10 +8,14 @@ trap 'rm -f "$log"' EXIT
 set +e
 dotnet test MlNetTransfer.sln --no-restore -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The packages as a user gets them, from outside the repository (about 5 minutes; see the script).
+package_status=0
+if [ "$status" -eq 0 ]; then bash scripts/package-check.sh || package_status=$?; fi
 set -e
 # dotnet test's own summary ("     Passed: 271" lines) as the plain closing line CI tools read.
 count() { { grep -oE "^ +$1: +[0-9]+" "$log" || true; } | awk '{s+=$2} END {print s+0}'; }
 passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
+if [ "$package_status" -ne 0 ]; then echo "package check failed (scripts/package-check.sh)" >&2; exit "$package_status"; fi
 exit "$status"
