@@ -25,6 +25,7 @@ public sealed partial class TransferLearningTrainer
     /// feature-extractor path, and a fine-tuning run cancelled before its first epoch ends, throw <see cref="OperationCanceledException"/>.</summary>
     public TransferLearningResult Train(TransferLearningOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
+        if (options.EmbeddingsPath is not null) return TrainFromEmbeddings(options, progress, cancel);
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
@@ -64,6 +65,9 @@ public sealed partial class TransferLearningTrainer
         public ResolvedBackbone Resolved { get; set; } = null!;
         public double LoadSeconds { get; set; }
         public Stopwatch Total { get; init; } = Stopwatch.StartNew();
+
+        /// <summary>The embeddings read from shards (train --embeddings); null when the images are featurized.</summary>
+        public GatheredEmbeddings? Gathered { get; set; }
     }
 
     private TransferLearningResult TrainFeatureExtractor(RunContext run) => FitHead(run, Featurize(run), run.Options.Head);
@@ -92,13 +96,25 @@ public sealed partial class TransferLearningTrainer
 
         var featurizer = ImageFeaturizer.Fit(_ml, ImageFeaturizer.CreateEstimator(_ml, backbone, options.Featurizer), options.Featurizer.ImagePathColumn);
         var tap = middleLayerDepths is { Count: > 0 } depths ? BackbonePreparer.TapMiddleLayers(backbone, depths.ToList()) : null;
-        var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
         var sw = Stopwatch.StartNew();
         var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
-        var (embeddings, middle) = extractor.ExtractWithMiddle(all.Select(e => e.Path).ToList(),
-            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
+        float[][] embeddings;
+        float[][]? middle = null;
+        int cacheHits;
+        if (run.Gathered is { } gathered)
+        {
+            RequireBackbone(gathered, backbone);
+            embeddings = all.Select(e => gathered.Embeddings[e.Path]).ToArray();
+            cacheHits = all.Count;
+        }
+        else
+        {
+            var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
+            (embeddings, middle) = extractor.ExtractWithMiddle(all.Select(e => e.Path).ToList(),
+                progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
+            cacheHits = extractor.LastCacheHits;
+        }
         var featurizeSeconds = sw.Elapsed.TotalSeconds;
-        var cacheHits = extractor.LastCacheHits;
 
         int nTrain = dataset.Train.Count, nVal = dataset.Validation.Count;
         var train = ToDataView(dataset.Train, embeddings.AsSpan(0, nTrain).ToArray(), backbone.EmbeddingSize);
@@ -123,6 +139,7 @@ public sealed partial class TransferLearningTrainer
                 CacheHits = cacheHits,
                 ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
                 DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+                Shards = run.Gathered is { } g ? options.EmbeddingsPath : null,
             },
         };
     }

@@ -14,7 +14,11 @@ internal static class TrainCommand
         var data = new Option<string>("--data", "-d")
         {
             Description = "Image folder with one sub-folder per class (or train/ val/ [test/] folders of those), or a CSV/TSV manifest of path,label rows (paths relative to the manifest).",
-            Required = true,
+        };
+        var embeddings = new Option<string?>("--embeddings")
+        {
+            Description = "Instead of --data: a folder of Parquet shards written by 'mlnet-transfer featurize' (every shard of the run); trains the head on them without opening an image " +
+                          "(feature-extractor strategy; same split). --backbone defaults to the one the shards name, and must match their SHA-256: the model still predicts from images.",
         };
         var backbone = new Option<string>("--backbone", "-b")
         {
@@ -163,15 +167,21 @@ internal static class TrainCommand
         {
             data, backbone, strategy, trainer, budget, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, split, seed, minPerClass, embedding, iterations, l2, l1, headCv, normalize, mirrors, cacheDir, noCache, threads,
             freeze, trainFrom, headInit, headEpochs, epochs, lr, layerRate, headLr, smoothing, headDropout, batchSize, augment, noAugment, cropArea, noFlip, jitter, patience, patienceFrom, optimizer, schedule, blocks, device,
-            prefixEngine, decodedCache,
+            prefixEngine, decodedCache, embeddings,
         };
+        command.Validators.Add(r =>
+        {
+            if ((r.GetValue(data) is null) == (r.GetValue(embeddings) is null)) r.AddError("Give exactly one of --data (images) or --embeddings (featurized shards).");
+        });
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
             var fractions = ParseSplit(parse.GetValue(split)!);
             var options = new TransferLearningOptions
             {
-                DataPath = parse.GetValue(data)!,
-                Backbone = parse.GetValue(backbone)!,
+                DataPath = parse.GetValue(data) ?? "",
+                EmbeddingsPath = parse.GetValue(embeddings),
+                // With --embeddings and no --backbone: the backbone the shards name.
+                Backbone = parse.GetValue(embeddings) is not null && parse.GetResult(backbone) is null or { Implicit: true } ? "" : parse.GetValue(backbone)!,
                 Strategy = parse.GetValue(strategy)!,
                 EmbeddingTensor = parse.GetValue(embedding),
                 Seed = parse.GetValue(seed),
