@@ -160,7 +160,9 @@ public sealed partial class TransferLearningTrainer
             if (tuned is { } t) (headOptions, crossValidation) = t;
         }
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, headOptions.Trainer.ToString()));
-        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, headOptions).Fit(data.KeyedTrain);
+        // A context of its own, seeded with the run's seed: SDCA shuffles with the context's random stream, which featurizing
+        // on _ml may or may not have drawn from, so the head depends only on the embeddings and the seed (images or shards alike).
+        var head = HeadEstimator.Create(new MLContext(run.Options.Seed), ImageFeaturizer.EmbeddingColumn, headOptions).Fit(data.KeyedTrain);
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, headOptions.Trainer.ToString()));
         var trainSeconds = sw.Elapsed.TotalSeconds;
 
