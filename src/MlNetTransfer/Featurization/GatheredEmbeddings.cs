@@ -1,4 +1,6 @@
 using MlNetTransfer.Data;
+using Parquet;
+using Parquet.Schema;
 
 namespace MlNetTransfer.Featurization;
 
@@ -81,7 +83,7 @@ public sealed class GatheredEmbeddings
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var marker in markers)
         {
-            var rows = ShardFiles.Read<EmbeddingShardRow>(Path.Combine(dir, marker.ParquetFile));
+            var rows = ReadRows(Path.Combine(dir, marker.ParquetFile));
             if (rows.Count != marker.Rows)
                 throw new MlNetTransferException($"{marker.ParquetFile}: {rows.Count} rows, its marker records {marker.Rows}.");
             foreach (var row in rows)
@@ -115,6 +117,75 @@ public sealed class GatheredEmbeddings
         };
         var dataset = ImageDatasetLoader.Assemble(listing, examples, skipped, options);
         return new GatheredEmbeddings(dataset, embeddings, first, count);
+    }
+
+    /// <summary>Reads an embeddings shard column by column, the embedding column as one flat float buffer cut into rows
+    /// (Parquet.Net's object deserializer walks every float of every list on its own).</summary>
+    public static List<EmbeddingShardRow> ReadRows(string path)
+    {
+        try
+        {
+            using var fs = File.OpenRead(path);
+            var reader = ParquetReader.CreateAsync(fs).GetAwaiter().GetResult();
+            try
+            {
+                return ReadRows(path, reader);
+            }
+            finally
+            {
+                reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (Exception e) when (e is not MlNetTransferException and not OutOfMemoryException)
+        {
+            throw new MlNetTransferException($"{path}: not a readable embeddings shard ({e.Message}).", e);
+        }
+    }
+
+    private static List<EmbeddingShardRow> ReadRows(string path, ParquetReader reader)
+    {
+        var fields = reader.Schema.Fields;
+        DataField Column(string name) => fields.FirstOrDefault(f => f.Name == name) as DataField
+            ?? throw new MlNetTransferException($"{path}: no '{name}' column; it is not an embeddings shard.");
+        var embedding = (fields.FirstOrDefault(f => f.Name == "embedding") as ListField)?.Item as DataField
+            ?? throw new MlNetTransferException($"{path}: no 'embedding' list column; it is not an embeddings shard.");
+        var rows = new List<EmbeddingShardRow>();
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var group = reader.OpenRowGroupReader(g);
+            var n = checked((int)group.RowCount);
+            string[] Strings(string name)
+            {
+                var values = new string[n];
+                group.ReadAsync(Column(name), values.AsMemory()).GetAwaiter().GetResult();
+                return values;
+            }
+            int[] Ints(string name)
+            {
+                var values = new int[n];
+                group.ReadAsync<int>(Column(name), values.AsMemory()).GetAwaiter().GetResult();
+                return values;
+            }
+            var (paths, labels, splits, contents, backbones) = (Strings("path"), Strings("label"), Strings("split"), Strings("content_sha256"), Strings("backbone_sha256"));
+            var (widths, heights) = (Ints("width"), Ints("height"));
+
+            var total = checked((int)(group.GetMetadata(embedding)?.MetaData?.NumValues ?? 0));
+            var (flat, definitions, repetitions) = (new float[total], new int[total], new int[total]);
+            group.ReadRawAsync<float>(embedding, flat, definitions, repetitions).GetAwaiter().GetResult();
+            // Below the full definition level is an empty list or a missing value: no embedding has either.
+            for (var level = 0; level < embedding.MaxDefinitionLevel; level++)
+                if (Array.IndexOf(definitions, level) >= 0) throw new MlNetTransferException($"{path}: an embedding is empty or holds a missing value.");
+            if (n > 0 && total % n != 0)
+                throw new MlNetTransferException($"{path}: {total} embedding values do not divide into {n} rows of one size.");
+            var dim = n == 0 ? 0 : total / n;
+            for (var i = 0; i < n; i++)
+                rows.Add(new EmbeddingShardRow
+                {
+                    Path = paths[i], Label = labels[i], Split = splits[i] ?? "", ContentSha256 = contents[i], BackboneSha256 = backbones[i],
+                    Width = widths[i], Height = heights[i], Embedding = flat.AsSpan(i * dim, dim).ToArray(),
+                });
+        }
+        return rows;
     }
 
     private static bool SameListing(ShardedDatasetInfo? a, ShardedDatasetInfo b) =>

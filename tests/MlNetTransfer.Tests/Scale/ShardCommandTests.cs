@@ -24,7 +24,7 @@ public sealed class ShardCommandTests(ShardFixture fixture) : IClassFixture<Shar
             Assert.True(run.ExitCode == 0, run.All);
             Assert.Contains($"Shard {task - 1}/2:", run.StdOut);
         }
-        Assert.Equal(60, Directory.GetFiles(shards, "*.parquet").Sum(f => ShardFiles.Read<EmbeddingShardRow>(f).Count));
+        Assert.Equal(60, Directory.GetFiles(shards, "*.parquet").Sum(f => GatheredEmbeddings.ReadRows(f).Count));
 
         var again = CliRunner.Run(dir.Path, "featurize", "--data", fixture.DataDir, "--backbone", BackboneResolver.SyntheticName, "--out", shards, "--shard", "0/2");
         Assert.True(again.ExitCode == 0, again.All);

@@ -40,7 +40,7 @@ public sealed class ShardedFeaturizationTests(ShardFixture fixture) : IClassFixt
     }
 
     private static List<EmbeddingShardRow> Rows(string dir) =>
-        Directory.GetFiles(dir, "embeddings-*.parquet").Order(StringComparer.Ordinal).SelectMany(f => ShardFiles.Read<EmbeddingShardRow>(f)).ToList();
+        Directory.GetFiles(dir, "embeddings-*.parquet").Order(StringComparer.Ordinal).SelectMany(f => GatheredEmbeddings.ReadRows(f)).ToList();
 
     private static byte[] Bits(float[] values) => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 
@@ -70,7 +70,7 @@ public sealed class ShardedFeaturizationTests(ShardFixture fixture) : IClassFixt
 
         // Each shard holds the rows its hash assigns, and the bad file is listed once, by the shard that owns it.
         foreach (var r in results)
-            Assert.All(ShardFiles.Read<EmbeddingShardRow>(r.ParquetPath), row => Assert.Equal(r.Marker.Shard, ShardSpec.ShardOf(row.Path, 3)));
+            Assert.All(GatheredEmbeddings.ReadRows(r.ParquetPath), row => Assert.Equal(r.Marker.Shard, ShardSpec.ShardOf(row.Path, 3)));
         var skipped = results.SelectMany(r => r.Marker.Skipped).ToList();
         var bad = Assert.Single(skipped);
         Assert.Equal("red_circle/notes.jpg", bad.Path);
@@ -78,6 +78,25 @@ public sealed class ShardedFeaturizationTests(ShardFixture fixture) : IClassFixt
         Assert.Equal(fixture.Reference.Marker.Skipped.Single(), bad);
         Assert.Equal(61, results.Sum(r => r.Marker.FilesInShard));
         Assert.All(results, r => Assert.Equal(61, r.Marker.ListedFiles));
+    }
+
+    [Fact]
+    public void TheColumnReaderReadsWhatTheSerializerWrote()
+    {
+        var general = ShardFiles.Read<EmbeddingShardRow>(fixture.Reference.ParquetPath);
+        var columns = GatheredEmbeddings.ReadRows(fixture.Reference.ParquetPath);
+        Assert.Equal(60, columns.Count);
+        Assert.Equal(general.Count, columns.Count);
+        for (var i = 0; i < general.Count; i++)
+        {
+            Assert.Equal((general[i].Path, general[i].Label, general[i].Split, general[i].ContentSha256, general[i].BackboneSha256, general[i].Width, general[i].Height),
+                (columns[i].Path, columns[i].Label, columns[i].Split, columns[i].ContentSha256, columns[i].BackboneSha256, columns[i].Width, columns[i].Height));
+            Assert.Equal(Bits(general[i].Embedding), Bits(columns[i].Embedding));
+        }
+        Assert.All(columns, r => Assert.True(r.Width > 0 && r.Height > 0));
+        var notParquet = Path.Combine(fixture.Root, "not.parquet");
+        File.WriteAllText(notParquet, "hello");
+        Assert.Contains("not a readable embeddings shard", Assert.Throws<MlNetTransferException>(() => GatheredEmbeddings.ReadRows(notParquet)).Message);
     }
 
     [Fact]
@@ -102,8 +121,8 @@ public sealed class ShardedFeaturizationTests(ShardFixture fixture) : IClassFixt
         Assert.False(again1.AlreadyComplete);
         Assert.Contains("damaged", again1.Redone);
         Assert.False(File.Exists(leftover));
-        var redone = ShardFiles.Read<EmbeddingShardRow>(again1.ParquetPath);
-        var before = ShardFiles.Read<EmbeddingShardRow>(first[0].ParquetPath);
+        var redone = GatheredEmbeddings.ReadRows(again1.ParquetPath);
+        var before = GatheredEmbeddings.ReadRows(first[0].ParquetPath);
         Assert.Equal(first[1].Marker.Rows, redone.Count);
         Assert.Equal(60, redone.Count + before.Count);
         Assert.Empty(redone.Select(r => r.Path).Intersect(before.Select(r => r.Path)));
