@@ -154,9 +154,9 @@ public sealed class GatheredEmbeddings
         {
             using var group = reader.OpenRowGroupReader(g);
             var n = checked((int)group.RowCount);
-            string[] Strings(string name)
+            string?[] Strings(string name)
             {
-                var values = new string[n];
+                var values = new string?[n];
                 group.ReadAsync(Column(name), values.AsMemory()).GetAwaiter().GetResult();
                 return values;
             }
@@ -181,7 +181,7 @@ public sealed class GatheredEmbeddings
             for (var i = 0; i < n; i++)
                 rows.Add(new EmbeddingShardRow
                 {
-                    Path = paths[i], Label = labels[i], Split = splits[i] ?? "", ContentSha256 = contents[i], BackboneSha256 = backbones[i],
+                    Path = paths[i] ?? "", Label = labels[i] ?? "", Split = splits[i] ?? "", ContentSha256 = contents[i] ?? "", BackboneSha256 = backbones[i] ?? "",
                     Width = widths[i], Height = heights[i], Embedding = flat.AsSpan(i * dim, dim).ToArray(),
                 });
         }
