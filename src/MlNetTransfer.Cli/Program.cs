@@ -6,6 +6,7 @@ var root = new RootCommand(
     "network (transfer learning on ML.NET). Saves one ML.NET model zip that apps load with MLContext.Model.Load.")
 {
     TrainCommand.Create(),
+    FeaturizeCommand.Create(),
     ExperimentCommand.Create(),
     PredictCommand.Create(),
     ExportCommand.Create(),

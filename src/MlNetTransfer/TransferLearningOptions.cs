@@ -13,6 +13,12 @@ public sealed class TransferLearningOptions
     /// <summary>A folder with one sub-folder per class (or train/ and val/ [test/] folders of those), or a CSV/TSV manifest. Required.</summary>
     public string DataPath { get; set; } = "";
 
+    /// <summary>A folder of embeddings shards written by <see cref="Featurization.ShardedFeaturizer"/> (<c>mlnet-transfer featurize</c>)
+    /// to train from instead of images: no image is opened, <see cref="DataPath"/> is not used, the split rules are the same.
+    /// <see cref="Backbone"/> must name the backbone the shards were featurized with (its SHA-256 is checked), since the saved
+    /// model still predicts from images; an empty <see cref="Backbone"/> means the one the shards name. Feature-extractor strategy only. Default null (train from <see cref="DataPath"/>).</summary>
+    public string? EmbeddingsPath { get; set; }
+
     /// <summary>A catalog name (see <c>mlnet-transfer backbones list</c>), a path to an ONNX file or a TF.js <c>model.json</c>,
     /// or <c>auto</c>: compare the candidates of <see cref="BackboneChoice"/> and train with the most accurate. Default <c>mobilenet_v2</c> (ImageNet MobileNetV2, int8, from the ONNX Model Zoo).</summary>
     public string Backbone { get; set; } = "mobilenet_v2";

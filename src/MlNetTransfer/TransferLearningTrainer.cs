@@ -34,6 +34,7 @@ public sealed partial class TransferLearningTrainer
     /// feature-extractor path, and a fine-tuning run cancelled before its first epoch ends, throw <see cref="OperationCanceledException"/>.</summary>
     public TransferLearningResult Train(TransferLearningOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
+        if (options.EmbeddingsPath is not null) return TrainFromEmbeddings(options, progress, cancel);
         if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
@@ -77,6 +78,9 @@ public sealed partial class TransferLearningTrainer
         public double LoadSeconds { get; set; }
         public ClassBalanceReport Balance { get; set; } = new();
         public Stopwatch Total { get; init; } = Stopwatch.StartNew();
+
+        /// <summary>The embeddings read from shards (train --embeddings); null when the images are featurized.</summary>
+        public GatheredEmbeddings? Gathered { get; set; }
     }
 
     private TransferLearningResult TrainFeatureExtractor(RunContext run) => FitHead(run, Featurize(run), run.Options.Head);
@@ -106,13 +110,25 @@ public sealed partial class TransferLearningTrainer
         var featurizer = new ImageFeaturizingEstimator(_ml, backbone, new() { InputColumnName = options.Featurizer.ImagePathColumn, Resizing = options.Featurizer.Resizing })
             .Fit(ImageFeaturizer.EmptyInput(_ml, options.Featurizer.ImagePathColumn));
         var tap = middleLayerDepths is { Count: > 0 } depths ? BackbonePreparer.TapMiddleLayers(backbone, depths.ToList()) : null;
-        var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
         var sw = Stopwatch.StartNew();
         var all = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).ToList();
-        var (embeddings, middle) = extractor.ExtractWithMiddle(all.Select(e => e.Path).ToList(),
-            progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
+        float[][] embeddings;
+        float[][]? middle = null;
+        int cacheHits;
+        if (run.Gathered is { } gathered)
+        {
+            RequireBackbone(gathered, backbone);
+            embeddings = all.Select(e => gathered.Embeddings[e.Path]).ToArray();
+            cacheHits = all.Count;
+        }
+        else
+        {
+            var extractor = new EmbeddingExtractor(_ml, ImageFeaturizer.FitForBulk(_ml, backbone, options.Featurizer, tap), backbone.Sha256, options.Featurizer, tap);
+            (embeddings, middle) = extractor.ExtractWithMiddle(all.Select(e => e.Path).ToList(),
+                progress is null ? null : new InlineProgress<int>(n => progress.Report(new TrainingProgress(TrainingProgress.Featurizing, n, all.Count))), cancel);
+            cacheHits = extractor.LastCacheHits;
+        }
         var featurizeSeconds = sw.Elapsed.TotalSeconds;
-        var cacheHits = extractor.LastCacheHits;
 
         int nTrain = dataset.Train.Count, nVal = dataset.Validation.Count;
         var train = ToDataView(dataset.Train, embeddings.AsSpan(0, nTrain).ToArray(), backbone.EmbeddingSize);
@@ -137,6 +153,7 @@ public sealed partial class TransferLearningTrainer
                 CacheHits = cacheHits,
                 ImagesPerSecond = all.Count == cacheHits ? 0 : (all.Count - cacheHits) / Math.Max(featurizeSeconds, 1e-9),
                 DegreeOfParallelism = options.Featurizer.DegreeOfParallelism,
+                Shards = run.Gathered is { } g ? options.EmbeddingsPath : null,
             },
         };
     }
@@ -165,7 +182,9 @@ public sealed partial class TransferLearningTrainer
             headOptions.ExampleWeightColumnName = ClassWeightColumn;
         }
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 0, 1, headOptions.Trainer.ToString()));
-        var head = HeadEstimator.Create(_ml, ImageFeaturizer.EmbeddingColumn, headOptions).Fit(keyedTrain);
+        // A context of its own, seeded with the run's seed: SDCA shuffles with the context's random stream, which featurizing
+        // on _ml may or may not have drawn from, so the head depends only on the embeddings and the seed (images or shards alike).
+        var head = HeadEstimator.Create(new MLContext(run.Options.Seed), ImageFeaturizer.EmbeddingColumn, headOptions).Fit(keyedTrain);
         progress?.Report(new TrainingProgress(TrainingProgress.Training, 1, 1, headOptions.Trainer.ToString()));
         var trainSeconds = sw.Elapsed.TotalSeconds;
 

@@ -19,7 +19,12 @@ internal static class PredictCommand
         var mirrors = new Option<string[]>("--mirror") { Description = "Folder holding backbone files (offline mirror) for --backbone; repeatable." };
         var saveModel = new Option<string?>("--save-model") { Description = "With --backbone: also save the pretrained classifier as a model zip." };
         var input = new Option<string>("--input", "-i") { Description = "An image file, or a folder (searched recursively) of images.", Required = true };
-        var output = new Option<string?>("--out", "-o") { Description = "Also write the predictions as CSV (path,label,confidence, then one probability column per class)." };
+        var output = new Option<string?>("--out", "-o")
+        {
+            Description = "Also write the predictions as CSV (path,label,confidence, then one probability column per class). " +
+                          "With --shard (or an existing folder): the folder for Parquet shards predictions-iiiii-of-nnnnn.parquet, see --shard.",
+        };
+        var shards = new ShardOptions();
         var top = new Option<int>("--top") { Description = "How many classes to show per image.", DefaultValueFactory = _ => 1 };
         var command = new Command("predict",
             "Label images with a trained model zip (--model), or with a pretrained network's own classifier (--backbone). " +
@@ -27,6 +32,7 @@ internal static class PredictCommand
         {
             model, backbone, mirrors, saveModel, input, output, top,
         };
+        shards.AddTo(command);
         command.Validators.Add(r =>
         {
             if ((r.GetValue(model) is null) == (r.GetValue(backbone) is null)) r.AddError("Give exactly one of --model or --backbone.");
@@ -47,6 +53,8 @@ internal static class PredictCommand
                     AnsiConsole.MarkupLine($"Model: [green]{Markup.Escape(Path.GetFullPath(save))}[/]");
                 }
             }
+            if (shards.Given(parse) || Directory.Exists(parse.GetValue(output)))
+                return PredictShard(classifier, parse.GetValue(input)!, parse.GetValue(output), shards.Resolve(parse), cancel);
             return Predict(classifier, parse.GetValue(input)!, parse.GetValue(output), Math.Max(1, parse.GetValue(top)), cancel);
         }));
         return command;
@@ -80,6 +88,16 @@ internal static class PredictCommand
             AtomicFile.WriteAllText(csvPath, ToCsv(predictions, classifier.Classes));
             AnsiConsole.MarkupLine($"Predictions: [green]{Markup.Escape(Path.GetFullPath(csvPath))}[/]");
         }
+        return 0;
+    }
+
+    /// <summary>Batch prediction of one shard into Parquet (see <see cref="Serving.ShardedPredictor"/>).</summary>
+    private static int PredictShard(ImageClassifier classifier, string inputPath, string? outDir, Data.ShardSpec shard, CancellationToken cancel)
+    {
+        if (outDir is null) throw new MlNetTransferException("--shard writes Parquet shards: give --out DIR (the same folder for every shard).");
+        var result = Serving.ShardedPredictor.Run(classifier,
+            new Serving.ShardedPredictorOptions { InputPath = inputPath, OutputDirectory = outDir, Shard = shard }, cancel: cancel);
+        ShardOptions.Print(result, "predictions");
         return 0;
     }
 

@@ -12,6 +12,12 @@ internal static class TrainCommand
     public static Command Create()
     {
         var shared = new TrainingCliOptions("--trainer sdca or lbfgs, --l2 or else --head-cv, --iterations, --normalize meanvar or none");
+        shared.Data.Required = false; // train also takes --embeddings instead (checked below)
+        var embeddings = new Option<string?>("--embeddings")
+        {
+            Description = "Instead of --data: a folder of Parquet shards written by 'mlnet-transfer featurize' (every shard of the run); trains the head on them without opening an image " +
+                          "(feature-extractor strategy; same split). --backbone defaults to the one the shards name, and must match their SHA-256: the model still predicts from images.",
+        };
         var strategy = new Option<string>("--strategy", "-s")
         {
             Description = "How much of the pretrained network to reuse. feature-extractor: freeze it, learn a new head on its embeddings. " +
@@ -139,13 +145,21 @@ internal static class TrainCommand
         foreach (var option in shared.All.Concat<Option>([
             strategy, trainer, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, classWeights, cacheDir,
             freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
-            prefixEngine, decodedCache,
+            prefixEngine, decodedCache, embeddings,
         ]))
             command.Options.Add(option);
         var backboneChoice = BackboneChoiceOptions.AddTo(command);
+        command.Validators.Add(r =>
+        {
+            if ((r.GetValue(shared.Data) is null) == (r.GetValue(embeddings) is null)) r.AddError("Give exactly one of --data (images) or --embeddings (featurized shards).");
+        });
         command.SetAction(Cli.Guard((parse, cancel) =>
         {
             var options = shared.Read(parse);
+            options.DataPath = parse.GetValue(shared.Data) ?? "";
+            options.EmbeddingsPath = parse.GetValue(embeddings);
+            // With --embeddings and no --backbone: the backbone the shards name.
+            if (options.EmbeddingsPath is not null && parse.GetResult(shared.Backbone) is null or { Implicit: true }) options.Backbone = "";
             options.Strategy = parse.GetValue(strategy)!;
             options.EmbeddingTensor = parse.GetValue(embedding);
             options.Auto.HalvingRate = parse.GetValue(halvingRate);

@@ -29,7 +29,37 @@ public static class ImageDatasetLoader
 
     private static readonly EnumerationOptions TopLevel = new() { AttributesToSkip = 0, IgnoreInaccessible = false };
 
-    private sealed record Candidate(string Path, string Label, string Split);
+    /// <summary>A file found while listing a dataset, before it is opened: its class and, in a pre-split folder, its split
+    /// folder ("train", "val" or "test"; "" otherwise).</summary>
+    internal sealed record Candidate(string Path, string Label, string Split);
+
+    /// <summary>What listing a dataset finds before any image is opened: enough to validate any subset of its files (one
+    /// shard's) and to assemble the dataset from the validated ones (<see cref="Assemble"/>).</summary>
+    internal sealed record DatasetListing
+    {
+        /// <summary>Absolute path of the folder or manifest.</summary>
+        public required string Source { get; init; }
+
+        public required bool IsManifest { get; init; }
+
+        /// <summary>The class folders (train/'s when pre-split) or the manifest's labels, sorted ordinal.</summary>
+        public required IReadOnlyList<string> Classes { get; init; }
+
+        /// <summary>The split folders of a pre-split dataset (absolute); null otherwise or when absent.</summary>
+        public string? TrainRoot { get; init; }
+        public string? ValRoot { get; init; }
+        public string? TestRoot { get; init; }
+
+        public required IReadOnlyList<Candidate> Candidates { get; init; }
+
+        /// <summary>Files and folders skipped while listing (stray files, hidden folders).</summary>
+        public required IReadOnlyList<SkippedFile> Skipped { get; init; }
+
+        public bool IsPreSplit => TrainRoot is not null;
+
+        /// <summary>The folder image paths are relative to: the dataset folder, or the manifest's folder.</summary>
+        public string Root => IsManifest ? Path.GetDirectoryName(Source)! : Source;
+    }
 
     /// <summary>Loads, validates and splits the dataset at <paramref name="path"/> (a folder or a manifest file).</summary>
     /// <param name="path">A folder of class sub-folders, a pre-split folder, or a .csv/.tsv/.txt manifest.</param>
@@ -39,19 +69,69 @@ public static class ImageDatasetLoader
     {
         options ??= new DatasetOptions();
         options.Validate();
+        var listing = List(path);
+        var skipped = listing.Skipped.ToList();
+        var examples = Validate(listing.Candidates, skipped, options, progress);
+        return Assemble(listing, examples, skipped, options);
+    }
+
+    /// <summary>Finds every file of the dataset and checks its layout, without opening any image. Throws for the
+    /// problems that stop a run before validation (missing path, no or empty class folders, one class, bad manifest).</summary>
+    internal static DatasetListing List(string path)
+    {
         if (string.IsNullOrWhiteSpace(path)) throw new MlNetTransferException("No dataset path was given.");
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        if (Directory.Exists(full)) return LoadFolder(full, options, progress);
-        if (File.Exists(full)) return LoadManifest(full, options, progress);
+        if (Directory.Exists(full)) return ListFolderDataset(full);
+        if (File.Exists(full)) return ListManifest(full);
         throw new MlNetTransferException($"Dataset path '{full}' does not exist.");
     }
 
-    private static ImageDataset LoadFolder(string root, DatasetOptions options, IProgress<int>? progress)
+    /// <summary>The validated images and skipped files of a listing → the dataset: the per-class minimum, then the split
+    /// (stratified with the options' seed, or the pre-split folders as given). The one place the split rules are applied,
+    /// whether the images were just validated or come back from featurized shards.</summary>
+    internal static ImageDataset Assemble(DatasetListing listing, IReadOnlyList<(ImageExample Example, string Split)> examples,
+        List<SkippedFile> skipped, DatasetOptions options)
+    {
+        if (!listing.IsPreSplit)
+        {
+            var byClass = examples.GroupBy(e => e.Example.Label, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+            RequireMinimum(byClass, listing.Classes, skipped, options, where: listing.Source, splitName: null);
+            var split = StratifiedSplitter.Split(examples.Select(e => e.Example), options);
+            return new ImageDataset(split.Train, split.Validation, split.Test, skipped, listing.Source, isPreSplit: false, Describe(options));
+        }
+
+        var (trainRoot, valRoot, testRoot) = (listing.TrainRoot!, listing.ValRoot, listing.TestRoot);
+        var trainByClass = examples.Where(e => e.Split == "train").GroupBy(e => e.Example.Label, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        RequireMinimum(trainByClass, listing.Classes, skipped.Where(s => s.Path.StartsWith(trainRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal)).ToList(),
+            options, where: trainRoot, splitName: "train/");
+
+        var train = examples.Where(e => e.Split == "train").Select(e => e.Example).ToList();
+        var validation = examples.Where(e => e.Split == "val").Select(e => e.Example).ToList();
+        var test = examples.Where(e => e.Split == "test").Select(e => e.Example).ToList();
+        var given = string.Join(", ", new[] { trainRoot, valRoot, testRoot }.OfType<string>().Select(d => Path.GetFileName(d) + "/"));
+        var description = $"pre-split folders {given} used as given";
+        if (valRoot is null)
+        {
+            var share = options.ValidationFraction / (options.TrainFraction + options.ValidationFraction);
+            var carved = StratifiedSplitter.Split(train, share, 0, options.Seed);
+            (train, validation) = (carved.Train.ToList(), carved.Validation.ToList());
+            description += $"; no val/ folder, so validation is {Percent(share)}% of train/ per class (stratified, seed {options.Seed})";
+        }
+        // Shards come back in any order: the folders' lists are sorted as listing (and the splitter) orders them.
+        (train, validation, test) = (Sorted(train), Sorted(validation), Sorted(test));
+        return new ImageDataset(train, validation, test, skipped, listing.Source, isPreSplit: true, description);
+    }
+
+    private static List<ImageExample> Sorted(List<ImageExample> list) =>
+        list.OrderBy(e => e.Label, StringComparer.Ordinal).ThenBy(e => e.Path, StringComparer.Ordinal).ToList();
+
+    private static DatasetListing ListFolderDataset(string root)
     {
         var skipped = new List<SkippedFile>();
         var dirs = ListFolder(root, skipped, "the dataset root");
         var splitDirs = dirs.Where(d => SplitName(d) is not null).ToList();
-        if (splitDirs.Count > 0) return LoadPreSplit(root, dirs, splitDirs, skipped, options, progress);
+        if (splitDirs.Count > 0) return ListPreSplit(root, dirs, splitDirs, skipped);
 
         if (dirs.Count == 0)
         {
@@ -61,16 +141,12 @@ public static class ImageDatasetLoader
                 : $"Dataset folder '{root}' has no class sub-folders (it holds {fileCount} file(s) directly); put each class's images in its own sub-folder ('{root}/<class>/image.jpg') or pass a CSV manifest of path,label rows.");
         }
         var candidates = ClassFiles(root, dirs, "", skipped);
-        RequireTwoClasses(dirs.Select(Path.GetFileName).ToList()!, $"folder '{root}'");
-
-        var (examples, byClass) = ValidateAll(candidates, skipped, options, progress);
-        RequireMinimum(byClass, [.. dirs.Select(d => Path.GetFileName(d)!)], skipped, options, where: root, splitName: null);
-        var split = StratifiedSplitter.Split(examples.Select(e => e.Example), options);
-        return new ImageDataset(split.Train, split.Validation, split.Test, skipped, root, isPreSplit: false, Describe(options));
+        var classes = dirs.Select(d => Path.GetFileName(d)!).ToList();
+        RequireTwoClasses(classes, $"folder '{root}'");
+        return new DatasetListing { Source = root, IsManifest = false, Classes = classes, Candidates = candidates, Skipped = skipped };
     }
 
-    private static ImageDataset LoadPreSplit(string root, List<string> dirs, List<string> splitDirs, List<SkippedFile> skipped,
-        DatasetOptions options, IProgress<int>? progress)
+    private static DatasetListing ListPreSplit(string root, List<string> dirs, List<string> splitDirs, List<SkippedFile> skipped)
     {
         var others = dirs.Except(splitDirs).Select(d => Path.GetFileName(d) + "/").ToList();
         if (others.Count > 0)
@@ -105,30 +181,14 @@ public static class ImageDatasetLoader
                     $"every class in {Path.GetFileName(splitRoot)}/ must also be in train/ (train/ has {string.Join(", ", known.Order(StringComparer.Ordinal).Select(c => $"'{c}'"))}).");
             candidates.AddRange(ClassFiles(splitRoot, classDirs, split, skipped));
         }
-
-        var (examples, _) = ValidateAll(candidates, skipped, options, progress);
-        var trainByClass = examples.Where(e => e.Split == "train").GroupBy(e => e.Example.Label, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        RequireMinimum(trainByClass, known, skipped.Where(s => s.Path.StartsWith(trainRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal)).ToList(),
-            options, where: trainRoot, splitName: "train/");
-
-        var train = examples.Where(e => e.Split == "train").Select(e => e.Example).ToList();
-        var validation = examples.Where(e => e.Split == "val").Select(e => e.Example).ToList();
-        var test = examples.Where(e => e.Split == "test").Select(e => e.Example).ToList();
-        var given = string.Join(", ", new[] { trainRoot, valRoot, testRoot }.OfType<string>().Select(d => Path.GetFileName(d) + "/"));
-        string description;
-        if (valRoot is null)
+        return new DatasetListing
         {
-            var share = options.ValidationFraction / (options.TrainFraction + options.ValidationFraction);
-            var carved = StratifiedSplitter.Split(train, share, 0, options.Seed);
-            (train, validation) = (carved.Train.ToList(), carved.Validation.ToList());
-            description = $"pre-split folders {given} used as given; no val/ folder, so validation is {Percent(share)}% of train/ per class (stratified, seed {options.Seed})";
-        }
-        else description = $"pre-split folders {given} used as given";
-        return new ImageDataset(train, validation, test, skipped, root, isPreSplit: true, description);
+            Source = root, IsManifest = false, Classes = known.Order(StringComparer.Ordinal).ToList(),
+            TrainRoot = trainRoot, ValRoot = valRoot, TestRoot = testRoot, Candidates = candidates, Skipped = skipped,
+        };
     }
 
-    private static ImageDataset LoadManifest(string manifest, DatasetOptions options, IProgress<int>? progress)
+    private static DatasetListing ListManifest(string manifest)
     {
         var extension = Path.GetExtension(manifest).ToLowerInvariant();
         if (extension is not (".csv" or ".tsv" or ".txt"))
@@ -141,11 +201,11 @@ public static class ImageDatasetLoader
         var rows = ImageManifest.Read(manifest);
         var labels = rows.Select(r => r.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         RequireTwoClasses(labels, $"manifest '{manifest}'");
-        var skipped = new List<SkippedFile>();
-        var (examples, byClass) = ValidateAll(rows.Select(r => new Candidate(r.Path, r.Label, "")).ToList(), skipped, options, progress);
-        RequireMinimum(byClass, labels, skipped, options, where: manifest, splitName: null);
-        var split = StratifiedSplitter.Split(examples.Select(e => e.Example), options);
-        return new ImageDataset(split.Train, split.Validation, split.Test, skipped, manifest, isPreSplit: false, Describe(options));
+        return new DatasetListing
+        {
+            Source = manifest, IsManifest = true, Classes = labels,
+            Candidates = rows.Select(r => new Candidate(r.Path, r.Label, "")).ToList(), Skipped = [],
+        };
     }
 
     /// <summary>Sub-folders of <paramref name="folder"/> that can be classes; its own files and ignored folders go to <paramref name="skipped"/>.</summary>
@@ -192,8 +252,10 @@ public static class ImageDatasetLoader
         return candidates;
     }
 
-    private static (List<(ImageExample Example, string Split)> Examples, Dictionary<string, int> ByClass) ValidateAll(
-        List<Candidate> candidates, List<SkippedFile> skipped, DatasetOptions options, IProgress<int>? progress)
+    /// <summary>Opens every candidate's header: a usable image becomes an example (with its split folder), any other file is
+    /// added to <paramref name="skipped"/> with the reason.</summary>
+    internal static List<(ImageExample Example, string Split)> Validate(
+        IReadOnlyList<Candidate> candidates, List<SkippedFile> skipped, DatasetOptions options, IProgress<int>? progress)
     {
         var results = new ImageValidationResult[candidates.Count];
         var done = 0;
@@ -215,18 +277,13 @@ public static class ImageDatasetLoader
         if (candidates.Count == 0) progress?.Report(100);
 
         var examples = new List<(ImageExample, string)>();
-        var byClass = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < candidates.Count; i++)
         {
             var (c, r) = (candidates[i], results[i]);
-            if (r.IsValid)
-            {
-                examples.Add((new ImageExample(c.Path, c.Label) { Width = r.Width, Height = r.Height }, c.Split));
-                byClass[c.Label] = byClass.GetValueOrDefault(c.Label) + 1;
-            }
+            if (r.IsValid) examples.Add((new ImageExample(c.Path, c.Label) { Width = r.Width, Height = r.Height }, c.Split));
             else skipped.Add(new SkippedFile(c.Path, r.Reason!) { Label = c.Label });
         }
-        return (examples, byClass);
+        return examples;
     }
 
     private static void RequireTwoClasses(IReadOnlyList<string> classes, string where)

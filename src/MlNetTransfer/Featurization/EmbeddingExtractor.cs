@@ -37,6 +37,9 @@ public sealed class EmbeddingExtractor
     /// <summary>How many of the last <see cref="Extract"/> call's images came from the cache.</summary>
     public int LastCacheHits { get; private set; }
 
+    /// <summary>The SHA-256 of each file's bytes read by the last <see cref="Extract"/> call, in path order (the cache's keys).</summary>
+    public IReadOnlyList<string> LastContentHashes { get; private set; } = [];
+
     /// <summary>Returns one embedding per path, in order. Progress reports the number of images done so far.</summary>
     public float[][] Extract(IReadOnlyList<string> paths, IProgress<int>? progress = null, CancellationToken cancel = default)
         => ExtractWithMiddle(paths, progress, cancel).Embeddings;
@@ -49,6 +52,7 @@ public sealed class EmbeddingExtractor
         var middle = _middle is null ? null : new float[paths.Count][];
         var hashes = new string[paths.Count];
         Parallel.For(0, paths.Count, new ParallelOptions { CancellationToken = cancel }, i => hashes[i] = EmbeddingCache.ContentHash(paths[i]));
+        LastContentHashes = hashes;
 
         var todo = new List<int>();
         for (int i = 0; i < paths.Count; i++)

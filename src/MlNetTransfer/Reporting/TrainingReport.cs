@@ -158,6 +158,9 @@ public sealed record FeaturizationReport
     public int CacheHits { get; init; }
     public double ImagesPerSecond { get; init; }
     public int DegreeOfParallelism { get; init; }
+
+    /// <summary>The folder of featurized shards the embeddings were read from (train --embeddings); null when images were featurized.</summary>
+    public string? Shards { get; init; }
 }
 
 public sealed record TimingsReport

@@ -11,7 +11,10 @@ public static class CliRunner
         public string All => StdOut + StdErr;
     }
 
-    public static Result Run(string workingDirectory, params string[] args)
+    public static Result Run(string workingDirectory, params string[] args) => Run(workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="Run(string, string[])"/>, with extra environment variables (a scheduler's, say).</summary>
+    public static Result Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var dll = System.IO.Path.Combine(AppContext.BaseDirectory, "mlnet-transfer.dll");
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -19,6 +22,7 @@ public static class CliRunner
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
         psi.Environment["COLUMNS"] = "200";
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
