@@ -9,6 +9,9 @@
 #                   package to add; its build output must hold no libtorch, TorchSharp or ScottPlot;
 #        finetune - references only MlNetTransfer.FineTuning: fine-tunes one epoch through ml.TransferLearning() (the
 #                   package's buildTransitive step patched libLibTorchSharp.so in its output) and predicts.
+#        pipeline - references only MlNetTransfer: composes MapValueToKey -> FeaturizeImage -> SdcaMaximumEntropy ->
+#                   MapKeyToValue itself on the generated shapes, evaluates with ML.NET's evaluator, saves with ml.Model.Save,
+#                   reloads and predicts the same; no libtorch or ScottPlot in its output.
 #      Another app is a new_app call (its csproj and Program.cs) plus a run_app call.
 # Every failed check stops the script with a line starting "package-check: FAIL".
 set -euo pipefail
@@ -186,6 +189,47 @@ if ! grep -q "GLIBCXX_3.4.32" /usr/lib/x86_64-linux-gnu/libstdc++.so.6 2>/dev/nu
 fi
 run_app finetune "$work/shapes" "$work/finetune.zip"
 finetune_mb=$(output_mb finetune)
+
+new_app pipeline MlNetTransfer <<'EOF'
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetTransfer.Featurization;
+
+// ML.NET's own composition with only the MlNetTransfer package: MapValueToKey -> FeaturizeImage -> SdcaMaximumEntropy -> MapKeyToValue,
+// evaluated with ML.NET's evaluator, saved with ml.Model.Save, reloaded and compared.
+var (images, zip) = (args[0], args[1]);
+var ml = new MLContext(seed: 0);
+var rows = Directory.GetFiles(images, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+    .Select(f => new Row { ImagePath = f, Label = Path.GetFileName(Path.GetDirectoryName(f))! }).ToList();
+var data = ml.Data.LoadFromEnumerable(rows);
+var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+    .Append(ml.Transforms.FeaturizeImage(backbone: "synthetic-cnn"))
+    .AppendCacheCheckpoint(ml)
+    .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(featureColumnName: "embedding"))
+    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+var model = pipeline.Fit(data);
+var scored = model.Transform(data);
+var metrics = ml.MulticlassClassification.Evaluate(scored);
+var classes = rows.Select(r => r.Label).Distinct().Count();
+Console.WriteLine($"{rows.Count} images, {classes} classes: training micro-accuracy {metrics.MicroAccuracy:0.000}, log-loss {metrics.LogLoss:0.000}");
+if (metrics.MicroAccuracy < 1.5 / classes) throw new Exception($"accuracy {metrics.MicroAccuracy:0.000} is not above chance ({1.0 / classes:0.000}) by half");
+ml.Model.Save(model, data.Schema, zip);
+var reloaded = ml.Model.Load(zip, out _);
+var before = scored.GetColumn<string>("PredictedLabel").ToArray();
+var after = reloaded.Transform(data).GetColumn<string>("PredictedLabel").ToArray();
+if (!before.SequenceEqual(after)) throw new Exception("the reloaded pipeline predicts differently");
+Console.WriteLine($"saved with ml.Model.Save, reloaded: the same {after.Length} predictions");
+return 0;
+
+sealed class Row
+{
+    public string ImagePath { get; set; } = "";
+    public string Label { get; set; } = "";
+}
+EOF
+run_app pipeline "$work/shapes" "$work/pipeline.zip"
+heavy=$(cd "$work/pipeline/bin/Release/net10.0" && find . \( -iname '*torch*' -o -iname '*scottplot*' \) -print)
+[ -z "$heavy" ] || fail "the catalog-pipeline app's build output holds $heavy"
 
 say "build output: predict-only app (MlNetTransfer) ${predict_mb} MB; with MlNetTransfer.FineTuning ${finetune_mb} MB"
 say "passed in $(( $(date +%s) - started )) s"
