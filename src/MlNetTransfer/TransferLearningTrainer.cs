@@ -131,7 +131,10 @@ public sealed partial class TransferLearningTrainer
         var featurizeSeconds = sw.Elapsed.TotalSeconds;
 
         int nTrain = dataset.Train.Count, nVal = dataset.Validation.Count;
-        var train = ToDataView(dataset.Train, embeddings.AsSpan(0, nTrain).ToArray(), backbone.EmbeddingSize);
+        // The head trains on the featurizer's own embedding type (e.g. [1, D] where the graph keeps a batch axis), so the saved
+        // chain binds whatever sits between them, or nothing (--normalize none), to the same type at load.
+        var embeddingType = (VectorDataViewType)featurizer.GetOutputSchema(ImageFeaturizer.EmptyInput(_ml, options.Featurizer.ImagePathColumn).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
+        var train = ToDataView(dataset.Train, embeddings.AsSpan(0, nTrain).ToArray(), embeddingType);
         // Label → key is fitted on its own and left out of the saved chain: predicting must not need a Label column.
         var labelToKey = LabelToKey(train);
         return new FeaturizedData
@@ -140,8 +143,8 @@ public sealed partial class TransferLearningTrainer
             Featurizer = featurizer,
             Embeddings = embeddings,
             Train = train,
-            Validation = ToDataView(dataset.Validation, embeddings.AsSpan(nTrain, nVal).ToArray(), backbone.EmbeddingSize),
-            Test = ToDataView(dataset.Test, embeddings.AsSpan(nTrain + nVal).ToArray(), backbone.EmbeddingSize),
+            Validation = ToDataView(dataset.Validation, embeddings.AsSpan(nTrain, nVal).ToArray(), embeddingType),
+            Test = ToDataView(dataset.Test, embeddings.AsSpan(nTrain + nVal).ToArray(), embeddingType),
             LabelToKey = labelToKey,
             KeyedTrain = _ml.Data.Cache(labelToKey.Transform(train)),
             Classes = ClassNames(labelToKey.Transform(train).Schema[HeadEstimator.LabelColumn]),
@@ -300,9 +303,6 @@ public sealed partial class TransferLearningTrainer
         keyColumn.GetKeyValues(ref names);
         return names.DenseValues().Select(v => v.ToString()).ToArray();
     }
-
-    private IDataView ToDataView(IReadOnlyList<ImageExample> examples, float[][] embeddings, int dimension) =>
-        ToDataView(examples, embeddings, new VectorDataViewType(NumberDataViewType.Single, dimension));
 
     private IDataView ToDataView(IReadOnlyList<ImageExample> examples, float[][] embeddings, VectorDataViewType type)
     {

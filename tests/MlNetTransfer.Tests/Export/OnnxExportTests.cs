@@ -40,6 +40,8 @@ public sealed class OnnxExportTests(SyntheticFixture fixture, FineTuneFixture tu
     [InlineData(HeadTrainer.Sdca, EmbeddingNormalization.MeanVariance)]
     [InlineData(HeadTrainer.Lbfgs, EmbeddingNormalization.MeanVariance)]
     [InlineData(HeadTrainer.Svm, EmbeddingNormalization.MeanVariance)]
+    [InlineData(HeadTrainer.Lbfgs, EmbeddingNormalization.L2)]
+    [InlineData(HeadTrainer.Sdca, EmbeddingNormalization.None)]
     public void FeatureExtractorZipsExportToTheSameProbabilities(HeadTrainer trainer, EmbeddingNormalization normalization)
     {
         using var dir = new TempDirectory();

@@ -1,0 +1,40 @@
+using Microsoft.ML;
+using MlNetTransfer.Backbones;
+using MlNetTransfer.Heads;
+using MlNetTransfer.Tests.TestSupport;
+
+namespace MlNetTransfer.Tests.Heads;
+
+/// <summary>A feature-extractor zip loads and predicts as trained whatever sits between the featurizer and the head: the
+/// head trains on the featurizer's own embedding type, so --normalize none and l2 bind at load as meanvar does.</summary>
+public sealed class NormalizationZipTests(SyntheticFixture fixture) : IClassFixture<SyntheticFixture>
+{
+    [Theory]
+    [InlineData(EmbeddingNormalization.None)]
+    [InlineData(EmbeddingNormalization.L2)]
+    [InlineData(EmbeddingNormalization.MeanVariance)]
+    public void SavedZipLoadsAndPredictsAsTheTrainedModel(EmbeddingNormalization normalization)
+    {
+        using var dir = new TempDirectory();
+        var options = new TransferLearningOptions
+        {
+            DataPath = fixture.DataDir,
+            Backbone = BackboneResolver.SyntheticName,
+            Head = { Trainer = HeadTrainer.Lbfgs, Normalization = normalization, CrossValidationFolds = 0 },
+            Featurizer = { CacheDirectory = fixture.CacheDir },
+        };
+        var result = new MLContext(1).TransferLearning().Train(options);
+        var zip = dir.Combine("model.zip");
+        result.Save(zip);
+
+        using var loaded = ImageClassifier.Load(new MLContext(), zip);
+        var images = Directory.GetFiles(fixture.DataDir, "*.*", SearchOption.AllDirectories).Order().ToArray();
+        var fromZip = loaded.PredictBatch(images);
+        var inProcess = result.ToClassifier().PredictBatch(images);
+        for (int i = 0; i < images.Length; i++)
+        {
+            Assert.Equal(inProcess[i].Label, fromZip[i].Label);
+            Assert.Equal(inProcess[i].Confidence, fromZip[i].Confidence, 5);
+        }
+    }
+}
