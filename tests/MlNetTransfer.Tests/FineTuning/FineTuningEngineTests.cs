@@ -10,6 +10,18 @@ public sealed class FineTuningEngineTests(FineTuneFixture data) : IClassFixture<
 {
     private const string AddPackage = "dotnet add package MlNetTransfer.FineTuning";
 
+    /// <summary>An auto search (or experiment) over <paramref name="heads"/> on the fixture's data, no source-head pass.</summary>
+    private TransferLearningOptions SearchOptions(params HeadTrainer[] heads) => new()
+    {
+        DataPath = data.DataDir,
+        Backbone = data.BackboneFile("engine"),
+        Strategy = TransferLearningOptions.AutoStrategy,
+        Budget = TimeSpan.FromMinutes(5),
+        Seed = 2,
+        Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
+        Auto = { Heads = [.. heads], MeasureSourceHead = false },
+    };
+
     [Fact]
     public void TheEngineAssemblyIsFoundByNameAndDeclaresItsEngine()
     {
@@ -35,16 +47,7 @@ public sealed class FineTuningEngineTests(FineTuneFixture data) : IClassFixture<
     [Fact]
     public void WithoutTheEngineAutoTrainsItsHeadsAndItsReportSaysWhyNothingWasFineTuned()
     {
-        var options = new TransferLearningOptions
-        {
-            DataPath = data.DataDir,
-            Backbone = data.BackboneFile("engine"),
-            Strategy = TransferLearningOptions.AutoStrategy,
-            Budget = TimeSpan.FromMinutes(5),
-            Seed = 2,
-            Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
-            Auto = { Heads = [HeadTrainer.Sdca, HeadTrainer.Lbfgs], MeasureSourceHead = false },
-        };
+        var options = SearchOptions(HeadTrainer.Sdca, HeadTrainer.Lbfgs);
         Assert.True(options.Auto.FineTune);
 
         var result = new TransferLearningTrainer(new MLContext(1), () => null).Train(options);
@@ -62,15 +65,7 @@ public sealed class FineTuningEngineTests(FineTuneFixture data) : IClassFixture<
     [Fact]
     public void WithoutTheEngineTheExperimentsFineTuningRowsFailWithThePackageToAdd()
     {
-        var options = new TransferLearningOptions
-        {
-            DataPath = data.DataDir,
-            Backbone = data.BackboneFile("engine"),
-            Budget = TimeSpan.FromMinutes(5),
-            Seed = 2,
-            Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
-            Auto = { Heads = [HeadTrainer.Sdca], MeasureSourceHead = false },
-        };
+        var options = SearchOptions(HeadTrainer.Sdca); // Experiment ignores the strategy
 
         var result = new TransferLearningTrainer(new MLContext(1), () => null).Experiment(options);
 
@@ -89,16 +84,8 @@ public sealed class FineTuningEngineTests(FineTuneFixture data) : IClassFixture<
     public void WithTheEngineAutoLeavesNoNote()
     {
         // The same search with fine-tuning off: the note is about a missing engine, not about fewer candidates.
-        var options = new TransferLearningOptions
-        {
-            DataPath = data.DataDir,
-            Backbone = data.BackboneFile("engine"),
-            Strategy = TransferLearningOptions.AutoStrategy,
-            Budget = TimeSpan.FromMinutes(5),
-            Seed = 2,
-            Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
-            Auto = { Heads = [HeadTrainer.Sdca], FineTune = false, MeasureSourceHead = false },
-        };
+        var options = SearchOptions(HeadTrainer.Sdca);
+        options.Auto.FineTune = false;
 
         var result = new MLContext(1).TransferLearning().Train(options);
 

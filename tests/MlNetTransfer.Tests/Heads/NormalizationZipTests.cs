@@ -24,17 +24,6 @@ public sealed class NormalizationZipTests(SyntheticFixture fixture) : IClassFixt
             Featurizer = { CacheDirectory = fixture.CacheDir },
         };
         var result = new MLContext(1).TransferLearning().Train(options);
-        var zip = dir.Combine("model.zip");
-        result.Save(zip);
-
-        using var loaded = ImageClassifier.Load(new MLContext(), zip);
-        var images = Directory.GetFiles(fixture.DataDir, "*.*", SearchOption.AllDirectories).Order().ToArray();
-        var fromZip = loaded.PredictBatch(images);
-        var inProcess = result.ToClassifier().PredictBatch(images);
-        for (int i = 0; i < images.Length; i++)
-        {
-            Assert.Equal(inProcess[i].Label, fromZip[i].Label);
-            Assert.Equal(inProcess[i].Confidence, fromZip[i].Confidence, 5);
-        }
+        SavedZip.AssertPredictsAsTrained(result, fixture.DataDir, dir);
     }
 }
