@@ -115,13 +115,13 @@ public sealed partial class TransferLearningTrainer
         // The first run of each head start trains the head phase; later ones with the same start begin from its snapshot.
         private readonly Dictionary<HeadStart, IResumableFineTuning> _headStarts = [];
 
-        public TransferLearningResult FitHead(HeadTrainer trainer)
+        public TransferLearningResult FitHead(HeadTrainer trainer, TimeSpan crossValidationLimit)
         {
             var candidateOptions = run.Options.Copy();
             candidateOptions.Strategy = TransferLearningOptions.FeatureExtractor;
             candidateOptions.Head = run.Options.Head.Clone();
             candidateOptions.Head.Trainer = trainer;
-            candidateOptions.Head.CrossValidationTimeLimit ??= HeadCrossValidation.TimeLimitWithin(budget.Remaining);
+            candidateOptions.Head.CrossValidationTimeLimit ??= crossValidationLimit;
             return owner.FitHead(CandidateRun(run, candidateOptions, run.Cancel), data, candidateOptions.Head);
         }
 

@@ -48,6 +48,11 @@ internal static class TrainCommand
             Description = "auto: fine-tuning epochs the last candidate left gets at least; fewer candidates enter rung 1 (and fewer go on after a rung) when, at the epoch time measured so far, the budget could not give it these (capped by --epochs).",
             DefaultValueFactory = _ => autoDefaults.MinimumFinalEpochs,
         };
+        var headShare = new Option<double>("--head-share")
+        {
+            Description = "auto: share of the budget left after featurizing that the heads (their regularisation searches included) may take together when fine-tuning candidates follow; the rest is kept for fine-tuning.",
+            DefaultValueFactory = _ => autoDefaults.HeadShare,
+        };
         var freezeDepths = new Option<int>("--freeze-depths")
         {
             Description = "auto: freeze depths tried, the scenario's and its nearest neighbours.",
@@ -82,7 +87,7 @@ internal static class TrainCommand
             Description = "Folds of the stratified cross-validation on the training embeddings that picks the head's L2 (then L1) from a grid " +
                           "around the trainer's default (highest mean accuracy; ties to the stronger regularisation), when --l2 and --l1 are not given; the report's " +
                           "trainer.crossValidation has every value's score. 0 = the trainer's defaults. Costs (1 + grid) x K head fits on the cached embeddings, " +
-                          "in parallel: 3-11 times one head fit. Under --strategy auto each head's search gets a tenth of the budget left.",
+                          "in parallel: 3-11 times one head fit. Under --strategy auto the heads share --head-share of the budget when fine-tuning follows.",
             DefaultValueFactory = _ => new HeadOptions().CrossValidationFolds,
         };
         var normalize = new Option<string>("--normalize")
@@ -143,7 +148,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.");
         // The shared options first, so --help lists --data and --backbone at the top.
         foreach (var option in shared.All.Concat<Option>([
-            strategy, trainer, halvingRate, rungEpochs, finalEpochs, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, classWeights, cacheDir,
+            strategy, trainer, halvingRate, rungEpochs, finalEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, classWeights, cacheDir,
             freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache, embeddings,
         ]))
@@ -166,6 +171,7 @@ internal static class TrainCommand
             options.Auto.RungEpochs = parse.GetValue(rungEpochs);
             options.Auto.MinimumFinalEpochs = parse.GetValue(finalEpochs);
             options.Auto.FreezeDepths = parse.GetValue(freezeDepths);
+            options.Auto.HeadShare = parse.GetValue(headShare);
             options.Auto.LearningRateFactors = ParseFactors(parse.GetValue(lrGrid)!);
             options.Auto.HeadStart = Enum.Parse<Strategy.HeadStartMode>(parse.GetValue(headStart)!, ignoreCase: true);
             options.Auto.StrongHeadAccuracy = parse.GetValue(strongHead);

@@ -9,8 +9,9 @@ namespace MlNetTransfer.Strategy;
 /// <summary>What a search needs trained: the facade's ways of fitting a head and fine-tuning, for one run's data.</summary>
 internal interface ICandidateTrainer
 {
-    /// <summary>A head on the cached embeddings, evaluated.</summary>
-    TransferLearningResult FitHead(HeadTrainer trainer);
+    /// <summary>A head on the cached embeddings, evaluated; its regularisation search (when on) stops at
+    /// <paramref name="crossValidationLimit"/>.</summary>
+    TransferLearningResult FitHead(HeadTrainer trainer, TimeSpan crossValidationLimit);
 
     /// <summary>One fine-tuning candidate (fine-tune, chain-thaw or from scratch) trained to its end, or to <paramref name="cancel"/>, and evaluated.</summary>
     TransferLearningResult FineTune(AutoCandidate candidate, int epochs, CancellationToken cancel);
@@ -67,6 +68,8 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
     private LeaderboardEntry? _bestEntry;
     private string? _note;
     private double? _headSeconds;
+    // Auto with fine-tuning to follow: when, on the budget's clock, the heads must be done (null: the heads may use the budget).
+    private TimeSpan? _headsEnd;
     // Time after a fine-tuning run's last epoch: packaging and the held-out images through its new featurizer.
     private double? _fineTuneOverhead = context.FeaturizeImagesPerSecond > 0 ? (context.ValidationImages + context.TestImages) / context.FeaturizeImagesPerSecond : null;
 
@@ -97,8 +100,13 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             _note = $"Heads only, no fine-tuning candidate. {missing}";
             context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 0, 0, _note));
         }
+        // The heads are the cheap candidates, but each one's regularisation search grows with classes and rows (measured on the
+        // Fashion-MNIST subset: 23-54 s a head, two minutes for the four); when fine-tuning follows they share a fixed part of
+        // what is left, so the fine-tuning candidates keep the epochs they need.
+        if (fineTune && heads.Count > 0) _headsEnd = Budget.Elapsed + Budget.Remaining * options.Auto.HeadShare;
         var headResults = new Dictionary<HeadTrainer, TransferLearningResult>();
         RunSequentially(heads, (c, r) => headResults[c.Head!.Value] = r);
+        _headsEnd = null;
 
         HalvingPlan? plan = null;
         if (fineTune && !context.Cancel.IsCancellationRequested)
@@ -163,6 +171,8 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
                 }
                 else if (_headSeconds is { } h && h > remaining)
                     skip = Invariant($"needs about {h:0} s (the last head's time); {remaining:0} s left");
+                else if (HeadsLeft() is { } left && (left <= TimeSpan.Zero || _headSeconds > left.TotalSeconds))
+                    skip = Invariant($"the heads' share of the budget ({options.Auto.HeadShare:0.##} of what was left, until {_headsEnd!.Value.TotalSeconds:0} s) is spent; the rest is kept for fine-tuning");
                 if (skip is not null)
                 {
                     _report.Add(candidate, rung, null, 0, CandidateStatus.Skipped, skip);
@@ -174,8 +184,10 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             TransferLearningResult result;
             if (!candidate.IsFineTune)
             {
-                result = trainer.FitHead(candidate.Head!.Value);
-                _headSeconds = sw.Elapsed.TotalSeconds;
+                var headsToCome = candidates.Skip(i).Count(c => !c.IsFineTune);
+                result = trainer.FitHead(candidate.Head!.Value, CrossValidationLimit(headsToCome));
+                // The rule for a later head counts its final fit, not the search, which has its own limit.
+                _headSeconds = result.Report.Trainer.CrossValidation is { } cv ? Math.Max(0, sw.Elapsed.TotalSeconds - cv.Seconds) : sw.Elapsed.TotalSeconds;
             }
             else
             {
@@ -222,6 +234,16 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             Consider(result, entry);
         }
     }
+
+    /// <summary>What is left of the heads' share, or null when the heads are not held to one.</summary>
+    private TimeSpan? HeadsLeft() => _headsEnd is { } end ? end - Budget.Elapsed : null;
+
+    /// <summary>How long a head's regularisation search may take, with <paramref name="heads"/> heads (this one included) still
+    /// to run: an equal part of the heads' share less a fifth for the final fit and its evaluation; without a share,
+    /// <see cref="HeadCrossValidation.BudgetShare"/> of the budget left.</summary>
+    private TimeSpan CrossValidationLimit(int heads) => HeadsLeft() is { } left
+        ? (left > TimeSpan.Zero ? left / Math.Max(1, heads) * 0.8 : TimeSpan.Zero)
+        : HeadCrossValidation.TimeLimitWithin(Budget.Remaining);
 
     private void Consider(TransferLearningResult result, LeaderboardEntry entry)
     {

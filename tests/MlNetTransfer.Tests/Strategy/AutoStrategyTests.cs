@@ -40,7 +40,9 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var budget = TimeSpan.FromSeconds(8);
         var started = DateTime.UtcNow;
         // Far more epochs than fit: the fine-tuning candidates must be cut by the budget, not finish on their own.
-        var result = new MLContext(1).TransferLearning().Train(Options(budget, epochs: 400));
+        var options = Options(budget, epochs: 400);
+        options.Auto.HeadShare = 1; // every head runs here; the heads' share has its own test below
+        var result = new MLContext(1).TransferLearning().Train(options);
         var wall = (DateTime.UtcNow - started).TotalSeconds;
         var report = result.Report;
 
@@ -118,6 +120,36 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Empty(cv.Grid);
         Assert.StartsWith("skipped", cv.Note);
         Assert.Null(report.Trainer.L2Regularization);
+    }
+
+    [Fact]
+    public void TheHeadsKeepToTheirShareAndLeaveTheRestToFineTuning()
+    {
+        var options = Options(TimeSpan.FromSeconds(8), epochs: 400);
+        options.Auto.HeadShare = 1e-4; // under a millisecond: only the first head, which always runs, gets to train
+        var report = new MLContext(1).TransferLearning().Train(options).Report;
+        var board = report.Leaderboard!;
+
+        var heads = board.Entries.Where(e => e.Rung == 0).ToList();
+        Assert.Equal(options.Auto.Heads.Count, heads.Count);
+        var first = Assert.Single(heads, e => e.Status == CandidateStatus.Completed);
+        Assert.Equal("feature-extractor/sdca", first.Candidate);
+        Assert.All(heads.Where(e => e != first), e =>
+        {
+            Assert.Equal(CandidateStatus.Skipped, e.Status);
+            Assert.Contains("heads' share of the budget", e.Note);
+        });
+        // The time the heads did not take went to fine-tuning: some candidate trained and was scored.
+        Assert.Contains(board.Entries, e => e.Rung >= 1 && e.Score is not null && e.FineTuningEpochs >= 1);
+    }
+
+    [Fact]
+    public void ABadHeadShareIsRefusedByName()
+    {
+        var options = Options(TimeSpan.FromSeconds(8), epochs: 2);
+        options.Auto.HeadShare = 0;
+        var error = Assert.Throws<MlNetTransferException>(() => new MLContext(1).TransferLearning().Train(options));
+        Assert.Contains("HeadShare (--head-share)", error.Message);
     }
 
     [Fact]
