@@ -16,7 +16,9 @@ public sealed class TransferLearningOptions
     /// <summary>A folder of embeddings shards written by <see cref="Featurization.ShardedFeaturizer"/> (<c>mlnet-transfer featurize</c>)
     /// to train from instead of images: no image is opened, <see cref="DataPath"/> is not used, the split rules are the same.
     /// <see cref="Backbone"/> must name the backbone the shards were featurized with (its SHA-256 is checked), since the saved
-    /// model still predicts from images; an empty <see cref="Backbone"/> means the one the shards name. Feature-extractor strategy only. Default null (train from <see cref="DataPath"/>).</summary>
+    /// model still predicts from images; an empty <see cref="Backbone"/> means the one the shards name. Feature-extractor and auto strategies (auto trains its head
+    /// candidates only: fine-tuning and the pixel side of the domain similarity need the images, and its report says so).
+    /// Default null (train from <see cref="DataPath"/>).</summary>
     public string? EmbeddingsPath { get; set; }
 
     /// <summary>A catalog name (see <c>mlnet-transfer backbones list</c>), a path to an ONNX file or a TF.js <c>model.json</c>,

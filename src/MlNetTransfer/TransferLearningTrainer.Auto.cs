@@ -41,11 +41,13 @@ public sealed partial class TransferLearningTrainer
     /// <summary>The strategy name an experiment's report carries.</summary>
     public const string ExperimentStrategy = "experiment";
 
-    private (TrainingBudget Budget, FeaturizedData Data, ScenarioDecision Decision) BeginSearch(RunContext run)
+    private (TrainingBudget Budget, FeaturizedData Data, ScenarioDecision? Decision) BeginSearch(RunContext run)
     {
         if (run.Dataset.Validation.Count == 0)
-            throw new MlNetTransferException($"{run.Options.DataPath}: candidates are ranked on a validation split, and this run has none; give a validation fraction (--split 0.8,0.1,0.1) or a val/ folder.");
+            throw new MlNetTransferException($"{run.Options.EmbeddingsPath ?? run.Options.DataPath}: candidates are ranked on a validation split, and this run has none; give a validation fraction (--split 0.8,0.1,0.1) or a val/ folder.");
         var budget = new TrainingBudget(run.Options.Budget, run.Total);
+        // Shards hold the embeddings only: no middle layers to tap, no pixels to measure, so no scenario decision.
+        if (run.Gathered is not null) return (budget, Featurize(run), null);
         var data = Featurize(run, run.Options.Auto.Similarity.MiddleLayerDepths);
         return (budget, data, Decide(run, data));
     }
@@ -92,7 +94,7 @@ public sealed partial class TransferLearningTrainer
         Balance = run.Balance,
     };
 
-    private CandidateSearch NewSearch(RunContext run, TrainingBudget budget, FeaturizedData data, ScenarioDecision decision) => new(new SearchContext
+    private CandidateSearch NewSearch(RunContext run, TrainingBudget budget, FeaturizedData data, ScenarioDecision? decision) => new(new SearchContext
     {
         Options = run.Options,
         Budget = budget,
@@ -103,6 +105,8 @@ public sealed partial class TransferLearningTrainer
         FeaturizeImagesPerSecond = data.Report.ImagesPerSecond,
         FeaturizeSeconds = data.Seconds,
         FineTuningUnavailable = _engine() is null ? FineTuningEngines.MissingMessage("Fine-tuning") : null,
+        ImagesUnavailable = run.Gathered is null ? null : ImagesUnavailable,
+        MeasurementNote = run.Gathered is null ? null : DescribeSimilarityWithoutImages(run, data),
         Progress = run.Progress,
         Cancel = run.Cancel,
         RankByMacroF1 = run.Balance.Applied,

@@ -34,10 +34,10 @@ public sealed partial class TransferLearningTrainer
     /// feature-extractor path, and a fine-tuning run cancelled before its first epoch ends, throw <see cref="OperationCanceledException"/>.</summary>
     public TransferLearningResult Train(TransferLearningOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
-        if (options.EmbeddingsPath is not null) return TrainFromEmbeddings(options, progress, cancel);
-        if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (!TransferLearningOptions.Strategies.Contains(options.Strategy))
             throw new MlNetTransferException($"Strategy '{options.Strategy}' is not known; use {string.Join(", ", TransferLearningOptions.Strategies)}.");
+        if (options.EmbeddingsPath is not null) return TrainFromEmbeddings(options, progress, cancel);
+        if (string.IsNullOrWhiteSpace(options.DataPath)) throw new MlNetTransferException("No data given: set DataPath (--data) to an image folder or a CSV/TSV manifest.");
         if (options.Strategy == TransferLearningOptions.AutoStrategy) options.Auto.Validate();
         if (options.Strategy is TransferLearningOptions.FineTuneStrategy or TransferLearningOptions.ChainThawStrategy) Engine(options.Strategy);
         if (BackboneComparison.IsAuto(options.Backbone)) return TrainWithBackboneChoice(options, progress, cancel);

@@ -41,6 +41,7 @@ internal static class ReportPrinter
                     e.FineTuningEpochs?.ToString() ?? "", e.ImagesPerSecond is { } ips ? $"{ips:0.0}" : "",
                     Markup.Escape(e.Status.Text() + (e.Note is null ? "" : $" ({e.Note})")));
             AnsiConsole.Write(table);
+            if (board.Note is { } note) AnsiConsole.WriteLine(note);
         }
         if (r.Search is { } search)
         {

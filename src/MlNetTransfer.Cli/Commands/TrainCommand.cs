@@ -15,8 +15,9 @@ internal static class TrainCommand
         shared.Data.Required = false; // train also takes --embeddings instead (checked below)
         var embeddings = new Option<string?>("--embeddings")
         {
-            Description = "Instead of --data: a folder of Parquet shards written by 'mlnet-transfer featurize' (every shard of the run); trains the head on them without opening an image " +
-                          "(feature-extractor strategy; same split). --backbone defaults to the one the shards name, and must match their SHA-256: the model still predicts from images.",
+            Description = "Instead of --data: a folder of Parquet shards written by 'mlnet-transfer featurize' (every shard of the run); trains on them without opening an image, same split. " +
+                          "feature-extractor: the head; auto: its head candidates, ranked as usual (fine-tuning and the pixel side of the domain similarity need the images: " +
+                          "the report says what was left out). --backbone defaults to the one the shards name, and must match their SHA-256: the model still predicts from images.",
         };
         var strategy = new Option<string>("--strategy", "-s")
         {
@@ -96,14 +97,6 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "meanvar",
         };
         normalize.AcceptOnlyFromAmong("meanvar", "l2", "none");
-        var classWeights = new Option<string>("--class-weights")
-        {
-            Description = "auto: when the largest training class has >= 1.5x the images of the smallest, weigh each class n/(C*n_c) in the " +
-                          "fine-tuning loss and as the heads' example weights, and rank auto's candidates by macro-F1 (report.json classBalance); " +
-                          "off: every image weighs the same.",
-            DefaultValueFactory = _ => "auto",
-        };
-        classWeights.AcceptOnlyFromAmong("auto", "off");
         var cacheDir = new Option<string?>("--cache-dir") { Description = $"Embedding cache folder. Default {Featurization.EmbeddingCache.DefaultDirectory}." };
         var defaults = new FineTuneOptions();
         var freeze = new Option<double>("--freeze")
@@ -148,7 +141,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.");
         // The shared options first, so --help lists --data and --backbone at the top.
         foreach (var option in shared.All.Concat<Option>([
-            strategy, trainer, halvingRate, rungEpochs, finalEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, classWeights, cacheDir,
+            strategy, trainer, halvingRate, rungEpochs, finalEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
             freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache, embeddings,
         ]))
@@ -186,7 +179,6 @@ internal static class TrainCommand
             backboneChoice.Apply(parse, options.BackboneChoice);
             if (backboneChoice.AnyGiven(parse) && !Backbones.BackboneComparison.IsAuto(options.Backbone))
                 throw new MlNetTransferException("--backbones, --max-latency-ms and --max-model-mb choose the backbone: use them with --backbone auto.");
-            options.ClassWeights = Data.ClassBalance.Parse(parse.GetValue(classWeights)!);
 
             var fineTune = options.FineTune;
             fineTune.FreezeFraction = parse.GetValue(freeze);

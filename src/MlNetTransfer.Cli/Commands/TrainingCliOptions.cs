@@ -76,6 +76,14 @@ internal sealed class TrainingCliOptions
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
 
+    public Option<string> ClassWeights { get; } = new("--class-weights")
+    {
+        Description = "auto: when the largest training class has >= 1.5x the images of the smallest, weigh each class n/(C*n_c) in the " +
+                      "fine-tuning loss and as the heads' example weights, and rank candidates (auto's, experiment's rows) by macro-F1 (report.json classBalance); " +
+                      "off: every image weighs the same, candidates rank by accuracy.",
+        DefaultValueFactory = _ => "auto",
+    };
+
     /// <summary><c>--head-init</c>: random (default) or probe; <paramref name="probeOptions"/> names the options the probe follows.</summary>
     public Option<string> HeadInit { get; }
 
@@ -88,9 +96,10 @@ internal sealed class TrainingCliOptions
             DefaultValueFactory = _ => "random",
         };
         HeadInit.AcceptOnlyFromAmong("random", "probe");
+        ClassWeights.AcceptOnlyFromAmong("auto", "off");
     }
 
-    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads];
+    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads, ClassWeights];
 
     /// <summary>The run options these set; <see cref="FineTuneOptions.LinearProbe"/> is the command's to set from <see cref="ProbeWanted"/>.</summary>
     public TransferLearningOptions Read(ParseResult parse)
@@ -103,6 +112,7 @@ internal sealed class TrainingCliOptions
             Seed = parse.GetValue(Seed),
             Mirrors = parse.GetValue(Mirrors)?.ToList() ?? [],
             Budget = Strategy.TrainingBudget.Parse(parse.GetValue(Budget)!),
+            ClassWeights = MlNetTransfer.Data.ClassBalance.Parse(parse.GetValue(ClassWeights)!),
         };
         options.Dataset.TrainFraction = fractions[0];
         options.Dataset.ValidationFraction = fractions[1];

@@ -26,6 +26,10 @@ public enum CandidateStatus
 
     /// <summary>The user cancelled the run while it trained; it kept its best epoch.</summary>
     [JsonStringEnumMemberName("interrupted")] Interrupted,
+
+    /// <summary>Not started: this run lacks what it needs, whatever the budget (fine-tuning trained from embeddings shards,
+    /// with no images to run the network on); the note says what.</summary>
+    [JsonStringEnumMemberName("not run")] NotRun,
 }
 
 /// <summary>The words report.json uses for a <see cref="CandidateStatus"/>, for the console and the HTML report.</summary>
@@ -40,6 +44,7 @@ public static class CandidateStatuses
         CandidateStatus.Skipped => "skipped",
         CandidateStatus.Failed => "failed",
         CandidateStatus.Interrupted => "interrupted",
+        CandidateStatus.NotRun => "not run",
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 }
@@ -106,7 +111,7 @@ public sealed record LeaderboardEntry
     public int Rung { get; init; }
 
     /// <summary>How the row ended (report.json: <c>completed</c>, <c>promoted</c>, <c>eliminated</c>, <c>stopped at budget</c>,
-    /// <c>skipped</c>, <c>failed</c>, <c>interrupted</c>).</summary>
+    /// <c>skipped</c>, <c>failed</c>, <c>interrupted</c>, <c>not run</c>).</summary>
     public CandidateStatus Status { get; init; } = CandidateStatus.Completed;
 
     public string? Note { get; init; }

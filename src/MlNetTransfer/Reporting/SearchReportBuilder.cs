@@ -60,8 +60,9 @@ internal sealed class SearchReportBuilder
     public static bool Better(LeaderboardEntry a, LeaderboardEntry b) =>
         a.Score > b.Score || (a.Score == b.Score && a.WallSeconds < b.WallSeconds);
 
-    /// <summary>The search's report: the winner's own report with the leaderboard, curves, scenario, plan and budget.</summary>
-    public TrainingReport Build(TrainingReport winnerReport, LeaderboardEntry winner, string strategy, ScenarioDecision decision, TrainingBudget budget,
+    /// <summary>The search's report: the winner's own report with the leaderboard, curves, scenario (none when no scenario
+    /// could be chosen), plan and budget.</summary>
+    public TrainingReport Build(TrainingReport winnerReport, LeaderboardEntry winner, string strategy, ScenarioDecision? decision, TrainingBudget budget,
         HalvingPlan? plan, string budgetRule, double totalSeconds, string? note = null)
     {
         var elapsed = budget.Elapsed.TotalSeconds;

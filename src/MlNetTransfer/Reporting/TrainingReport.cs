@@ -34,7 +34,9 @@ public sealed record TrainingReport
     /// <summary>Per-epoch learning curve of a fine-tuning run (empty for the feature-extractor strategy).</summary>
     public IReadOnlyList<EpochReport> LearningCurve { get; init; } = [];
 
-    /// <summary>The <c>auto</c> strategy's scenario decision: measurements, cut-offs, choice and explanation.</summary>
+    /// <summary>The <c>auto</c> strategy's scenario decision: measurements, cut-offs, choice and explanation. Null when auto
+    /// trained from embeddings shards: without the images the similarity has no reference point (the leaderboard's note says
+    /// what was measured).</summary>
     public MlNetTransfer.Strategy.ScenarioDecision? Scenario { get; init; }
 
     /// <summary>The candidates an automatic search tried, ranked on validation.</summary>

@@ -36,7 +36,9 @@ internal sealed record SearchContext
 {
     public required TransferLearningOptions Options { get; init; }
     public required TrainingBudget Budget { get; init; }
-    public required ScenarioDecision Decision { get; init; }
+
+    /// <summary>The scenario decision; null when the run has no images to measure the domain similarity on (see <see cref="ImagesUnavailable"/>).</summary>
+    public required ScenarioDecision? Decision { get; init; }
     public required int TrainImages { get; init; }
     public required int ValidationImages { get; init; }
     public required int TestImages { get; init; }
@@ -47,6 +49,12 @@ internal sealed record SearchContext
 
     /// <summary>Why fine-tuning candidates cannot run (the app has no fine-tuning engine); null when they can.</summary>
     public string? FineTuningUnavailable { get; init; }
+
+    /// <summary>Why fine-tuning cannot run in a run without images (trained from embeddings shards), for its rows; null when the images are there.</summary>
+    public string? ImagesUnavailable { get; init; }
+
+    /// <summary>What the run could not measure, for the leaderboard's note (e.g. the domain similarity without images); null when nothing.</summary>
+    public string? MeasurementNote { get; init; }
     public IProgress<TrainingProgress>? Progress { get; init; }
     public CancellationToken Cancel { get; init; }
     public double TotalSeconds => Budget.Elapsed.TotalSeconds;
@@ -91,8 +99,22 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         var heads = options.Auto.Heads.Distinct().Select(AutoCandidate.ForHead).ToList();
         if (heads.Count == 0 && !options.Auto.FineTune)
             throw new MlNetTransferException("Auto search: no heads and fine-tuning off leaves no candidate to try.");
-        // Without the engine package, auto still gives the best head (what a core-only app can train) and says what it left out.
         var fineTune = options.Auto.FineTune;
+        // From embeddings alone only heads can train; the fine-tuning scenarios get a row each saying why they did not run.
+        if (context.ImagesUnavailable is { } noImages)
+        {
+            if (heads.Count == 0) throw new MlNetTransferException($"Auto search: no heads, and {noImages}.");
+            _note = context.MeasurementNote;
+            if (fineTune)
+            {
+                foreach (var scenario in FineTuningScenarios)
+                    _report.Add(AutoCandidate.ForScenario(scenario), 1, null, 0, CandidateStatus.NotRun, noImages);
+                _note = $"Heads only: {noImages}." + (_note is null ? "" : $" {_note}");
+                fineTune = false;
+            }
+            if (_note is not null) context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 0, 0, _note));
+        }
+        // Without the engine package, auto still gives the best head (what a core-only app can train) and says what it left out.
         if (fineTune && context.FineTuningUnavailable is { } missing)
         {
             if (heads.Count == 0) throw new MlNetTransferException($"Auto search: no heads, and {missing}");
@@ -113,6 +135,9 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             plan = Halve(headResults);
         return Finish(TransferLearningOptions.AutoStrategy, plan, AutoRule);
     }
+
+    private static readonly TransferScenario[] FineTuningScenarios =
+        [TransferScenario.FineTuneTop, TransferScenario.FineTuneFromEarlierLayers, TransferScenario.FineTuneAll];
 
     /// <summary>The experiment: its rows one after another under the same budget rules.</summary>
     public TransferLearningResult Experiment(IReadOnlyList<AutoCandidate> candidates, string strategy)
@@ -255,7 +280,8 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
     /// <summary>Successive halving over the fine-tuning grid; the best run, evaluated, competes with the heads.</summary>
     private HalvingPlan Halve(IReadOnlyDictionary<HeadTrainer, TransferLearningResult> heads)
     {
-        var (options, decision) = (context.Options, context.Decision);
+        var options = context.Options;
+        var decision = context.Decision ?? throw new InvalidOperationException("Successive halving needs the scenario decision; a run without images has none.");
         var auto = options.Auto;
         var frozen = heads.Values.Select(r => r.Report.ValidationMetrics?.Accuracy).Where(a => a is not null).DefaultIfEmpty(null).Max();
         var starts = HeadStartChoice.Choose(auto.HeadStart, frozen, decision, auto.StrongHeadAccuracy);

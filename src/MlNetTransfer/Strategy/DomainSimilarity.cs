@@ -137,6 +137,26 @@ public static class DomainSimilarity
         return Combine(logMe, baselineLogMe, probe, head, options, topLayer);
     }
 
+    /// <summary>
+    /// What can be measured with the embeddings alone (training from embeddings shards, no images): LogME of the embeddings
+    /// and the k-NN probe on them, in plain words, and which estimators could not run and why. Neither has a reference point
+    /// without the pixel baseline, so there is no similarity score, and no scenario can be chosen from it.
+    /// </summary>
+    /// <param name="embeddings">The backbone's embedding of each training image.</param>
+    /// <param name="labels">Each image's class.</param>
+    /// <param name="options">Estimator settings.</param>
+    internal static string DescribeWithoutImages(float[][] embeddings, int[] labels, DomainSimilarityOptions? options = null)
+    {
+        options ??= new DomainSimilarityOptions();
+        var logMe = LogMe.Compute(embeddings, labels, options.LogMe);
+        var probe = KnnProbe.CrossValidate(embeddings, labels, options.Probe);
+        return FormattableString.Invariant(
+            $"Domain similarity not scored, so no scenario was chosen: measured from the embeddings alone, LogME {logMe.Score:0.000} over {logMe.Examples} training images ") +
+            FormattableString.Invariant($"and a {probe.Neighbors}-NN probe ({probe.Folds}-fold cross-validated) balanced accuracy {probe.BalancedAccuracy:0.000}, but neither has a reference point without the images; ") +
+            "not computed: the LogME gain and the probe error reduction (they compare with the raw-pixel baseline, which needs the images), the top-layer gain " +
+            "(the shards hold no middle-layer activations) and the source-head confidence (the backbone's own classifier would have to run on the images).";
+    }
+
     /// <summary>Combines measurements made elsewhere; any may be null (but not all).</summary>
     public static DomainSimilarityResult Combine(LogMeResult? logMe, LogMeResult? baselineLogMe, ProbeComparisonResult? probe,
         SourceHeadStatistics? sourceHead, DomainSimilarityOptions? options = null, TopLayerComparisonResult? topLayer = null)

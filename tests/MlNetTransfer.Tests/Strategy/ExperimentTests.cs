@@ -67,6 +67,43 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
     }
 
     [Fact]
+    public void ExperimentTakesClassWeightsAsTrainDoes()
+    {
+        using var dir = new TempDirectory();
+        // Every image of two classes, a quarter of the third's: imbalanced.
+        var manifest = dir.Combine("imbalanced.csv");
+        var rows = Directory.GetDirectories(data.DataDir).Order(StringComparer.Ordinal).SelectMany((d, k) =>
+            Directory.GetFiles(d).Order(StringComparer.Ordinal).Where((_, i) => k != 0 || i % 4 == 0).Select(f => $"{f},{Path.GetFileName(d)}"));
+        File.WriteAllLines(manifest, ["path,label", .. rows]);
+        CliRunner.Result Run(string outDir, params string[] extra) => CliRunner.Run(dir.Path, [
+            "experiment", "--data", manifest, "--backbone", BackboneFile(), "--out", dir.Combine(outDir), "--split", "0.6,0.2,0.2", "--no-cache", "--seed", "3",
+            // Only the first row fits: the weighting is decided before any row trains, and is what this test is about.
+            "--budget", "0.001", .. extra]);
+
+        var weighted = Run("auto");
+        Assert.True(weighted.ExitCode == 0, weighted.All);
+        var plain = Run("off", "--class-weights", "off");
+        Assert.True(plain.ExitCode == 0, plain.All);
+
+        var auto = TrainingReport.Load(dir.Combine("auto", "report.json"));
+        Assert.True(auto.ClassBalance!.Applied, auto.ClassBalance.Note);
+        Assert.True(auto.Leaderboard!.RankedByMacroF1);
+        var off = TrainingReport.Load(dir.Combine("off", "report.json"));
+        Assert.Equal(MlNetTransfer.Data.ClassWeighting.Off, off.ClassBalance!.Mode);
+        Assert.True(off.ClassBalance.Imbalanced);
+        Assert.False(off.ClassBalance.Applied);
+        Assert.False(off.Leaderboard!.RankedByMacroF1);
+        Assert.All(off.ClassBalance.Weights.Values, w => Assert.Equal(1f, w));
+
+        var help = CliRunner.Run(dir.Path, "experiment", "--help");
+        Assert.Contains("--class-weights", help.StdOut);
+        var bad = Run("bad", "--class-weights", "maybe");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("maybe", bad.All);
+        Assert.False(Directory.Exists(dir.Combine("bad")));
+    }
+
+    [Fact]
     public void ReinitialisedWeightsKeepTheArchitectureAndChangeEveryLearnedWeight()
     {
         var original = FineTuneFixture.Backbone().Model;
