@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MlNetTransfer.Backbones;
+using MlNetTransfer.Featurization;
 using MlNetTransfer.FineTuning;
 using MlNetTransfer.Heads;
 using MlNetTransfer.Reporting;
@@ -151,6 +152,13 @@ public sealed partial class TransferLearningTrainer
                 };
             }
             return owner.TrainFineTuned(candidateRun);
+        }
+
+        public TimeSpan? FitCost(HeadTrainer trainer)
+        {
+            var options = run.Options.Head.Clone();
+            options.Trainer = trainer;
+            return HeadFitCost.Estimate(data.KeyedTrain, ImageFeaturizer.EmbeddingColumn, options, run.Options.Seed);
         }
 
         public IFineTuneCandidate Start(AutoCandidate candidate, int plannedEpochs, HeadOptions probe)

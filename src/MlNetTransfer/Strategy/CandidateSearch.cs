@@ -13,6 +13,10 @@ internal interface ICandidateTrainer
     /// <paramref name="crossValidationLimit"/>.</summary>
     TransferLearningResult FitHead(HeadTrainer trainer, TimeSpan crossValidationLimit);
 
+    /// <summary>The measured cost of one fit of a head whose fits are dear (the boosted trees); null for the linear heads,
+    /// which fit in seconds.</summary>
+    TimeSpan? FitCost(HeadTrainer trainer);
+
     /// <summary>One fine-tuning candidate (fine-tune, chain-thaw or from scratch) trained to its end, or to <paramref name="cancel"/>, and evaluated.</summary>
     TransferLearningResult FineTune(AutoCandidate candidate, int epochs, CancellationToken cancel);
 
@@ -179,6 +183,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             // The first candidate always runs, so there is a model; later ones must fit in what is left.
             var remaining = Budget.Remaining.TotalSeconds;
             int? epochCount = null;
+            TimeSpan? fitCost = null;
             if (_best is not null)
             {
                 string? skip = null;
@@ -198,6 +203,8 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
                     skip = Invariant($"needs about {h:0} s (the last head's time); {remaining:0} s left");
                 else if (HeadsLeft() is { } left && (left <= TimeSpan.Zero || _headSeconds > left.TotalSeconds))
                     skip = Invariant($"the heads' share of the budget ({options.Auto.HeadShare:0.##} of what was left, until {_headsEnd!.Value.TotalSeconds:0} s) is spent; the rest is kept for fine-tuning");
+                else if (HeadsLeft() is { } share && (fitCost = trainer.FitCost(candidate.Head!.Value)) is { } cost && cost > share)
+                    skip = Invariant($"one fit needs about {cost.TotalSeconds:0} s (measured on a few boosting rounds) and {share.TotalSeconds:0} s of the heads' share of the budget are left; the rest is kept for fine-tuning");
                 if (skip is not null)
                 {
                     _report.Add(candidate, rung, null, 0, CandidateStatus.Skipped, skip);
@@ -210,7 +217,13 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             if (!candidate.IsFineTune)
             {
                 var headsToCome = candidates.Skip(i).Count(c => !c.IsFineTune);
-                result = trainer.FitHead(candidate.Head!.Value, CrossValidationLimit(headsToCome));
+                var limit = CrossValidationLimit(headsToCome);
+                // Fits already started run to their end: a search that cannot finish one value's folds in its limit would
+                // only overrun it, so a dear head then trains at its defaults.
+                var folds = options.Head.CrossValidationFolds;
+                if (fitCost is { } c && Math.Ceiling(folds / (double)Environment.ProcessorCount) * c.TotalSeconds * (folds - 1) / Math.Max(1, folds) > limit.TotalSeconds)
+                    limit = TimeSpan.Zero;
+                result = trainer.FitHead(candidate.Head!.Value, limit);
                 // The rule for a later head counts its final fit, not the search, which has its own limit.
                 _headSeconds = result.Report.Trainer.CrossValidation is { } cv ? Math.Max(0, sw.Elapsed.TotalSeconds - cv.Seconds) : sw.Elapsed.TotalSeconds;
             }
