@@ -20,10 +20,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
             FineTune = FineTuneFixture.Options(epochs: 3),
             Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
         };
-        options.Dataset.TrainFraction = 0.6;
-        options.Dataset.ValidationFraction = 0.2;
-        options.Dataset.TestFraction = 0.2;
-        return options;
+        return options.WithSixtyTwentyTwenty();
     }
 
     [Fact]

@@ -39,10 +39,7 @@ public sealed class AutoFromShardsTests(ShardFixture fixture) : IClassFixture<Sh
             Seed = 3,
             Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
         };
-        options.Dataset.TrainFraction = 0.6;
-        options.Dataset.ValidationFraction = 0.2;
-        options.Dataset.TestFraction = 0.2;
-        return options;
+        return options.WithSixtyTwentyTwenty();
     }
 
     [Fact]

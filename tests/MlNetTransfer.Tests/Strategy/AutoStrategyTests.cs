@@ -28,10 +28,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
             FineTune = FineTuneFixture.Options(epochs),
             Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
         };
-        options.Dataset.TrainFraction = 0.6;
-        options.Dataset.ValidationFraction = 0.2;
-        options.Dataset.TestFraction = 0.2;
-        return options;
+        return options.WithSixtyTwentyTwenty();
     }
 
     [Fact]
