@@ -76,6 +76,22 @@ internal sealed class TrainingCliOptions
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
 
+    public Option<int> TopLosses { get; } = new("--top-losses")
+    {
+        Description = "report.html's mistakes section: how many held-out images of highest loss to show, each with a Grad-CAM heat map of its predicted " +
+                      "class, beside a gallery of correct images per class; 0 leaves the section out.",
+        DefaultValueFactory = _ => new Reporting.MistakesOptions().TopLosses,
+    };
+
+    /// <summary>The mistakes section for report.html (null with --top-losses 0 or no held-out images), with a progress bar.</summary>
+    public Reporting.MistakesReport? Mistakes(ParseResult parse, TransferLearningResult result, CancellationToken cancel)
+    {
+        var top = parse.GetValue(TopLosses);
+        if (top < 0) throw new MlNetTransferException($"--top-losses {top}: give 0 or more images.");
+        if (top == 0) return null;
+        return Cli.WithProgress(progress => result.Mistakes(new Reporting.MistakesOptions { TopLosses = top }, progress, cancel));
+    }
+
     /// <summary><c>--head-init</c>: random (default) or probe; <paramref name="probeOptions"/> names the options the probe follows.</summary>
     public Option<string> HeadInit { get; }
 
@@ -90,7 +106,7 @@ internal sealed class TrainingCliOptions
         HeadInit.AcceptOnlyFromAmong("random", "probe");
     }
 
-    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads];
+    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads, TopLosses];
 
     /// <summary>The run options these set; <see cref="FineTuneOptions.LinearProbe"/> is the command's to set from <see cref="ProbeWanted"/>.</summary>
     public TransferLearningOptions Read(ParseResult parse)

@@ -54,6 +54,11 @@ internal sealed record SavedChain
     public required string OnnxOutput { get; init; }
     public required SavedHead Head { get; init; }
 
+    /// <summary>The chain's own LoadImages → ResizeImages → ExtractPixels steps, and the column of pixels they give the ONNX
+    /// step: what a heat map feeds its network, so it sees the pixels prediction sees.</summary>
+    public required ITransformer PixelSteps { get; init; }
+    public required string PixelColumn { get; init; }
+
     private const string PretrainedScores = Backbones.PreparedClassifier.OutputName;
 
     public static SavedChain Read(ITransformer model, string source)
@@ -84,6 +89,7 @@ internal sealed record SavedChain
             throw new MlNetTransferException(Unsupported($"ExtractPixels has settings other than R, G, B planes of raw 0..255 floats " +
                 $"(colors {colors}, order {order}, interleave {interleave}, offset {offset}, scale {scale})"));
         var pixelColumn = Field<string>(pixels, "Name");
+        var pixelSteps = new TransformerChain<ITransformer>(steps.Take(i).ToArray());
         var onnx = Next<OnnxTransformer>("ApplyOnnxModel");
         var bytes = ReadOnnxBytes(onnx, source);
         var onnxModel = Backbones.Onnx.OnnxModelFile.Parse(bytes, source + " (its ONNX graph)");
@@ -116,6 +122,8 @@ internal sealed record SavedChain
             OnnxInput = inputs[0],
             OnnxOutput = output,
             Head = head,
+            PixelSteps = pixelSteps,
+            PixelColumn = pixelColumn,
         };
     }
 
