@@ -89,7 +89,13 @@ internal sealed class TrainingCliOptions
         var top = parse.GetValue(TopLosses);
         if (top < 0) throw new MlNetTransferException($"--top-losses {top}: give 0 or more images.");
         if (top == 0) return null;
-        return Cli.WithProgress(progress => result.Mistakes(new Reporting.MistakesOptions { TopLosses = top }, progress, cancel));
+        var mistakes = Cli.WithProgress(progress => result.Mistakes(new Reporting.MistakesOptions { TopLosses = top }, progress, cancel));
+        if (mistakes is not null)
+            Spectre.Console.AnsiConsole.MarkupLine(Spectre.Console.Markup.Escape(
+                $"Mistakes section: {mistakes.TopLosses.Count} top-loss {mistakes.Split} images " +
+                (mistakes.HeatMapLayer is { } layer ? $"with Grad-CAM heat maps of '{layer}'" : $"without heat maps ({mistakes.HeatMapNote})") +
+                $", {mistakes.Gallery.Sum(g => g.Examples.Count)} correct examples, {mistakes.Seconds:0.0} s"));
+        return mistakes;
     }
 
     /// <summary><c>--head-init</c>: random (default) or probe; <paramref name="probeOptions"/> names the options the probe follows.</summary>
