@@ -37,7 +37,8 @@ internal static class ExplainCommand
             AnsiConsole.MarkupLine($"Predicted: [bold]{Markup.Escape(p.Label)}[/] ({Percent(p.Confidence)})");
             if (map.Class != p.Label)
                 AnsiConsole.MarkupLine($"Explained: [bold]{Markup.Escape(map.Class)}[/] ({Percent(map.ClassProbability)})");
-            AnsiConsole.MarkupLine(Markup.Escape($"Grad-CAM of '{map.Layer}' ({map.GridWidth}x{map.GridHeight} grid over the {map.InputWidth}x{map.InputHeight} input)"));
+            var view = (map.ViewWidth, map.ViewHeight) == (map.InputWidth, map.InputHeight) ? "" : $"the centre {map.ViewWidth}x{map.ViewHeight} of ";
+            AnsiConsole.MarkupLine(Markup.Escape($"Grad-CAM of '{map.Layer}' ({map.GridWidth}x{map.GridHeight} grid over {view}the {map.InputWidth}x{map.InputHeight} input)"));
             AnsiConsole.MarkupLine($"Heat map: [green]{Markup.Escape(path)}[/]");
             return 0;
         }));

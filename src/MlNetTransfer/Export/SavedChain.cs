@@ -61,10 +61,13 @@ internal sealed record SavedChain
 
     private const string PretrainedScores = Backbones.PreparedClassifier.OutputName;
 
-    public static SavedChain Read(ITransformer model, string source)
+    /// <param name="model">The loaded chain.</param>
+    /// <param name="source">The zip, named in errors.</param>
+    /// <param name="refusal">What a chain this cannot read is refused for, in its errors.</param>
+    public static SavedChain Read(ITransformer model, string source, string refusal = "cannot be exported to ONNX")
     {
         var steps = Flatten(model).ToList();
-        string Unsupported(string what) => $"{source}: cannot be exported to ONNX: {what}.";
+        string Unsupported(string what) => $"{source}: {refusal}: {what}.";
         int i = 0;
         T Next<T>(string expected) where T : class
         {

@@ -24,7 +24,7 @@ public sealed record ClassActivationMap
     /// <summary>The ONNX tensor whose activations were weighted.</summary>
     public string Layer { get; init; } = "";
 
-    /// <summary>The map's grid (the layer's spatial size); it covers the network's W × H input.</summary>
+    /// <summary>The map's grid (the layer's spatial size); it covers the network's view (<see cref="ViewWidth"/> × <see cref="ViewHeight"/>).</summary>
     public int GridWidth { get; init; }
     public int GridHeight { get; init; }
 
@@ -36,6 +36,11 @@ public sealed record ClassActivationMap
     public int InputWidth { get; init; }
     public int InputHeight { get; init; }
     public ImageResizingEstimator.ResizingKind Resizing { get; init; }
+
+    /// <summary>The centre part of that input the network looks at, which the map covers: a backbone whose graph crops
+    /// (mobilenet_v2: 224 × 224 of a 256 × 256 resize) looks at less than the input; else the whole input.</summary>
+    public int ViewWidth { get; init; }
+    public int ViewHeight { get; init; }
 
     /// <summary>The image (scaled so its longer side is at most <paramref name="maxSide"/> pixels, never enlarged; null:
     /// its own size) with the map drawn over the part the network saw: blue (0) to red (1), half transparent.</summary>

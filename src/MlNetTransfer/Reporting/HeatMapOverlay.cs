@@ -15,15 +15,15 @@ internal static class HeatMapOverlay
     public static byte[] Png(ClassActivationMap map, int? maxSide)
     {
         using var source = Decode(map.ImagePath);
-        using var drawn = Draw(source, map.Values, map.GridWidth, map.GridHeight, map.InputWidth, map.InputHeight, map.Resizing, maxSide);
+        using var drawn = Draw(source, map.Values, map.GridWidth, map.GridHeight, map.InputWidth, map.InputHeight, map.Resizing, (map.ViewWidth, map.ViewHeight), maxSide);
         return Encode(drawn, SKEncodedImageFormat.Png);
     }
 
     /// <summary>The image scaled to fit <paramref name="maxSide"/> (null: as it is), with the map (values in [0, 1] on a
-    /// grid over the network's W × H input) upsampled bilinearly to the input, coloured, and placed where the input lies on
-    /// the image (<see cref="ResizeGeometry.InputInSource"/>), clipped to the image.</summary>
+    /// grid over the centre <paramref name="view"/> of the network's W × H input) upsampled bilinearly to the view, coloured,
+    /// and placed where the view lies on the image (<see cref="ResizeGeometry.InputInSource"/>), clipped to the image.</summary>
     public static SKBitmap Draw(SKBitmap source, IReadOnlyList<float>? values, int gridWidth, int gridHeight, int inputWidth, int inputHeight,
-        ImageResizingEstimator.ResizingKind resizing, int? maxSide)
+        ImageResizingEstimator.ResizingKind resizing, (int Width, int Height) view, int? maxSide)
     {
         var scale = maxSide is { } m ? Math.Min(1.0, m / (double)Math.Max(source.Width, source.Height)) : 1.0;
         var (width, height) = (Math.Max(1, (int)Math.Round(source.Width * scale)), Math.Max(1, (int)Math.Round(source.Height * scale)));
@@ -35,14 +35,17 @@ internal static class HeatMapOverlay
             canvas.DrawImage(image, new SKRect(0, 0, source.Width, source.Height), new SKRect(0, 0, width, height), Cubic, paint);
         if (values is null) return result;
 
-        using var heat = Colour(Upsample(values, gridWidth, gridHeight, inputWidth, inputHeight), inputWidth, inputHeight);
+        using var heat = Colour(Upsample(values, gridWidth, gridHeight, view.Width, view.Height), view.Width, view.Height);
         var input = ResizeGeometry.InputInSource(source.Width, source.Height, inputWidth, inputHeight, resizing);
-        var target = new SKRect((float)(input.Left * scale), (float)(input.Top * scale), (float)(input.Right * scale), (float)(input.Bottom * scale));
+        // The graph's centre crop, in the input's pixels, then in the thumbnail's.
+        var (sx, sy) = (input.Width / inputWidth, input.Height / inputHeight);
+        var (left, top) = (input.Left + (inputWidth - view.Width) / 2 * sx, input.Top + (inputHeight - view.Height) / 2 * sy);
+        var target = new SKRect((float)(left * scale), (float)(top * scale), (float)((left + view.Width * sx) * scale), (float)((top + view.Height * sy) * scale));
         canvas.Save();
         canvas.ClipRect(new SKRect(0, 0, width, height));
         using (var image = SKImage.FromBitmap(heat))
         using (var paint = new SKPaint { Color = SKColors.White.WithAlpha(Opacity) })
-            canvas.DrawImage(image, new SKRect(0, 0, inputWidth, inputHeight), target, new SKSamplingOptions(SKFilterMode.Linear), paint);
+            canvas.DrawImage(image, new SKRect(0, 0, view.Width, view.Height), target, new SKSamplingOptions(SKFilterMode.Linear), paint);
         canvas.Restore();
         return result;
     }

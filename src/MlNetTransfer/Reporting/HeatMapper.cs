@@ -40,16 +40,7 @@ internal sealed class HeatMapper : IDisposable
     {
         var source = string.IsNullOrEmpty(classifier.ModelPath) ? "model" : classifier.ModelPath;
         if (engine is null) throw new MlNetTransferException($"{source}: {MissingEngineMessage}");
-        SavedChain chain;
-        try
-        {
-            chain = SavedChain.Read(classifier.Model, source);
-        }
-        catch (MlNetTransferException e)
-        {
-            // The reader speaks of export; here the same limit means no gradients to follow.
-            throw new MlNetTransferException(e.Message.Replace("cannot be exported to ONNX", "has no heat maps (Grad-CAM needs a network and a linear head it can differentiate)"), e);
-        }
+        var chain = SavedChain.Read(classifier.Model, source, "has no heat maps (Grad-CAM needs a network and a linear head it can differentiate)");
         return new HeatMapper(classifier, chain, engine.Load(chain, classifier.Classes.Count, source));
     }
 
@@ -57,6 +48,11 @@ internal sealed class HeatMapper : IDisposable
 
     /// <summary>The classifier's chain as read: input size and resizing place a map on its image.</summary>
     public SavedChain Chain => _chain;
+
+    /// <summary>The centre of the input the network sees: its graph crops the backbone's own input size (the zip's
+    /// metadata) out of a larger resize; without a crop, the whole input.</summary>
+    public (int Width, int Height) View => _classifier.Metadata is { InputWidth: > 0, InputHeight: > 0 } m && m.InputWidth <= _chain.Width && m.InputHeight <= _chain.Height
+        ? (m.InputWidth, m.InputHeight) : (_chain.Width, _chain.Height);
 
     /// <summary>Grad-CAM of <paramref name="classIndex"/> (null: the top class) on an image file.</summary>
     public GradCamOutput Compute(string imagePath, int? classIndex) => _network.Compute(Pixels(imagePath), classIndex);
@@ -88,6 +84,8 @@ internal sealed class HeatMapper : IDisposable
             InputWidth = _chain.Width,
             InputHeight = _chain.Height,
             Resizing = _chain.Resizing,
+            ViewWidth = View.Width,
+            ViewHeight = View.Height,
         };
     }
 

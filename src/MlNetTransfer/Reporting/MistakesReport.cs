@@ -181,7 +181,7 @@ public sealed record MistakesReport
     private static ExampleImage Picture(Scored s, ImageClassifier classifier, HeatMapper? heat, int size)
     {
         using var source = HeatMapOverlay.Decode(s.Example.Path);
-        using var thumbnail = HeatMapOverlay.Draw(source, null, 0, 0, 0, 0, default, size);
+        using var thumbnail = HeatMapOverlay.Draw(source, null, 0, 0, 0, 0, default, default, size);
         byte[]? heatMap = null;
         string? heatClass = null;
         if (heat is not null)
@@ -190,7 +190,7 @@ public sealed record MistakesReport
             var cam = heat.Compute(s.Example.Path, predicted >= 0 ? predicted : null);
             heatClass = classifier.Classes[cam.TargetClass];
             var chain = heat.Chain;
-            using var drawn = HeatMapOverlay.Draw(source, HeatMapper.Normalise(cam.Cam), cam.GridWidth, cam.GridHeight, chain.Width, chain.Height, chain.Resizing, size);
+            using var drawn = HeatMapOverlay.Draw(source, HeatMapper.Normalise(cam.Cam), cam.GridWidth, cam.GridHeight, chain.Width, chain.Height, chain.Resizing, heat.View, size);
             heatMap = HeatMapOverlay.Encode(drawn, SKEncodedImageFormat.Jpeg);
         }
         return new ExampleImage

@@ -185,7 +185,7 @@ public sealed class GradCamTests(FineTuneFixture tuneData) : IClassFixture<FineT
                  {
                      ("float", float32, FineTuneFixture.Backbone(), 1e-4),
                      // The float twin has the int8 graph's clipping but not its rounding to the 8-bit grid.
-                     ("int8", int8, Int8Backbone(), 0.05),
+                     ("int8", int8, Int8PrefixTests.Int8Backbone(), 0.05),
                  })
         {
             options.ValidationSet = views(tuneData.Validation);
@@ -209,15 +209,6 @@ public sealed class GradCamTests(FineTuneFixture tuneData) : IClassFixture<FineT
             }
         }
     }
-
-    private static ResolvedBackbone Int8Backbone() => new(
-        QuantizedModelBuilder.Build(new QuantizedModelBuilderOptions { InputSize = FineTuneFixture.ImageSize }).QOperator,
-        new BackboneSpec
-        {
-            Name = "int8-test", InputWidth = FineTuneFixture.ImageSize, InputHeight = FineTuneFixture.ImageSize, EmbeddingTensor = "s_quantized",
-            Mean = [0.5f, 0.5f, 0.5f], Std = [0.25f, 0.25f, 0.25f],
-        },
-        "generated in the test");
 
     [Fact]
     public void A_head_without_gradients_and_an_unknown_class_are_named()
