@@ -191,11 +191,11 @@ internal sealed record SavedChain
                 for (int c = 0; c < subs.Length; c++)
                 {
                     LinearBinaryModelParameters linear;
-                    if (subs[c] is CalibratedModelParametersBase<LinearBinaryModelParameters, PlattCalibrator> calibrated)
+                    if (PlattCalibrated(subs[c]) is var (sub, platt))
                     {
-                        (slope ??= new float[subs.Length])[c] = (float)calibrated.Calibrator.Slope;
-                        (offset ??= new float[subs.Length])[c] = (float)calibrated.Calibrator.Offset;
-                        linear = calibrated.SubModel;
+                        (slope ??= new float[subs.Length])[c] = (float)platt.Slope;
+                        (offset ??= new float[subs.Length])[c] = (float)platt.Offset;
+                        linear = sub;
                     }
                     else if (subs[c] is LinearBinaryModelParameters plain) linear = plain;
                     else throw new MlNetTransferException(unsupported($"its one-versus-all class {c} model is {subs[c].GetType().Name}; only linear ones (optionally Platt-calibrated) are written"));
@@ -214,6 +214,21 @@ internal sealed record SavedChain
             default:
                 throw new MlNetTransferException(unsupported($"its head's model is {model.GetType().Name}; the export writes maximum-entropy, linear multiclass and one-versus-all linear heads"));
         }
+    }
+
+    /// <summary>A Platt-calibrated linear model: as loaded from a zip its type names both (CalibratedModelParametersBase of
+    /// LinearBinaryModelParameters and PlattCalibrator); fresh from training it is a ParameterMixingCalibratedModelParameters
+    /// over the interfaces, so the two parts are read off the base class and checked.</summary>
+    private static (LinearBinaryModelParameters Sub, PlattCalibrator Platt)? PlattCalibrated(object model)
+    {
+        // Declared on the base itself: derived classes hide them with 'new' members of their own types.
+        const BindingFlags Declared = BindingFlags.Instance | BindingFlags.Public | BindingFlags.DeclaredOnly;
+        for (var type = model.GetType(); type is not null; type = type.BaseType)
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(CalibratedModelParametersBase<,>))
+                return type.GetProperty("SubModel", Declared)?.GetValue(model) is LinearBinaryModelParameters sub
+                       && type.GetProperty("Calibrator", Declared)?.GetValue(model) is PlattCalibrator platt
+                    ? (sub, platt) : null;
+        return null;
     }
 
     private static (float[][] W, float[] B) Weights(LinearMulticlassModelParametersBase model)
