@@ -10,6 +10,7 @@ var root = new RootCommand(
     ExperimentCommand.Create(),
     PredictCommand.Create(),
     ExportCommand.Create(),
+    ExplainCommand.Create(),
     InspectCommand.Create(),
     DemoCommand.Create(),
     DataCommand.Create(),

@@ -133,32 +133,8 @@ public sealed class ImagePixelReader
             return bitmap.Copy(SKColorType.Bgra8888) ?? throw new MlNetTransferException($"{path}: its pixel format {bitmap.ColorType} cannot be converted to RGB.");
     }
 
-    /// <summary>ML.NET's placement (MLImage.ResizeWithCrop / ResizeWithPadding, centre anchor): scale to cover (IsoCrop) or
-    /// to fit (IsoPad), truncating to whole pixels.</summary>
-    private SKRect DestinationRect(int sourceWidth, int sourceHeight)
-    {
-        if (Resizing == ImageResizingEstimator.ResizingKind.Fill) return new SKRect(0, 0, Width, Height);
-        float widthAspect = (float)Width / sourceWidth;
-        float heightAspect = (float)Height / sourceHeight;
-        int destX = 0, destY = 0;
-        float aspect;
-        var crop = Resizing == ImageResizingEstimator.ResizingKind.IsoCrop;
-        if (heightAspect < widthAspect)
-        {
-            aspect = crop ? widthAspect : heightAspect;
-            if (crop) destY = (int)((Height - sourceHeight * aspect) / 2);
-            else destX = (int)((Width - sourceWidth * aspect) / 2);
-        }
-        else
-        {
-            aspect = crop ? heightAspect : widthAspect;
-            if (crop) destX = (int)((Width - sourceWidth * aspect) / 2);
-            else destY = (int)((Height - sourceHeight * aspect) / 2);
-        }
-        int destWidth = (int)(sourceWidth * aspect);
-        int destHeight = (int)(sourceHeight * aspect);
-        return new SKRect(destX, destY, destX + destWidth, destY + destHeight);
-    }
+    private SKRect DestinationRect(int sourceWidth, int sourceHeight) =>
+        Featurization.ResizeGeometry.Destination(sourceWidth, sourceHeight, Width, Height, Resizing);
 
     /// <summary>torchvision's RandomResizedCrop: area fraction uniform in [MinCropArea, 1], aspect ratio log-uniform, up to
     /// ten tries to fit, else the centred largest crop of an allowed ratio.</summary>

@@ -14,13 +14,24 @@ public sealed partial class OnnxTorchModule
         int step = _steps.Count;
         for (int s = 0; s < _steps.Count; s++)
             if (_groupOfNode.TryGetValue(_steps[s].Node, out var g) && g.Index >= firstGroup) { step = s; break; }
+        return SplitAt(step, firstGroup);
+    }
 
+    /// <summary>The cut before step <paramref name="step"/>; its first group defaults to that of the first later node with parameters.</summary>
+    private OnnxForwardSplit SplitAt(int step, int? firstGroup = null)
+    {
         var produced = new HashSet<string>(InputNames, StringComparer.Ordinal);
         for (int s = 0; s < step; s++) produced.UnionWith(_steps[s].Outputs.Where(o => o.Length > 0));
         var needed = new HashSet<string>(_targets, StringComparer.Ordinal);
         for (int s = step; s < _steps.Count; s++) needed.UnionWith(_steps[s].Inputs.Where(i => i.Length > 0));
         var crossing = produced.Where(needed.Contains).Order(StringComparer.Ordinal).ToList();
-        return new OnnxForwardSplit(firstGroup, step, crossing);
+        if (firstGroup is null)
+        {
+            firstGroup = _groups.Count;
+            for (int s = step; s < _steps.Count; s++)
+                if (_groupOfNode.TryGetValue(_steps[s].Node, out var g)) { firstGroup = g.Index; break; }
+        }
+        return new OnnxForwardSplit(firstGroup.Value, step, crossing);
     }
 
     /// <summary>True when the prefix computes the same values in training mode as in evaluation mode and holds nothing

@@ -8,8 +8,8 @@ using MlNetTransfer.FineTuning;
 
 namespace MlNetTransfer.FineTuning;
 
-/// <summary>The facade's fine-tune, chain-thaw and auto strategies, run by <see cref="FineTuningTrainer"/>.</summary>
-internal sealed class TorchSharpFineTuningEngine : IFineTuningEngine
+/// <summary>The facade's fine-tune, chain-thaw and auto strategies, run by <see cref="FineTuningTrainer"/>; and Grad-CAM (<see cref="GradCam"/>).</summary>
+internal sealed class TorchSharpFineTuningEngine : IFineTuningEngine, IGradCamEngine
 {
     public IFineTunedClassifier Train(MLContext ml, FineTuneOptions options, ResolvedBackbone backbone, IReadOnlyList<ImageExample> train,
         IReadOnlyList<ImageExample> validation, IReadOnlyList<string> classes, IProgress<FineTuneProgress>? progress, CancellationToken cancel) =>
@@ -18,4 +18,6 @@ internal sealed class TorchSharpFineTuningEngine : IFineTuningEngine
     public IResumableFineTuning Start(MLContext ml, FineTuneOptions options, ResolvedBackbone backbone, IReadOnlyList<ImageExample> train,
         IReadOnlyList<ImageExample> validation, IReadOnlyList<string> classes) =>
         new FineTuningTrainer(ml, options, backbone).Start(train, validation, classes);
+
+    public IGradCamNetwork Load(Export.SavedChain chain, int classes, string source) => GradCam.Load(chain, classes, source);
 }

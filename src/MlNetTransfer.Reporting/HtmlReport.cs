@@ -5,8 +5,8 @@ using System.Text;
 namespace MlNetTransfer.Reporting;
 
 /// <summary>
-/// The human-readable report: one self-contained HTML file (inline CSS, plots as base64 PNG data URIs, no script, no
-/// external resource) that opens in any browser, from a <see cref="TrainingReport"/> plus optional
+/// The human-readable report: one self-contained HTML file (inline CSS, plots as base64 PNG data URIs and thumbnails as
+/// JPEG ones, no script, no external resource) that opens in any browser, from a <see cref="TrainingReport"/> plus optional
 /// <see cref="ExperimentDetails"/> (scenario decision, leaderboard, learning curves).
 /// </summary>
 public static class HtmlReport
@@ -47,6 +47,7 @@ public static class HtmlReport
         if (report.Search is { } search) SearchSection(html, search);
         if (details.LearningCurves.Count > 0) Curves(html, details.LearningCurves);
         Evaluation(html, report);
+        if (details.Mistakes is { } mistakes) Mistakes(html, mistakes);
         Data(html, report);
         Setup(html, report);
         html.Raw("</main>\n</body>\n</html>\n");
@@ -188,6 +189,52 @@ public static class HtmlReport
         html.Raw("</section>\n");
     }
 
+    /// <summary><c>id</c> of the mistakes section and <c>data-image</c> kinds of its pictures.</summary>
+    public const string MistakesId = "mistakes";
+
+    private static void Mistakes(Html html, MistakesReport m)
+    {
+        html.Raw("<section id=\"").Raw(MistakesId).Raw("\">\n<h2>Mistakes</h2>\n<p>").Text(
+            $"The {m.TopLosses.Count} {m.Split} images with the highest loss (cross-entropy of the true class, −ln p), highest first; " +
+            $"{m.Wrong} of {m.Images} {m.Split} images were misclassified. ").Text(m.HeatMapLayer is { } layer
+            ? $"Beside each, the Grad-CAM heat map of the predicted class (Selvaraju et al. 2017: the activations of '{layer}', each channel weighted by " +
+              "the spatial mean of the class score's gradient, summed and ReLU'd), blue for none to red for the strongest evidence."
+            : "").Raw("</p>\n");
+        if (m.HeatMapNote is { } note) html.Raw("<p class=\"meta\">").Text("No heat maps: " + note).Raw("</p>\n");
+        html.Raw("<div class=\"gallery\">\n");
+        foreach (var e in m.TopLosses)
+        {
+            html.Raw(e.Correct ? "<figure class=\"tile\">" : "<figure class=\"tile wrong\">");
+            Thumb(html, "thumbnail", e.Thumbnail, $"{Path.GetFileName(e.ImagePath)}, a {e.TrueLabel}");
+            if (e.HeatMap is { } heat) Thumb(html, "heatmap", heat, $"Grad-CAM of {e.HeatMapClass} on {Path.GetFileName(e.ImagePath)}");
+            html.Raw("<figcaption>").Text($"true {e.TrueLabel} · predicted {e.PredictedLabel} ({Pct(e.Confidence)})").Raw("<br>")
+                .Text($"p(true) {F(e.TrueClassProbability, "0.000")} · loss {F(e.Loss, "0.00")}").Raw("<br><span class=\"path\">").Text(Path.GetFileName(e.ImagePath))
+                .Raw("</span></figcaption></figure>\n");
+        }
+        html.Raw("</div>\n");
+        if (m.Gallery.Count > 0)
+        {
+            html.Raw("<h3>Correct examples per class</h3>\n<p>").Text($"The most confident correct {m.Split} images of each class.").Raw("</p>\n");
+            foreach (var g in m.Gallery)
+            {
+                html.Raw("<h4>").Text($"{g.Class} — {g.Correct} of {g.Images} right").Raw("</h4>\n<div class=\"gallery\" data-class=\"").Text(g.Class).Raw("\">\n");
+                foreach (var e in g.Examples)
+                {
+                    html.Raw("<figure class=\"tile\">");
+                    Thumb(html, "gallery", e.Thumbnail, $"{Path.GetFileName(e.ImagePath)}, a {e.TrueLabel}");
+                    html.Raw("<figcaption>").Text($"{Pct(e.Confidence)}").Raw("<br><span class=\"path\">").Text(Path.GetFileName(e.ImagePath)).Raw("</span></figcaption></figure>\n");
+                }
+                if (g.Examples.Count == 0) html.Raw("<p class=\"meta\">None right.</p>\n");
+                html.Raw("</div>\n");
+            }
+        }
+        html.Raw("</section>\n");
+    }
+
+    private static void Thumb(Html html, string kind, byte[] jpeg, string alt)
+        => html.Raw("<img class=\"thumb\" data-image=\"").Text(kind).Raw("\" alt=\"").Text(alt).Raw("\" src=\"data:image/jpeg;base64,")
+            .Raw(Convert.ToBase64String(jpeg)).Raw("\">");
+
     private static void Metrics(Html html, string heading, ClassificationReport m)
     {
         if (heading.Length > 0) html.Raw("<h3>").Text(heading).Raw("</h3>\n");
@@ -279,6 +326,11 @@ public static class HtmlReport
         figcaption { color: #5b6475; font-size: 13px; margin-top: 4px; }
         pre.explanation { white-space: pre-wrap; font: inherit; background: #f7f8fb; border-left: 4px solid #1f77b4; padding: 10px 14px; margin: 0 0 12px; }
         code { font-size: 13px; }
+        .gallery { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0 14px; }
+        figure.tile { margin: 0; padding: 6px; border: 1px solid #dfe3ea; border-radius: 6px; background: #fafbfc; max-width: 250px; }
+        figure.tile.wrong { border-color: #e6a1a1; background: #fdf3f3; }
+        img.thumb { display: inline-block; max-width: 120px; max-height: 120px; margin: 0 2px; vertical-align: top; }
+        figure.tile figcaption { font-size: 12px; margin-top: 2px; } .path { color: #5b6475; overflow-wrap: anywhere; }
         """;
 
     /// <summary>A string builder that HTML-encodes text and passes markup through.</summary>

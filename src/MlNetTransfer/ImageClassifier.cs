@@ -26,6 +26,8 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
     private readonly bool _ownsModel;
     private readonly MLContext _ml;
     private int _disposed;
+    private readonly Lock _heatMapGate = new();
+    private Reporting.HeatMapper? _heatMapper;
 
     internal ImageClassifier(MLContext ml, ITransformer model, ModelMetadata metadata, ImageClassifierOptions? options = null,
         bool ownsModel = false, string modelPath = "", string sha256 = "")
@@ -222,9 +224,24 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
     /// <summary>Writes this classifier as one standalone ONNX file (see <see cref="Export.ModelExport"/>: input, outputs, limits).</summary>
     public Export.OnnxExportSummary ExportOnnx(string path) => Export.ModelExport.ExportOnnx(this, path);
 
+    /// <summary>
+    /// Where in the image the evidence for a class lies (Grad-CAM; <see cref="Reporting.ClassActivationMap"/>): for the
+    /// predicted class, or for <paramref name="className"/>. Works for every kind of zip this tool saves whose head is
+    /// linear (not LightGBM); needs the <c>MlNetTransfer.FineTuning</c> package, which computes the gradients. A missing or
+    /// unusable image, or an unknown class, is an error naming it. One image at a time per classifier.
+    /// </summary>
+    public Reporting.ClassActivationMap Explain(string imagePath, string? className = null)
+    {
+        ArgumentNullException.ThrowIfNull(imagePath);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        // The Grad-CAM network is built on first use and kept: building it costs more than one image.
+        lock (_heatMapGate) return (_heatMapper ??= Reporting.HeatMapper.Create(this)).Explain(imagePath, className);
+    }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        lock (_heatMapGate) _heatMapper?.Dispose();
         _engines.Dispose();
         if (_ownsModel) (Model as IDisposable)?.Dispose();
     }

@@ -14,4 +14,5 @@ public sealed record TrainingProgress(string Stage, long Done, long Total, strin
     public const string Searching = "search";
     public const string Comparing = "compare";
     public const string Timing = "time";
+    public const string Reporting = "report";
 }

@@ -9,13 +9,19 @@ public sealed class TransferLearningResult
 {
     private readonly MLContext _ml;
 
-    internal TransferLearningResult(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report)
+    internal TransferLearningResult(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report,
+        (string Split, IReadOnlyList<Data.ImageExample> Images)? held = null)
     {
         _ml = ml;
         Model = model;
         Metadata = metadata;
         Report = report;
+        HeldOut = held;
     }
+
+    /// <summary>The held-out images the mistakes section is drawn from (validation, else test); null when the run had no
+    /// image files (trained from embedding shards) or held none out.</summary>
+    internal (string Split, IReadOnlyList<Data.ImageExample> Images)? HeldOut { get; }
 
     /// <summary>The ML.NET transformer chain; <c>Transform</c> it over a data view with an <c>ImagePath</c> column.</summary>
     public ITransformer Model { get; }
@@ -35,7 +41,17 @@ public sealed class TransferLearningResult
     private void SaveTo(string file) => ModelZip.Write(_ml, Model, Metadata, file);
 
     /// <summary>The same model with another report (a search's, around its winner's).</summary>
-    internal TransferLearningResult WithReport(TrainingReport report) => new(_ml, Model, Metadata, report);
+    internal TransferLearningResult WithReport(TrainingReport report) => new(_ml, Model, Metadata, report, HeldOut);
+
+    /// <summary>The report's mistakes section for this model: its validation images (the test images when there is no
+    /// validation split) of highest loss with Grad-CAM heat maps, and a gallery of correct ones per class
+    /// (<see cref="MistakesReport.Build"/>). Null when the run held out no image files (e.g. trained from embedding shards).</summary>
+    public MistakesReport? Mistakes(MistakesOptions? options = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        if (HeldOut is not { Images.Count: > 0 } held) return null;
+        using var classifier = ToClassifier();
+        return MistakesReport.Build(classifier, held.Images, held.Split, options, progress, cancel);
+    }
 
     /// <summary>The saved model as a ready classifier, without a round trip through a file.</summary>
     public ImageClassifier ToClassifier() => new(_ml, Model, Metadata);

@@ -37,7 +37,7 @@ public sealed partial class TransferLearningTrainer
         {
             BackboneComparison = report,
             Timings = winner.Report.Timings with { TotalSeconds = clock.Elapsed.TotalSeconds },
-        });
+        }, winner.HeldOut);
     }
 
     /// <summary>One strategy's run on data already loaded (the backbone comparison loads the images once for every backbone).</summary>

@@ -249,7 +249,11 @@ public sealed partial class TransferLearningTrainer
                 ["logLoss"] = primary.LogLoss,
             },
         };
-        return new TransferLearningResult(_ml, model, metadata, report);
+        // Shards name images that may no longer be where they were featurized: no pictures from them.
+        var held = run.Gathered is not null ? null
+            : dataset.Validation.Count > 0 ? ("validation", dataset.Validation)
+            : dataset.Test.Count > 0 ? ("test", dataset.Test) : ((string, IReadOnlyList<ImageExample>)?)null;
+        return new TransferLearningResult(_ml, model, metadata, report, held);
     }
 
     /// <summary>Approach 1: the pretrained network with its own head and labels as the classifier, no training.

@@ -138,6 +138,7 @@ internal static class Cli
         TrainingProgress.Searching => "Auto search",
         TrainingProgress.Comparing => "Comparing backbones",
         TrainingProgress.Timing => "Timing",
+        TrainingProgress.Reporting => "Report",
         _ => stage,
     };
 }

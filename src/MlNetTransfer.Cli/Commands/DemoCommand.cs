@@ -25,7 +25,8 @@ internal static class DemoCommand
             AnsiConsole.MarkupLine($"[yellow]Demo on generated data ({Markup.Escape(dataDir)}) with the generated '{BackboneResolver.SyntheticName}' backbone (random weights).[/]");
             SyntheticImageDataset.Write(dataDir, imagesPerClass: parse.GetValue(perClass));
             var options = new TransferLearningOptions { DataPath = dataDir, Backbone = BackboneResolver.SyntheticName };
-            return TrainCommand.Train(options, Path.Combine(dir, "model.zip"), Path.Combine(dir, "report.json"), cancel);
+            return TrainCommand.Train(options, Path.Combine(dir, "model.zip"), Path.Combine(dir, "report.json"), cancel,
+                result => Cli.WithProgress(progress => result.Mistakes(progress: progress, cancel: cancel)));
         }));
         return command;
     }

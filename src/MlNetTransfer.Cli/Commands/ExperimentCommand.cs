@@ -28,7 +28,8 @@ internal static class ExperimentCommand
             var result = Cli.WithProgress(progress => ml.TransferLearning().Experiment(options, progress, cancel));
             result.Save(Path.Combine(outDir, "model.zip"), Path.Combine(outDir, "report.json"));
             HtmlReport.Save(Path.Combine(outDir, "report.html"), result.Report,
-                ExperimentDetails.From(result.Report, $"MlNetTransfer experiment — {result.Report.Data.Source} on {result.Report.Backbone.Name}"));
+                ExperimentDetails.From(result.Report, $"MlNetTransfer experiment — {result.Report.Data.Source} on {result.Report.Backbone.Name}")
+                    with { Mistakes = shared.Mistakes(parse, result, cancel) });
             ReportPrinter.Print(result.Report);
             AnsiConsole.MarkupLine($"Best model ({Markup.Escape(result.Report.Leaderboard?.Winner ?? "")}): [green]{Markup.Escape(Path.Combine(outDir, "model.zip"))}[/]");
             AnsiConsole.MarkupLine($"Report: [green]{Markup.Escape(Path.Combine(outDir, "report.json"))}[/] and [green]{Markup.Escape(Path.Combine(outDir, "report.html"))}[/]");

@@ -209,12 +209,13 @@ internal static class TrainCommand
 
             var modelPath = parse.GetValue(output)!;
             var reportPath = parse.GetValue(report) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "report.json");
-            return Train(options, modelPath, reportPath, cancel);
+            return Train(options, modelPath, reportPath, cancel, result => shared.Mistakes(parse, result, cancel));
         }));
         return command;
     }
 
-    internal static int Train(TransferLearningOptions options, string modelPath, string reportPath, CancellationToken cancel)
+    internal static int Train(TransferLearningOptions options, string modelPath, string reportPath, CancellationToken cancel,
+        Func<TransferLearningResult, Reporting.MistakesReport?>? mistakes = null)
     {
         var ml = new MLContext(options.Seed);
         var result = Cli.WithProgress(progress => ml.TransferLearning().Train(options, progress, cancel));
@@ -223,7 +224,7 @@ internal static class TrainCommand
         if (result.Report.FineTune is null && result.Report.Leaderboard is null) cancel.ThrowIfCancellationRequested();
         result.Save(modelPath, reportPath);
         var htmlPath = Path.ChangeExtension(reportPath, ".html");
-        Reporting.HtmlReport.Save(htmlPath, result.Report, Reporting.ExperimentDetails.From(result.Report));
+        Reporting.HtmlReport.Save(htmlPath, result.Report, Reporting.ExperimentDetails.From(result.Report) with { Mistakes = mistakes?.Invoke(result) });
         ReportPrinter.Print(result.Report);
         if (result.Report.BackboneComparison is { } compared) BackbonesCompareCommand.Print(compared);
         if (result.Report.FineTune is { Cancelled: true } ft)

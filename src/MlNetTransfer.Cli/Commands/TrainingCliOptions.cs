@@ -84,6 +84,28 @@ internal sealed class TrainingCliOptions
         DefaultValueFactory = _ => "auto",
     };
 
+    public Option<int> TopLosses { get; } = new("--top-losses")
+    {
+        Description = "report.html's mistakes section: how many held-out images of highest loss to show, each with a Grad-CAM heat map of its predicted " +
+                      "class, beside a gallery of correct images per class; 0 leaves the section out.",
+        DefaultValueFactory = _ => new Reporting.MistakesOptions().TopLosses,
+    };
+
+    /// <summary>The mistakes section for report.html (null with --top-losses 0 or no held-out images), with a progress bar.</summary>
+    public Reporting.MistakesReport? Mistakes(ParseResult parse, TransferLearningResult result, CancellationToken cancel)
+    {
+        var top = parse.GetValue(TopLosses);
+        if (top < 0) throw new MlNetTransferException($"--top-losses {top}: give 0 or more images.");
+        if (top == 0) return null;
+        var mistakes = Cli.WithProgress(progress => result.Mistakes(new Reporting.MistakesOptions { TopLosses = top }, progress, cancel));
+        if (mistakes is not null)
+            Spectre.Console.AnsiConsole.MarkupLine(Spectre.Console.Markup.Escape(
+                $"Mistakes section: {mistakes.TopLosses.Count} top-loss {mistakes.Split} images " +
+                (mistakes.HeatMapLayer is { } layer ? $"with Grad-CAM heat maps of '{layer}'" : $"without heat maps ({mistakes.HeatMapNote})") +
+                $", {mistakes.Gallery.Sum(g => g.Examples.Count)} correct examples, {mistakes.Seconds:0.0} s"));
+        return mistakes;
+    }
+
     /// <summary><c>--head-init</c>: random (default) or probe; <paramref name="probeOptions"/> names the options the probe follows.</summary>
     public Option<string> HeadInit { get; }
 
@@ -99,7 +121,7 @@ internal sealed class TrainingCliOptions
         ClassWeights.AcceptOnlyFromAmong("auto", "off");
     }
 
-    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads, ClassWeights];
+    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads, ClassWeights, TopLosses];
 
     /// <summary>The run options these set; <see cref="FineTuneOptions.LinearProbe"/> is the command's to set from <see cref="ProbeWanted"/>.</summary>
     public TransferLearningOptions Read(ParseResult parse)

@@ -54,12 +54,20 @@ internal sealed record SavedChain
     public required string OnnxOutput { get; init; }
     public required SavedHead Head { get; init; }
 
+    /// <summary>The chain's own LoadImages → ResizeImages → ExtractPixels steps, and the column of pixels they give the ONNX
+    /// step: what a heat map feeds its network, so it sees the pixels prediction sees.</summary>
+    public required ITransformer PixelSteps { get; init; }
+    public required string PixelColumn { get; init; }
+
     private const string PretrainedScores = Backbones.PreparedClassifier.OutputName;
 
-    public static SavedChain Read(ITransformer model, string source)
+    /// <param name="model">The loaded chain.</param>
+    /// <param name="source">The zip, named in errors.</param>
+    /// <param name="refusal">What a chain this cannot read is refused for, in its errors.</param>
+    public static SavedChain Read(ITransformer model, string source, string refusal = "cannot be exported to ONNX")
     {
         var steps = Flatten(model).ToList();
-        string Unsupported(string what) => $"{source}: cannot be exported to ONNX: {what}.";
+        string Unsupported(string what) => $"{source}: {refusal}: {what}.";
         int i = 0;
         T Next<T>(string expected) where T : class
         {
@@ -84,6 +92,7 @@ internal sealed record SavedChain
             throw new MlNetTransferException(Unsupported($"ExtractPixels has settings other than R, G, B planes of raw 0..255 floats " +
                 $"(colors {colors}, order {order}, interleave {interleave}, offset {offset}, scale {scale})"));
         var pixelColumn = Field<string>(pixels, "Name");
+        var pixelSteps = new TransformerChain<ITransformer>(steps.Take(i).ToArray());
         var onnx = Next<OnnxTransformer>("ApplyOnnxModel");
         var bytes = ReadOnnxBytes(onnx, source);
         var onnxModel = Backbones.Onnx.OnnxModelFile.Parse(bytes, source + " (its ONNX graph)");
@@ -116,6 +125,8 @@ internal sealed record SavedChain
             OnnxInput = inputs[0],
             OnnxOutput = output,
             Head = head,
+            PixelSteps = pixelSteps,
+            PixelColumn = pixelColumn,
         };
     }
 
@@ -180,11 +191,11 @@ internal sealed record SavedChain
                 for (int c = 0; c < subs.Length; c++)
                 {
                     LinearBinaryModelParameters linear;
-                    if (subs[c] is CalibratedModelParametersBase<LinearBinaryModelParameters, PlattCalibrator> calibrated)
+                    if (PlattCalibrated(subs[c]) is var (sub, platt))
                     {
-                        (slope ??= new float[subs.Length])[c] = (float)calibrated.Calibrator.Slope;
-                        (offset ??= new float[subs.Length])[c] = (float)calibrated.Calibrator.Offset;
-                        linear = calibrated.SubModel;
+                        (slope ??= new float[subs.Length])[c] = (float)platt.Slope;
+                        (offset ??= new float[subs.Length])[c] = (float)platt.Offset;
+                        linear = sub;
                     }
                     else if (subs[c] is LinearBinaryModelParameters plain) linear = plain;
                     else throw new MlNetTransferException(unsupported($"its one-versus-all class {c} model is {subs[c].GetType().Name}; only linear ones (optionally Platt-calibrated) are written"));
@@ -203,6 +214,21 @@ internal sealed record SavedChain
             default:
                 throw new MlNetTransferException(unsupported($"its head's model is {model.GetType().Name}; the export writes maximum-entropy, linear multiclass and one-versus-all linear heads"));
         }
+    }
+
+    /// <summary>A Platt-calibrated linear model: as loaded from a zip its type names both (CalibratedModelParametersBase of
+    /// LinearBinaryModelParameters and PlattCalibrator); fresh from training it is a ParameterMixingCalibratedModelParameters
+    /// over the interfaces, so the two parts are read off the base class and checked.</summary>
+    private static (LinearBinaryModelParameters Sub, PlattCalibrator Platt)? PlattCalibrated(object model)
+    {
+        // Declared on the base itself: derived classes hide them with 'new' members of their own types.
+        const BindingFlags Declared = BindingFlags.Instance | BindingFlags.Public | BindingFlags.DeclaredOnly;
+        for (var type = model.GetType(); type is not null; type = type.BaseType)
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(CalibratedModelParametersBase<,>))
+                return type.GetProperty("SubModel", Declared)?.GetValue(model) is LinearBinaryModelParameters sub
+                       && type.GetProperty("Calibrator", Declared)?.GetValue(model) is PlattCalibrator platt
+                    ? (sub, platt) : null;
+        return null;
     }
 
     private static (float[][] W, float[] B) Weights(LinearMulticlassModelParametersBase model)

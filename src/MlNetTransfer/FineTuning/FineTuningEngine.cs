@@ -93,6 +93,9 @@ internal static class FineTuningEngines
     /// <summary>The engine, or null when the app does not reference the package.</summary>
     public static IFineTuningEngine? Installed => Found.Value;
 
+    /// <summary>Grad-CAM, which the same package provides; null without it.</summary>
+    public static IGradCamEngine? GradCam => Found.Value as IGradCamEngine;
+
     /// <summary>What to tell a user whose app has no engine: <paramref name="what"/> needs it, and how to add it.</summary>
     public static string MissingMessage(string what) =>
         $"{what} needs the fine-tuning engine, which ships in its own package with TorchSharp and libtorch: " +

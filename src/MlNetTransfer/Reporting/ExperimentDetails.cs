@@ -14,6 +14,9 @@ public sealed record ExperimentDetails
 
     public ScenarioDecision? Scenario { get; init; }
 
+    /// <summary>The mistakes section: top-loss images with heat maps and a gallery of correct ones (<see cref="TransferLearningResult.Mistakes"/>).</summary>
+    public MistakesReport? Mistakes { get; init; }
+
     /// <summary>The details a training report carries itself: its scenario decision and leaderboard (auto), and its learning
     /// curves — every candidate's for a search, else the run's own per-epoch curve.</summary>
     public static ExperimentDetails From(TrainingReport report, string? title = null)

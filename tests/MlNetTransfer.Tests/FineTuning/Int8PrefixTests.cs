@@ -18,7 +18,7 @@ public sealed class Int8PrefixTests(FineTuneFixture data) : IClassFixture<FineTu
     private const int Batch = 5;
 
     /// <summary>The generated int8 CNN (QOperator: conv1, conv2, 1×1 conv3 + residual, pool) sized for the fixture's images.</summary>
-    private static ResolvedBackbone Int8Backbone() => new(
+    internal static ResolvedBackbone Int8Backbone() => new(
         QuantizedModelBuilder.Build(new QuantizedModelBuilderOptions { InputSize = FineTuneFixture.ImageSize }).QOperator,
         new BackboneSpec
         {

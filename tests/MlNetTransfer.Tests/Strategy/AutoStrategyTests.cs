@@ -243,6 +243,9 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Contains($"data-plot=\"{HtmlReport.PlotNames.ScenarioMatrix}\"", html);
         Assert.Contains($"data-plot=\"{HtmlReport.PlotNames.AccuracyVersusTime}\"", html);
         Assert.Contains("Successive halving", html);
+        // The winner's mistakes: held-out images of highest loss, each with its Grad-CAM heat map.
+        Assert.Contains($"<section id=\"{HtmlReport.MistakesId}\">", html);
+        Assert.True(html.Contains("data-image=\"heatmap\""), System.Text.RegularExpressions.Regex.Match(html, "No heat maps:[^<]*").Value);
 
         var bad = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "ten", "--out", zip);
         Assert.Equal(1, bad.ExitCode);

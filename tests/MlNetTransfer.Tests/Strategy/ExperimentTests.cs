@@ -63,6 +63,9 @@ public sealed class ExperimentTests(FineTuneFixture data) : IClassFixture<FineTu
                      HtmlReport.PlotNames.ValidationAccuracy, HtmlReport.PlotNames.ConfusionMatrix })
             Assert.Contains($"data-plot=\"{plot}\"", html);
         Assert.All(Rows, row => Assert.Contains(row, html));
+        // The winner's mistakes: held-out images of highest loss, each with its Grad-CAM heat map.
+        Assert.Contains($"<section id=\"{HtmlReport.MistakesId}\">", html);
+        Assert.Contains("data-image=\"heatmap\"", html);
         Assert.NotEmpty(ImageClassifier.Load(new MLContext(2), Path.Combine(outDir, "model.zip")).PredictBatch([data.Validation[0].Path]));
     }
 
