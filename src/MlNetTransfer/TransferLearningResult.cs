@@ -45,7 +45,7 @@ public sealed class TransferLearningResult
 
     /// <summary>The report's mistakes section for this model: its validation images (the test images when there is no
     /// validation split) of highest loss with Grad-CAM heat maps, and a gallery of correct ones per class
-    /// (<see cref="MistakesReport.Build"/>). Null when the run held out no image files (e.g. trained from embedding shards).</summary>
+    /// (<see cref="MistakesReport.Build(ImageClassifier, IReadOnlyList{Data.ImageExample}, string, MistakesOptions?, IProgress{TrainingProgress}?, CancellationToken)"/>). Null when the run held out no image files (e.g. trained from embedding shards).</summary>
     public MistakesReport? Mistakes(MistakesOptions? options = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
         if (HeldOut is not { Images.Count: > 0 } held) return null;

@@ -111,10 +111,10 @@ public sealed partial class TransferLearningTrainer
         Progress = run.Progress,
         Cancel = run.Cancel,
         RankByMacroF1 = run.Balance.Applied,
-    }, new SearchTrainer(this, run, data, budget));
+    }, new SearchTrainer(this, run, data));
 
     /// <summary>How a search trains its candidates: this facade's head and fine-tuning paths, on one run's data.</summary>
-    private sealed class SearchTrainer(TransferLearningTrainer owner, RunContext run, FeaturizedData data, TrainingBudget budget) : ICandidateTrainer
+    private sealed class SearchTrainer(TransferLearningTrainer owner, RunContext run, FeaturizedData data) : ICandidateTrainer
     {
         private IReadOnlyList<string>? _classes;
         // The first run of each head start trains the head phase; later ones with the same start begin from its snapshot.

@@ -97,7 +97,7 @@ public static class HeadCrossValidation
         {
             var scores = new double[values.Count, folds];
             var finished = new bool[values.Count, folds];
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel };
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel };
             try
             {
                 // Taken one at a time in order (no range partitioning), so the values first in the grid finish first.
@@ -215,6 +215,15 @@ public static class HeadCrossValidation
         _ = heldOut.GetColumn<uint>(HeadEstimator.LabelColumn).Count();
         return (train, heldOut);
     }
+
+    /// <summary>Fits a stage runs at once.</summary>
+    private static int Parallelism => Environment.ProcessorCount;
+
+    /// <summary>Wall time until the search has scored its first value, for a trainer whose one fit on all the training rows
+    /// takes <paramref name="fitCost"/>: the value's folds run <see cref="Parallelism"/> at a time, each on (k - 1)/k of the
+    /// rows. A fit once started runs to its end, so a time limit below this only overruns.</summary>
+    internal static TimeSpan FirstValueTime(TimeSpan fitCost, int folds) =>
+        fitCost * (Math.Ceiling(folds / (double)Parallelism) * (folds - 1) / Math.Max(1, folds));
 
     /// <summary>Number of head fits <see cref="Tune"/> makes for a trainer with k folds.</summary>
     internal static int Fits(HeadTrainer trainer, int folds) => folds * (1 + L2Grid(trainer).Count + L1Grid(trainer).Count);

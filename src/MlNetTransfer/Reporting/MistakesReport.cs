@@ -4,7 +4,7 @@ using SkiaSharp;
 
 namespace MlNetTransfer.Reporting;
 
-/// <summary>What <see cref="MistakesReport.Build"/> shows. Defaults suit a report of a few hundred validation images.</summary>
+/// <summary>What <see cref="MistakesReport.Build(ImageClassifier, IReadOnlyList{ImageExample}, string, MistakesOptions?, IProgress{TrainingProgress}?, CancellationToken)"/> shows. Defaults suit a report of a few hundred validation images.</summary>
 public sealed class MistakesOptions
 {
     /// <summary>How many images of highest loss to show, each with its heat map. Default 12.</summary>

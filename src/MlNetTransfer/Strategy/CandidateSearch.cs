@@ -218,10 +218,8 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             {
                 var headsToCome = candidates.Skip(i).Count(c => !c.IsFineTune);
                 var limit = CrossValidationLimit(headsToCome);
-                // Fits already started run to their end: a search that cannot finish one value's folds in its limit would
-                // only overrun it, so a dear head then trains at its defaults.
-                var folds = options.Head.CrossValidationFolds;
-                if (fitCost is { } c && Math.Ceiling(folds / (double)Environment.ProcessorCount) * c.TotalSeconds * (folds - 1) / Math.Max(1, folds) > limit.TotalSeconds)
+                // A search that cannot score one value within its limit would only overrun it: a dear head then trains at its defaults.
+                if (fitCost is { } c && HeadCrossValidation.FirstValueTime(c, options.Head.CrossValidationFolds) > limit)
                     limit = TimeSpan.Zero;
                 result = trainer.FitHead(candidate.Head!.Value, limit);
                 // The rule for a later head counts its final fit, not the search, which has its own limit.
