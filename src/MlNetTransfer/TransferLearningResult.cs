@@ -9,8 +9,7 @@ public sealed class TransferLearningResult
 {
     private readonly MLContext _ml;
 
-    internal TransferLearningResult(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report,
-        (string Split, IReadOnlyList<Data.ImageExample> Images)? held = null)
+    internal TransferLearningResult(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report, HeldOutImages? held = null)
     {
         _ml = ml;
         Model = model;
@@ -21,7 +20,7 @@ public sealed class TransferLearningResult
 
     /// <summary>The held-out images the mistakes section is drawn from (validation, else test); null when the run had no
     /// image files (trained from embedding shards) or held none out.</summary>
-    internal (string Split, IReadOnlyList<Data.ImageExample> Images)? HeldOut { get; }
+    internal HeldOutImages? HeldOut { get; }
 
     /// <summary>The ML.NET transformer chain; <c>Transform</c> it over a data view with an <c>ImagePath</c> column.</summary>
     public ITransformer Model { get; }
@@ -50,9 +49,16 @@ public sealed class TransferLearningResult
     {
         if (HeldOut is not { Images.Count: > 0 } held) return null;
         using var classifier = ToClassifier();
-        return MistakesReport.Build(classifier, held.Images, held.Split, options, progress, cancel);
+        var scored = held.Scores?.Count == held.Images.Count
+            ? held.Images.Select((e, i) => ImagePrediction.From(e.Path, held.Scores[i], Metadata.Classes)).ToList()
+            : null;
+        return MistakesReport.Build(classifier, held.Images, held.Split, options, progress, cancel, FineTuning.FineTuningEngines.GradCam, scored);
     }
 
     /// <summary>The saved model as a ready classifier, without a round trip through a file.</summary>
     public ImageClassifier ToClassifier() => new(_ml, Model, Metadata);
 }
+
+/// <summary>The held-out images a run evaluated on (validation, else test) and, when it kept them, the class probabilities
+/// that evaluation computed for each (in the images' order, the model's class order).</summary>
+internal sealed record HeldOutImages(string Split, IReadOnlyList<Data.ImageExample> Images, IReadOnlyList<float[]>? Scores);

@@ -83,8 +83,8 @@ public sealed partial class TransferLearningTrainer
         // Embeddings typed exactly as the featurizer emits them ([1, D]), which is what the head was bound to.
         var type = (VectorDataViewType)tuned.Featurizer.GetOutputSchema(
             ImageFeaturizer.EmptyInput(_ml, options.Featurizer.ImagePathColumn).Schema)[ImageFeaturizer.EmbeddingColumn].Type;
-        var valReport = nVal > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Validation, embeddings[..nVal], type)), classes) : null;
-        var testReport = dataset.Test.Count > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Test, embeddings[nVal..], type)), classes) : null;
+        var validation = nVal > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Validation, embeddings[..nVal], type)), classes) : null;
+        var test = dataset.Test.Count > 0 ? Evaluate(tuned.Head, keyed.Transform(ToDataView(dataset.Test, embeddings[nVal..], type)), classes) : null;
         var evaluateSeconds = sw.Elapsed.TotalSeconds;
 
         var r = tuned.Run;
@@ -102,7 +102,7 @@ public sealed partial class TransferLearningTrainer
             DegreeOfParallelism = featurizerOptions.DegreeOfParallelism,
         };
         var timings = new TimingsReport { LoadSeconds = run.LoadSeconds, FeaturizeSeconds = featurizeSeconds, TrainSeconds = trainSeconds, EvaluateSeconds = evaluateSeconds };
-        return Finish(run, tuned.Model, tuned.Backbone, classes, valReport, testReport, trainer, featurization, timings,
+        return Finish(run, tuned.Model, tuned.Backbone, classes, validation, test, trainer, featurization, timings,
             TrainingReportBuilder.FineTune(fineTune, r, tuned.FeaturizerSha256), TrainingReportBuilder.Curve(r));
     }
 

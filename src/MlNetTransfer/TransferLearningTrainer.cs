@@ -192,8 +192,8 @@ public sealed partial class TransferLearningTrainer
         var trainSeconds = sw.Elapsed.TotalSeconds;
 
         sw.Restart();
-        var valReport = dataset.Validation.Count > 0 ? Evaluate(head, data.LabelToKey.Transform(data.Validation), data.Classes) : null;
-        var testReport = dataset.Test.Count > 0 ? Evaluate(head, data.LabelToKey.Transform(data.Test), data.Classes) : null;
+        var validation = dataset.Validation.Count > 0 ? Evaluate(head, data.LabelToKey.Transform(data.Validation), data.Classes) : null;
+        var test = dataset.Test.Count > 0 ? Evaluate(head, data.LabelToKey.Transform(data.Test), data.Classes) : null;
         var evaluateSeconds = sw.Elapsed.TotalSeconds;
 
         var trainer = new TrainerReport
@@ -220,15 +220,16 @@ public sealed partial class TransferLearningTrainer
             EvaluateSeconds = evaluateSeconds,
         };
         var model = new TransformerChain<ITransformer>(data.Featurizer, head);
-        return Finish(run, model, data.Backbone, data.Classes, valReport, testReport, trainer, data.Report, timings, fineTune: null, curve: []);
+        return Finish(run, model, data.Backbone, data.Classes, validation, test, trainer, data.Report, timings, fineTune: null, curve: []);
     }
 
     /// <summary>Builds the report and metadata common to every strategy.</summary>
     private TransferLearningResult Finish(RunContext run, ITransformer model, PreparedBackbone backbone, IReadOnlyList<string> classes,
-        ClassificationReport? valReport, ClassificationReport? testReport, TrainerReport trainer, FeaturizationReport featurization,
+        Evaluation? validation, Evaluation? test, TrainerReport trainer, FeaturizationReport featurization,
         TimingsReport timings, FineTuneReport? fineTune, IReadOnlyList<EpochReport> curve)
     {
         var (options, dataset) = (run.Options, run.Dataset);
+        var (valReport, testReport) = (validation?.Report, test?.Report);
         var report = TrainingReportBuilder.Report(options, dataset, run.Resolved.Source, backbone, classes, valReport, testReport, trainer, featurization,
             timings with { TotalSeconds = run.Total.Elapsed.TotalSeconds }, fineTune, curve) with { ClassBalance = run.Balance };
         var primary = report.Metrics;
@@ -250,9 +251,10 @@ public sealed partial class TransferLearningTrainer
             },
         };
         // Shards name images that may no longer be where they were featurized: no pictures from them.
+        // The evaluation's scores come along, so the mistakes section need not classify the same images again.
         var held = run.Gathered is not null ? null
-            : dataset.Validation.Count > 0 ? ("validation", dataset.Validation)
-            : dataset.Test.Count > 0 ? ("test", dataset.Test) : ((string, IReadOnlyList<ImageExample>)?)null;
+            : validation is not null ? new HeldOutImages("validation", dataset.Validation, validation.Scores)
+            : test is not null ? new HeldOutImages("test", dataset.Test, test.Scores) : null;
         return new TransferLearningResult(_ml, model, metadata, report, held);
     }
 
@@ -294,11 +296,15 @@ public sealed partial class TransferLearningTrainer
     private ITransformer LabelToKey(IDataView train) =>
         _ml.Transforms.Conversion.MapValueToKey(HeadEstimator.LabelColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train);
 
-    private ClassificationReport Evaluate(ITransformer head, IDataView keyed, IReadOnlyList<string> classes)
+    /// <summary>A held-out split's report and every image's class probabilities (in the split's order, the classes' order).</summary>
+    private sealed record Evaluation(ClassificationReport Report, IReadOnlyList<float[]> Scores);
+
+    private Evaluation Evaluate(ITransformer head, IDataView keyed, IReadOnlyList<string> classes)
     {
-        var scored = HeadEstimator.ScoreKeyed(head, keyed);
+        var scored = _ml.Data.Cache(HeadEstimator.ScoreKeyed(head, keyed), "Score", HeadEstimator.LabelColumn, "PredictedLabel");
         var metrics = _ml.MulticlassClassification.Evaluate(scored, HeadEstimator.LabelColumn, "Score", "PredictedLabel");
-        return ClassificationReport.From(metrics, classes) with { Calibration = CalibrationReport.FromScored(scored, HeadEstimator.LabelColumn) };
+        var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToList();
+        return new Evaluation(ClassificationReport.From(metrics, classes) with { Calibration = CalibrationReport.FromScored(scored, HeadEstimator.LabelColumn) }, scores);
     }
 
     private static string[] ClassNames(DataViewSchema.Column keyColumn)

@@ -94,18 +94,27 @@ public sealed record MistakesReport
         => Build(classifier, examples, split, options, progress, cancel, FineTuning.FineTuningEngines.GradCam);
 
     /// <summary><see cref="Build(ImageClassifier, IReadOnlyList{ImageExample}, string, MistakesOptions?, IProgress{TrainingProgress}?, CancellationToken)"/>
-    /// with the Grad-CAM engine given (null: as without the fine-tuning package).</summary>
+    /// with the Grad-CAM engine given (null: as without the fine-tuning package) and, when the caller has them, the
+    /// classifier's predictions of <paramref name="examples"/> (in their order), which are then not computed again.</summary>
     internal static MistakesReport Build(ImageClassifier classifier, IReadOnlyList<ImageExample> examples, string split,
-        MistakesOptions? options, IProgress<TrainingProgress>? progress, CancellationToken cancel, FineTuning.IGradCamEngine? engine)
+        MistakesOptions? options, IProgress<TrainingProgress>? progress, CancellationToken cancel, FineTuning.IGradCamEngine? engine,
+        IReadOnlyList<ImagePrediction>? predictions = null)
     {
         ArgumentNullException.ThrowIfNull(classifier);
         ArgumentNullException.ThrowIfNull(examples);
+        if (predictions is not null && predictions.Count != examples.Count)
+            throw new ArgumentException($"{predictions.Count} predictions for {examples.Count} images.", nameof(predictions));
         options ??= new MistakesOptions();
         options.Validate();
         var clock = Stopwatch.StartNew();
         var scored = new List<Scored>(examples.Count);
         for (int i = 0; i < examples.Count; i++)
         {
+            if (predictions is not null)
+            {
+                scored.Add(Score(examples[i], predictions[i]));
+                continue;
+            }
             cancel.ThrowIfCancellationRequested();
             scored.Add(Score(examples[i], classifier.Predict(examples[i].Path)));
             progress?.Report(new TrainingProgress(TrainingProgress.Reporting, i + 1, examples.Count, $"classifying {split} images"));

@@ -106,6 +106,33 @@ public sealed class MistakesReportTests(SyntheticFixture fixture) : IClassFixtur
         Assert.DoesNotContain("data-image=\"heatmap\"", html);
     }
 
+    [Fact]
+    public void A_results_section_reuses_the_evaluations_scores_and_equals_the_one_that_classifies_again()
+    {
+        var options = new TransferLearningOptions
+        {
+            DataPath = fixture.DataDir,
+            Backbone = BackboneResolver.SyntheticName,
+            Head = { CrossValidationFolds = 0, MaximumIterations = 3 },
+            Featurizer = { CacheDirectory = fixture.CacheDir },
+        };
+        var result = new MLContext(1).TransferLearning().Train(options);
+        var held = result.HeldOut!;
+        Assert.Equal(held.Images.Count, held.Scores!.Count);
+        var sectionOptions = new MistakesOptions { TopLosses = 5, CorrectPerClass = 2, ThumbnailSize = 48, HeatMaps = false };
+
+        var progress = new List<TrainingProgress>();
+        var reused = result.Mistakes(sectionOptions, new InlineProgress<TrainingProgress>(progress.Add))!;
+        Assert.DoesNotContain(progress, p => p.Message?.StartsWith("classifying", StringComparison.Ordinal) == true);
+
+        using var classifier = result.ToClassifier();
+        var again = MistakesReport.Build(classifier, held.Images, held.Split, sectionOptions);
+        Assert.Equal((again.Images, again.Wrong), (reused.Images, reused.Wrong));
+        Assert.Equal(again.TopLosses.Select(e => (e.ImagePath, e.PredictedLabel)), reused.TopLosses.Select(e => (e.ImagePath, e.PredictedLabel)));
+        Assert.All(again.TopLosses.Zip(reused.TopLosses), p => Assert.Equal(p.First.Loss, p.Second.Loss, 4));
+        Assert.Equal(again.Gallery.SelectMany(g => g.Examples).Select(e => e.ImagePath), reused.Gallery.SelectMany(g => g.Examples).Select(e => e.ImagePath));
+    }
+
     private static void AssertJpeg(byte[] bytes, int maxSide)
     {
         Assert.Equal([0xFF, 0xD8], bytes.Take(2));
