@@ -214,6 +214,10 @@ public sealed partial class TransferLearningTrainer
         public int Epochs => tuning.FineTuningEpochs;
         public double? Score => tuning.Run.Best?.ValidationAccuracy;
         public double? Loss => tuning.Run.Best?.ValidationLoss;
+        public double? LatestScore => Latest?.ValidationAccuracy;
+        public double? LatestLoss => Latest?.ValidationLoss;
+
+        private FineTuning.FineTuneEpoch? Latest => tuning.Run.Epochs.LastOrDefault(e => e.Phase != FineTuning.FineTunePhase.HeadPhase);
 
         public double? EpochSeconds
         {

@@ -22,6 +22,13 @@ internal interface IHalvingRun : IDisposable
     /// <summary>That epoch's validation loss (ties on accuracy go to the lower).</summary>
     double? Loss { get; }
 
+    /// <summary>Validation accuracy of its latest fine-tuning epoch: the weights it goes on from. Null before any. Differs from
+    /// <see cref="Score"/> when an earlier epoch, or the head start every run with that start shares, validated better.</summary>
+    double? LatestScore { get; }
+
+    /// <summary>That epoch's validation loss.</summary>
+    double? LatestLoss { get; }
+
     /// <summary>Mean seconds of its fine-tuning epochs so far, for the next estimates; null before any.</summary>
     double? EpochSeconds { get; }
 
@@ -75,7 +82,9 @@ public sealed record HalvingPlan
 /// <summary>
 /// Successive halving (Jamieson and Talwalkar 2016; the synchronous form of ASHA, Li et al. 2020) over fine-tuning
 /// candidates under a wall-time budget. Rung 1 gives each candidate <see cref="AutoSearchOptions.RungEpochs"/> epochs; the
-/// best 1/η by validation accuracy go on to η times the epochs they had, and so on; the last one left trains to the planned
+/// best 1/η by the validation accuracy of their latest epoch (the weights they go on from, as ASHA ranks; a run's best epoch
+/// may be the head start it shares with others, which says nothing about how its fine-tuning goes) go on to η times the
+/// epochs they had, and so on; the last one left trains to the planned
 /// epochs. Runs resume where they stopped (<see cref="IHalvingRun"/>). How many candidates enter and the planned epochs come
 /// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit and that survivor gets at
 /// least <see cref="AutoSearchOptions.MinimumFinalEpochs"/>; once runs have measured the real epoch time, rung 1 takes a
@@ -194,13 +203,14 @@ internal sealed class SuccessiveHalving
     private static int NextTarget(int left, int had, int cap, int final, int eta) =>
         left == 1 ? Math.Max(final, had) : (int)Math.Min(cap, (long)had * eta);
 
-    /// <summary>Candidates best first: higher validation accuracy, then lower loss, then the grid's order.</summary>
+    /// <summary>Candidates best first: higher validation accuracy, then lower loss, then the grid's order; of the epoch each
+    /// would keep, or with <paramref name="latest"/> of its latest epoch (which run to train on).</summary>
     private static IEnumerable<AutoCandidate> Ranked(IEnumerable<AutoCandidate> candidates, IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs,
-        IReadOnlyList<AutoCandidate> grid)
+        IReadOnlyList<AutoCandidate> grid, bool latest = false)
     {
         var order = grid.ToList();
-        return candidates.OrderByDescending(c => runs[c].Score ?? double.NegativeInfinity)
-            .ThenBy(c => runs[c].Loss ?? double.PositiveInfinity).ThenBy(order.IndexOf);
+        return candidates.OrderByDescending(c => (latest ? runs[c].LatestScore : runs[c].Score) ?? double.NegativeInfinity)
+            .ThenBy(c => (latest ? runs[c].LatestLoss : runs[c].Loss) ?? double.PositiveInfinity).ThenBy(order.IndexOf);
     }
 
     /// <summary>What the last one left must reach at least: the minimum, within the plan.</summary>
@@ -317,7 +327,7 @@ internal sealed class SuccessiveHalving
 
             // The best 1/η of those that trained in this rung go on (at least one; fewer when the budget left would not give the
             // last one its epochs); ties: lower loss, then the grid's order.
-            var ranked = Ranked(ran.Select(r => r.Candidate), runs, grid).Select(c => ran.Single(r => r.Candidate == c)).ToList();
+            var ranked = Ranked(ran.Select(r => r.Candidate), runs, grid, latest: true).Select(c => ran.Single(r => r.Candidate == c)).ToList();
             var keep = ranked.Count == 0 ? 0 : Math.Max(1, (ranked.Count + eta - 1) / eta);
             var byRate = keep;
             if (ranked.Count > 0)
@@ -336,8 +346,8 @@ internal sealed class SuccessiveHalving
                 note ??= status switch
                 {
                     CandidateStatus.Completed when run.IsFinished && run.Epochs < target => "early stopping ended it; best epoch kept",
-                    CandidateStatus.Eliminated when keep < byRate => Invariant($"not in the best {keep} of {ranked.Count} (the best 1/{eta} would be {byRate}; the budget left gives the last one its epochs with {keep})"),
-                    CandidateStatus.Eliminated => Invariant($"not in the best {keep} of {ranked.Count}"),
+                    CandidateStatus.Eliminated when keep < byRate => Invariant($"not in the best {keep} of {ranked.Count} by their latest epoch (this one's: {run.LatestScore:0.000}; the best 1/{eta} would be {byRate}; the budget left gives the last one its epochs with {keep})"),
+                    CandidateStatus.Eliminated => Invariant($"not in the best {keep} of {ranked.Count} by their latest epoch (this one's: {run.LatestScore:0.000})"),
                     _ => null,
                 };
                 if (status == CandidateStatus.Promoted) next.Add(candidate);
@@ -358,11 +368,11 @@ internal sealed class SuccessiveHalving
         return (rows, runs);
     }
 
-    /// <summary>The best run not yet finished (nor resumed before), when the budget left takes it at least to the last one's
+    /// <summary>The best run not yet finished (nor resumed before), by its latest epoch, when the budget left takes it at least to the last one's
     /// minimum epochs; else null.</summary>
     private AutoCandidate? Leftover(IReadOnlyDictionary<AutoCandidate, IHalvingRun> runs, HashSet<AutoCandidate> resumed, HalvingPlan plan, IReadOnlyList<AutoCandidate> grid)
     {
-        var best = Ranked(runs.Keys.Where(c => runs[c] is { IsFinished: false, Cancelled: false, Score: not null } && !resumed.Contains(c)), runs, grid).FirstOrDefault();
+        var best = Ranked(runs.Keys.Where(c => runs[c] is { IsFinished: false, Cancelled: false, Score: not null } && !resumed.Contains(c)), runs, grid, latest: true).FirstOrDefault();
         if (best is null || runs[best] is not { EpochSeconds: { } epoch } run || epoch <= 0) return null;
         var reach = run.Epochs + (int)((_budget.Remaining.TotalSeconds - _reserveSeconds - _overheadSeconds) / epoch);
         return reach >= Math.Max(FinalEpochs(plan), run.Epochs + 1) ? best : null;

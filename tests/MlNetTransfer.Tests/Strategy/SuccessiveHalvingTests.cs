@@ -8,9 +8,10 @@ namespace MlNetTransfer.Tests.Strategy;
 /// the budget allows, and where the budget stops it.</summary>
 public sealed class SuccessiveHalvingTests
 {
-    /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock and whose score is fixed.</summary>
+    /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock and whose score is fixed: the
+    /// epoch it keeps scores <paramref name="score"/>, its latest <paramref name="latest"/> (the same unless given).</summary>
     private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
-        double startSeconds = 0, int stopsAfter = int.MaxValue) : IHalvingRun
+        double startSeconds = 0, int stopsAfter = int.MaxValue, double? latest = null) : IHalvingRun
     {
         // stopsAfter: early stopping ends it after that many epochs.
         private int _planned = Math.Min(planned, stopsAfter);
@@ -19,6 +20,8 @@ public sealed class SuccessiveHalvingTests
         public int Epochs { get; private set; }
         public double? Score => Epochs > 0 ? score : null;
         public double? Loss => Epochs > 0 ? 1 - score : null;
+        public double? LatestScore => Epochs > 0 ? latest ?? score : null;
+        public double? LatestLoss => Epochs > 0 ? 1 - (latest ?? score) : null;
         public double? EpochSeconds => Epochs > 0 ? epochSeconds : null;
         public bool Disposed { get; private set; }
 
@@ -91,6 +94,26 @@ public sealed class SuccessiveHalvingTests
         // Seconds are each candidate's own time through the rung: 1 + 2 + 6 epochs of 10 s for the winner.
         Assert.Equal(90, rung3.Seconds, 6);
         Assert.Equal(210, budget.Elapsed.TotalSeconds, 6);
+    }
+
+    [Fact]
+    public void RunsGoOnByTheirLatestEpochNotTheHeadStartTheyShare()
+    {
+        var (halving, clock, _) = Setup(1000);
+        var grid = Grid(3);
+        var plan = halving.Plan(grid, maxEpochs: 6);
+        Assert.Equal(3, plan.Candidates);
+        // Each keeps 0.9 (the probe they start from, before fine-tuning); after their first epoch candidate 1 validates best,
+        // candidate 0 worst. By the kept epoch all three tie and the grid's order would send candidate 0 on.
+        double[] latest = [0.80, 0.88, 0.85];
+        var log = new List<string>();
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, 0.9, 10, plan.PlannedEpochs, log, c.Name, latest: latest[grid.ToList().IndexOf(c)]));
+
+        var rung1 = rows.Where(r => r.Rung == 1).ToList();
+        Assert.Equal(grid[1], Assert.Single(rung1, r => r.Status == CandidateStatus.Promoted).Candidate);
+        Assert.Contains("this one's: 0.800", rung1.Single(r => r.Candidate == grid[0]).Note);
+        Assert.Equal(grid[1], Assert.Single(rows, r => r.Rung == 2).Candidate);
+        Assert.Equal(grid[1].Name + "+5", log[3]);
     }
 
     [Fact]
