@@ -49,16 +49,15 @@ public sealed class TransferLearningResult
     {
         if (HeldOut is not { Images.Count: > 0 } held) return null;
         using var classifier = ToClassifier();
-        var scored = held.Scores?.Count == held.Images.Count
-            ? held.Images.Select((e, i) => ImagePrediction.From(e.Path, held.Scores[i], Metadata.Classes)).ToList()
-            : null;
-        return MistakesReport.Build(classifier, held.Images, held.Split, options, progress, cancel, FineTuning.FineTuningEngines.GradCam, scored);
+        // The evaluation's probabilities: the images need not be classified again.
+        var predictions = held.Images.Select((e, i) => ImagePrediction.From(e.Path, held.Scores[i], Metadata.Classes)).ToList();
+        return MistakesReport.Build(classifier, held.Images, held.Split, options, progress, cancel, FineTuning.FineTuningEngines.GradCam, predictions);
     }
 
     /// <summary>The saved model as a ready classifier, without a round trip through a file.</summary>
     public ImageClassifier ToClassifier() => new(_ml, Model, Metadata);
 }
 
-/// <summary>The held-out images a run evaluated on (validation, else test) and, when it kept them, the class probabilities
-/// that evaluation computed for each (in the images' order, the model's class order).</summary>
-internal sealed record HeldOutImages(string Split, IReadOnlyList<Data.ImageExample> Images, IReadOnlyList<float[]>? Scores);
+/// <summary>The held-out images a run evaluated on (validation, else test) and the class probabilities that evaluation
+/// computed for each (in the images' order, the model's class order).</summary>
+internal sealed record HeldOutImages(string Split, IReadOnlyList<Data.ImageExample> Images, IReadOnlyList<float[]> Scores);

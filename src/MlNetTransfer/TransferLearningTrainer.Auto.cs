@@ -214,19 +214,20 @@ public sealed partial class TransferLearningTrainer
         public int Epochs => tuning.FineTuningEpochs;
         public double? Score => tuning.Run.Best?.ValidationAccuracy;
         public double? Loss => tuning.Run.Best?.ValidationLoss;
-        public double? LatestScore => Latest?.ValidationAccuracy;
-        public double? LatestLoss => Latest?.ValidationLoss;
-
-        private FineTuning.FineTuneEpoch? Latest => tuning.Run.Epochs.LastOrDefault(e => e.Phase != FineTuning.FineTunePhase.HeadPhase);
+        public double? LatestScore => Tuned.LastOrDefault()?.ValidationAccuracy;
+        public double? LatestLoss => Tuned.LastOrDefault()?.ValidationLoss;
 
         public double? EpochSeconds
         {
             get
             {
-                var tuned = tuning.Run.Epochs.Where(e => e.Phase != FineTuning.FineTunePhase.HeadPhase).ToList();
+                var tuned = Tuned.ToList();
                 return tuned.Count == 0 ? null : tuned.Average(e => e.Seconds);
             }
         }
+
+        /// <summary>Its fine-tuning epochs: the head phase (warm-up or probe) left out.</summary>
+        private IEnumerable<FineTuning.FineTuneEpoch> Tuned => tuning.Run.Epochs.Where(e => e.Phase != FineTuning.FineTunePhase.HeadPhase);
 
         public IReadOnlyList<EpochReport> Curve => TrainingReportBuilder.Curve(tuning.Run);
 

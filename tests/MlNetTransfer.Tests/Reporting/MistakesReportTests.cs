@@ -118,7 +118,7 @@ public sealed class MistakesReportTests(SyntheticFixture fixture) : IClassFixtur
         };
         var result = new MLContext(1).TransferLearning().Train(options);
         var held = result.HeldOut!;
-        Assert.Equal(held.Images.Count, held.Scores!.Count);
+        Assert.Equal(held.Images.Count, held.Scores.Count);
         var sectionOptions = new MistakesOptions { TopLosses = 5, CorrectPerClass = 2, ThumbnailSize = 48, HeatMaps = false };
 
         var progress = new List<TrainingProgress>();
