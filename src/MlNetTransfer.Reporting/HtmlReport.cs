@@ -148,6 +148,7 @@ public static class HtmlReport
             html.Raw("</tr>\n");
         }
         html.Raw("</tbody>\n</table>\n");
+        if (board.Margin is { } margin) html.Raw(margin.WithinNoise ? "<p class=\"warn\">" : "<p>").Text(margin.Description).Raw("</p>\n");
         if (board.Entries.Any(e => e.Score is not null))
             Plot(html, PlotNames.AccuracyVersusTime, ReportPlots.AccuracyVersusTime(board), $"{board.Metric} against wall time per candidate");
         html.Raw("</section>\n");
@@ -320,7 +321,7 @@ public static class HtmlReport
         table { border-collapse: collapse; width: 100%; margin: 8px 0 14px; font-size: 14px; }
         th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e8ebf0; vertical-align: top; }
         th { background: #f0f2f6; font-weight: 600; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-        tr.winner td { background: #eaf6ea; font-weight: 600; } tr.total td { font-weight: 600; border-top: 2px solid #c9ced8; }
+        tr.winner td { background: #eaf6ea; font-weight: 600; } p.warn { background: #fff6e0; border-left: 3px solid #e0a800; padding: 6px 10px; } tr.total td { font-weight: 600; border-top: 2px solid #c9ced8; }
         table.kv td:first-child { width: 170px; color: #5b6475; } table.kv td { overflow-wrap: anywhere; }
         figure { margin: 10px 0 16px; } img.plot { display: block; max-width: 100%; height: auto; border: 1px solid #e8ebf0; border-radius: 4px; }
         figcaption { color: #5b6475; font-size: 13px; margin-top: 4px; }

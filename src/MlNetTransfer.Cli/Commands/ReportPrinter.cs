@@ -42,6 +42,7 @@ internal static class ReportPrinter
                     Markup.Escape(e.Status.Text() + (e.Note is null ? "" : $" ({e.Note})")));
             AnsiConsole.Write(table);
             if (board.Note is { } note) AnsiConsole.WriteLine(note);
+            if (board.Margin is { } margin) AnsiConsole.MarkupLine(margin.WithinNoise ? $"[yellow]{Markup.Escape(margin.Description)}[/]" : Markup.Escape(margin.Description));
         }
         if (r.Search is { } search)
         {

@@ -72,6 +72,10 @@ public sealed record Leaderboard
     /// <summary>What the search left out and why, e.g. fine-tuning when the app has no fine-tuning engine; null when nothing was.</summary>
     public string? Note { get; init; }
 
+    /// <summary>How far the winner is ahead of the best candidate of the other kind (a frozen head against a fine-tuned
+    /// network), in validation images; null when only one kind scored.</summary>
+    public WinnerMargin? Margin { get; init; }
+
     /// <summary>Entries best first (highest score, then least time).</summary>
     public IReadOnlyList<LeaderboardEntry> Ranked() => Entries.OrderByDescending(e => (RankedByMacroF1 ? e.MacroF1 : e.Score) ?? double.NegativeInfinity)
         .ThenByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e.WallSeconds).ToList();
@@ -122,4 +126,75 @@ public sealed record LeaderboardEntry
 
     /// <summary>Fine-tuning candidates: median training images per second over those epochs (decode, augment and step).</summary>
     public double? ImagesPerSecond { get; init; }
+}
+
+/// <summary>
+/// How far the winner's validation accuracy is ahead of the best candidate of the other kind (a head on frozen features
+/// against a fine-tuned network, the choice that matters most), in validation images, and whether that is within the noise
+/// of a split this size: one binomial standard error of the winner's accuracy, √(n·p·(1 − p)) images. On a small
+/// validation split two candidates a few images apart are not told apart by it, and the winner's score is also the
+/// luckiest of those compared; the report says so, so the user can judge on a larger split or the test split.
+/// </summary>
+public sealed record WinnerMargin
+{
+    /// <summary>The best candidate of the other kind.</summary>
+    public string RunnerUp { get; init; } = "";
+
+    public double RunnerUpScore { get; init; }
+
+    /// <summary>Validation images the scores were measured on.</summary>
+    public int ValidationImages { get; init; }
+
+    /// <summary>Validation images the winner classified right and the runner-up did not, net (score difference × images).</summary>
+    public int ImagesAhead { get; init; }
+
+    /// <summary>One standard error of the winner's accuracy on <see cref="ValidationImages"/> images, in images.</summary>
+    public double StandardErrorImages { get; init; }
+
+    /// <summary>Whether <see cref="ImagesAhead"/> is at most <see cref="StandardErrorImages"/>.</summary>
+    public bool WithinNoise { get; init; }
+
+    public string Description { get; init; } = "";
+
+    /// <summary>The margin of <paramref name="winner"/> over the best-scored row of the other kind among <paramref name="rows"/>
+    /// (heads are the <c>feature-extractor</c> rows); null when there is none or no validation image.</summary>
+    internal static WinnerMargin? Measure(LeaderboardEntry winner, IEnumerable<LeaderboardEntry> rows, int validationImages)
+    {
+        ArgumentNullException.ThrowIfNull(winner);
+        ArgumentNullException.ThrowIfNull(rows);
+        if (winner.Score is not { } score || validationImages <= 0) return null;
+        var winnerIsHead = IsHead(winner);
+        var other = rows.Where(e => e.Score is not null && IsHead(e) != winnerIsHead && e.Strategy != Strategy.AutoCandidate.FromScratch.Family)
+            .OrderByDescending(e => e.Score).ThenBy(e => e.WallSeconds).FirstOrDefault();
+        if (other is null) return null;
+        var ahead = (int)Math.Round((score - other.Score!.Value) * validationImages);
+        var error = Math.Sqrt(validationImages * score * (1 - score));
+        var within = ahead <= error;
+        var lead = ahead switch
+        {
+            0 => "level with",
+            > 0 => $"{ahead} validation image{(ahead == 1 ? "" : "s")} ahead of",
+            _ => $"{-ahead} validation image{(ahead == -1 ? "" : "s")} behind",
+        };
+        var kind = winnerIsHead ? "fine-tuned network" : "head on frozen features";
+        var description = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{winner.Candidate} ({score:0.000}) is {lead} the best {kind}, {other.Candidate} ({other.Score:0.000}), of {validationImages}; ") +
+            (within
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"one standard error of an accuracy on {validationImages} images is {error:0.0} images, so this validation split cannot tell them apart; a larger one could.")
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"more than one standard error of an accuracy on {validationImages} images ({error:0.0} images)."));
+        return new WinnerMargin
+        {
+            RunnerUp = other.Candidate,
+            RunnerUpScore = other.Score!.Value,
+            ValidationImages = validationImages,
+            ImagesAhead = ahead,
+            StandardErrorImages = error,
+            WithinNoise = within,
+            Description = description,
+        };
+
+        static bool IsHead(LeaderboardEntry e) => e.Strategy == TransferLearningOptions.FeatureExtractor;
+    }
 }

@@ -76,6 +76,7 @@ internal sealed class SearchReportBuilder
             WinnerRung = winner.Rung,
             Entries = new Leaderboard { Entries = _entries, RankedByMacroF1 = RankByMacroF1 }.Ranked(),
             Note = note,
+            Margin = WinnerMargin.Measure(winner, _entries, winnerReport.Counts.Validation),
         };
         return winnerReport with
         {

@@ -41,6 +41,22 @@ public class HtmlReportTests
     }
 
     [Fact]
+    public void A_winner_within_the_validation_noise_of_the_other_kind_is_flagged_under_the_leaderboard()
+    {
+        var details = ReportSamples.Details();
+        var board = details.Leaderboard!;
+        var winner = board.Entries.Single(board.IsWinner);
+        var margin = WinnerMargin.Measure(winner, board.Entries, 200)!; // lbfgs 0.930 against fine-tune-top 0.925: 1 image of 200
+        Assert.True(margin.WithinNoise);
+        var html = HtmlReport.Render(ReportSamples.Training(), details with { Leaderboard = board with { Margin = margin } });
+        Assert.Contains("<p class=\"warn\">" + System.Net.WebUtility.HtmlEncode(margin.Description) + "</p>", html);
+        Assert.DoesNotContain("class=\"warn\"", HtmlReport.Render(ReportSamples.Training(), details));
+
+        var json = JsonSerializer.Serialize(board with { Margin = margin }, TrainingReport.JsonOptions);
+        Assert.Equal(margin, JsonSerializer.Deserialize<Leaderboard>(json, TrainingReport.JsonOptions)!.Margin);
+    }
+
+    [Fact]
     public void The_page_states_the_decision_the_leaderboard_and_the_metrics()
     {
         var details = ReportSamples.Details();

@@ -80,6 +80,16 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var winner = Assert.Single(board.Entries, board.IsWinner);
         Assert.Equal(winner.Score, report.ValidationMetrics!.Accuracy);
         Assert.All(board.Entries.Where(e => e.Rung == 0 && e.Score is not null), h => Assert.True(winner.Score >= h.Score, $"{h.Candidate} {h.Score} > {winner.Score}"));
+        // The winner's lead over the best scored row of the other kind (heads against fine-tuned networks), in validation images.
+        var otherKind = board.Entries.Where(e => e.Score is not null && (e.Rung == 0) != (winner.Rung == 0)).ToList();
+        if (otherKind.Count == 0) Assert.Null(board.Margin);
+        else
+        {
+            var margin = Assert.IsType<WinnerMargin>(board.Margin);
+            Assert.Equal(otherKind.Max(e => e.Score), margin.RunnerUpScore);
+            Assert.Equal(report.Counts.Validation, margin.ValidationImages);
+            Assert.Equal((int)Math.Round((winner.Score!.Value - margin.RunnerUpScore) * report.Counts.Validation), margin.ImagesAhead);
+        }
         // The budget, not the 400 epochs asked for, ended the fine-tuning.
         Assert.All(fineTuned, e => Assert.True(e.FineTuningEpochs is null or < 400, $"{e.Candidate}: {e.FineTuningEpochs}"));
 
@@ -95,6 +105,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Equal(decision.Scenario, roundTrip.Scenario!.Scenario);
         Assert.Equal(topLayer.Tensor, roundTrip.Scenario.Similarity.TopLayer!.Tensor);
         Assert.Equal(board.Entries.Select(e => e.Candidate), roundTrip.Leaderboard!.Entries.Select(e => e.Candidate));
+        Assert.Equal(board.Margin, roundTrip.Leaderboard.Margin);
         var predictions = ImageClassifier.Load(new MLContext(2), dir.Combine("model.zip")).PredictBatch(data.Validation.Select(e => e.Path).ToList());
         Assert.All(predictions, p => Assert.Contains(p.Label, data.Classes));
     }

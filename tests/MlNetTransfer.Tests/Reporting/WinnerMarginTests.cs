@@ -1,0 +1,67 @@
+using MlNetTransfer.Reporting;
+
+namespace MlNetTransfer.Tests.Reporting;
+
+public class WinnerMarginTests
+{
+    private static LeaderboardEntry Row(string candidate, string strategy, double? score, double seconds = 10) =>
+        new() { Candidate = candidate, Strategy = strategy, Score = score, WallSeconds = seconds };
+
+    [Fact]
+    public void A_head_one_image_ahead_of_the_network_on_a_small_split_is_within_the_noise()
+    {
+        // hds_shapes' three-way split: 120 validation images, the L-BFGS head 113 right, the fine-tuned network 112.
+        var head = Row("feature-extractor/lbfgs", "feature-extractor", 113 / 120.0);
+        var rows = new[]
+        {
+            head,
+            Row("feature-extractor/sdca", "feature-extractor", 112 / 120.0),
+            Row("fine-tune-earlier/freeze-42/random", "fine-tune-earlier", 112 / 120.0, seconds: 150),
+            Row("fine-tune-earlier/freeze-50/probe", "fine-tune-earlier", 104 / 120.0),
+            Row("from-scratch", "from-scratch", 119 / 120.0), // never the comparison: not a way to reuse the network
+        };
+        var margin = WinnerMargin.Measure(head, rows, 120)!;
+
+        Assert.Equal("fine-tune-earlier/freeze-42/random", margin.RunnerUp);
+        Assert.Equal(112 / 120.0, margin.RunnerUpScore);
+        Assert.Equal(1, margin.ImagesAhead);
+        Assert.Equal(Math.Sqrt(120 * (113 / 120.0) * (7 / 120.0)), margin.StandardErrorImages, 9); // 2.56 images
+        Assert.True(margin.WithinNoise);
+        Assert.Contains("1 validation image ahead of the best fine-tuned network, fine-tune-earlier/freeze-42/random (0.933), of 120", margin.Description);
+        Assert.Contains("cannot tell them apart", margin.Description);
+    }
+
+    [Fact]
+    public void A_network_five_images_ahead_on_240_is_beyond_one_standard_error()
+    {
+        var network = Row("fine-tune-earlier/freeze-42/random", "fine-tune-earlier", 225 / 240.0);
+        var rows = new[]
+        {
+            network,
+            Row("feature-extractor/svm", "feature-extractor", 220 / 240.0, seconds: 13),
+            Row("feature-extractor/lbfgs", "feature-extractor", 220 / 240.0, seconds: 7), // the same score in less time ranks first
+            Row("feature-extractor/lightgbm", "feature-extractor", null),
+        };
+        var margin = WinnerMargin.Measure(network, rows, 240)!;
+
+        Assert.Equal("feature-extractor/lbfgs", margin.RunnerUp);
+        Assert.Equal(5, margin.ImagesAhead);
+        Assert.False(margin.WithinNoise); // √(240 · 0.9375 · 0.0625) = 3.75 images
+        Assert.Contains("ahead of the best head on frozen features", margin.Description);
+        Assert.DoesNotContain("cannot tell", margin.Description);
+    }
+
+    [Fact]
+    public void A_level_pair_is_reported_level_and_one_kind_alone_has_no_margin()
+    {
+        var head = Row("feature-extractor/sdca", "feature-extractor", 148 / 153.0);
+        var level = WinnerMargin.Measure(head, [head, Row("fine-tune-top/freeze-80/probe", "fine-tune-top", 148 / 153.0)], 153)!;
+        Assert.Equal(0, level.ImagesAhead);
+        Assert.True(level.WithinNoise);
+        Assert.Contains("is level with the best fine-tuned network", level.Description);
+
+        Assert.Null(WinnerMargin.Measure(head, [head, Row("feature-extractor/svm", "feature-extractor", 0.9), Row("from-scratch", "from-scratch", 0.5)], 153));
+        Assert.Null(WinnerMargin.Measure(head, [head, Row("fine-tune-top/freeze-70", "fine-tune-top", null)], 153));
+        Assert.Null(WinnerMargin.Measure(head, [head, Row("fine-tune-top/freeze-70", "fine-tune-top", 0.9)], 0));
+    }
+}
