@@ -152,7 +152,7 @@ public sealed record WinnerMargin
     public double StandardErrorImages { get; init; }
 
     /// <summary>Whether <see cref="ImagesAhead"/> is at most <see cref="StandardErrorImages"/>.</summary>
-    public bool WithinNoise { get; init; }
+    public bool WithinNoise => ImagesAhead <= StandardErrorImages;
 
     public string Description { get; init; } = "";
 
@@ -164,12 +164,19 @@ public sealed record WinnerMargin
         ArgumentNullException.ThrowIfNull(rows);
         if (winner.Score is not { } score || validationImages <= 0) return null;
         var winnerIsHead = IsHead(winner);
-        var other = rows.Where(e => e.Score is not null && IsHead(e) != winnerIsHead && e.Strategy != Strategy.AutoCandidate.FromScratch.Family)
-            .OrderByDescending(e => e.Score).ThenBy(e => e.WallSeconds).FirstOrDefault();
-        if (other is null) return null;
-        var ahead = (int)Math.Round((score - other.Score!.Value) * validationImages);
-        var error = Math.Sqrt(validationImages * score * (1 - score));
-        var within = ahead <= error;
+        var others = rows.Where(e => e.Score is not null && IsHead(e) != winnerIsHead && e.Strategy != Strategy.AutoCandidate.FromScratch.Family).ToList();
+        if (others.Count == 0) return null;
+        // The leaderboard's own order picks the best of them.
+        var other = others.Aggregate((best, e) => SearchReportBuilder.Better(e, best) ? e : best);
+        var margin = new WinnerMargin
+        {
+            RunnerUp = other.Candidate,
+            RunnerUpScore = other.Score!.Value,
+            ValidationImages = validationImages,
+            ImagesAhead = (int)Math.Round((score - other.Score.Value) * validationImages),
+            StandardErrorImages = Math.Sqrt(validationImages * score * (1 - score)),
+        };
+        var ahead = margin.ImagesAhead;
         var lead = ahead switch
         {
             0 => "level with",
@@ -177,22 +184,14 @@ public sealed record WinnerMargin
             _ => $"{-ahead} validation image{(ahead == -1 ? "" : "s")} behind",
         };
         var kind = winnerIsHead ? "fine-tuned network" : "head on frozen features";
-        var description = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{winner.Candidate} ({score:0.000}) is {lead} the best {kind}, {other.Candidate} ({other.Score:0.000}), of {validationImages}; ") +
-            (within
-                ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"one standard error of an accuracy on {validationImages} images is {error:0.0} images, so this validation split cannot tell them apart; a larger one could.")
-                : string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"more than one standard error of an accuracy on {validationImages} images ({error:0.0} images)."));
-        return new WinnerMargin
+        var error = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{margin.StandardErrorImages:0.0}");
+        var verdict = margin.WithinNoise
+            ? $"one standard error of an accuracy on {validationImages} images is {error} images, so this validation split cannot tell them apart; a larger one could."
+            : $"more than one standard error of an accuracy on {validationImages} images ({error} images).";
+        return margin with
         {
-            RunnerUp = other.Candidate,
-            RunnerUpScore = other.Score!.Value,
-            ValidationImages = validationImages,
-            ImagesAhead = ahead,
-            StandardErrorImages = error,
-            WithinNoise = within,
-            Description = description,
+            Description = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{winner.Candidate} ({score:0.000}) is {lead} the best {kind}, {other.Candidate} ({other.Score:0.000}), of {validationImages}; {verdict}"),
         };
 
         static bool IsHead(LeaderboardEntry e) => e.Strategy == TransferLearningOptions.FeatureExtractor;
