@@ -128,6 +128,7 @@ internal sealed class FineTuneSession : IDisposable
         Seconds = _clock.Elapsed.TotalSeconds,
         Int8Prefix = _best is not null ? _bestInt8Prefix : null,
         Int8PrefixFallback = _int8Fallback,
+        ChannelsLastFallback = _module.ChannelsLastFallback,
         ProbeCrossValidation = _probeCrossValidation,
     };
 

@@ -145,16 +145,36 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(backbone);
         options ??= new FineTuneOptions();
-        var module = OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
+        return CreateModule(backbone, classes, options, m => ChannelsLastCheck.Failure(m.forward, backbone.ImageHeight, backbone.ImageWidth, options.Seed));
+    }
+
+    /// <summary><see cref="CreateModule(PreparedBackbone, int, FineTuneOptions?)"/> with the channels-last check given
+    /// (<paramref name="channelsLastFailure"/>: why the module in eval mode cannot be trusted in channels-last order, or null).</summary>
+    internal static OnnxTorchModule CreateModule(PreparedBackbone backbone, int classes, FineTuneOptions options, Func<OnnxTorchModule, string?> channelsLastFailure)
+    {
+        OnnxTorchModule Build(bool channelsLast) => OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
         {
             EmbeddingTensor = PreparedBackbone.OutputName,
             NumClasses = classes,
             Seed = options.Seed,
             Device = options.Device,
-            ChannelsLast = options.ChannelsLast,
+            ChannelsLast = channelsLast,
             ConstantNodes = backbone.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
                 .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
         });
+        var module = Build(options.ChannelsLast);
+        if (module.ChannelsLast)
+        {
+            module.eval();
+            var failure = channelsLastFailure(module);
+            module.train();
+            if (failure is not null)
+            {
+                module.Dispose();
+                module = Build(channelsLast: false);
+                module.ChannelsLastFallback = failure;
+            }
+        }
         module.HeadDropout = options.HeadDropout;
         module.QuantizedFeaturizer = backbone.QuantizedFeaturizerModel;
         return module;

@@ -138,6 +138,9 @@ public sealed partial class OnnxTorchModule : nn.Module<Tensor, Tensor>
     /// pretrained weights), so a frozen prefix can run as int8 (<see cref="FrozenPrefixEngine.OnnxRuntimeInt8"/>).</summary>
     internal ModelProto? QuantizedFeaturizer { get; set; }
 
+    /// <summary>Why channels-last order was asked for and the module keeps NCHW order (<see cref="ChannelsLastCheck"/>); null when it was not.</summary>
+    internal string? ChannelsLastFallback { get; set; }
+
     /// <summary>Names of the nodes computed once at build time (constant subgraphs such as shape arithmetic on weights).</summary>
     public IReadOnlyList<string> FoldedNodes => _folded;
 

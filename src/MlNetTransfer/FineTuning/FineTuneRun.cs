@@ -28,6 +28,10 @@ public sealed record FineTuneRun
     /// instead (the first phase that fell back), else null.</summary>
     public string? Int8PrefixFallback { get; init; }
 
+    /// <summary>Why channels-last order (<see cref="FineTuneOptions.ChannelsLast"/>) was asked for and the run kept NCHW order:
+    /// libtorch's channels-last kernels did not compute what its NCHW ones compute on this machine; else null.</summary>
+    public string? ChannelsLastFallback { get; init; }
+
     /// <summary>How the linear-probe start's regularisation was chosen, when cross-validation chose it; else null.</summary>
     public Reporting.HeadCrossValidationReport? ProbeCrossValidation { get; init; }
 

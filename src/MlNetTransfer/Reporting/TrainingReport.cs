@@ -210,6 +210,9 @@ public sealed record FineTuneReport
     public int BottleneckCachedEpochs { get; init; }
     /// <summary>Whether weights and activations were kept in channels-last memory order.</summary>
     public bool ChannelsLast { get; init; }
+    /// <summary>Why channels-last order was asked for and NCHW order ran (libtorch's channels-last kernels failed the check
+    /// on this machine); null otherwise.</summary>
+    public string? ChannelsLastFallback { get; init; }
     /// <summary>The frozen-prefix engine asked for ("onnxruntime", "onnxruntime-int8", "torchsharp"); each epoch records the one that ran.</summary>
     public string FrozenPrefixEngine { get; init; } = "";
     /// <summary>True when the saved model computes the layers in front of the trained ones with the backbone's own int8 graph,

