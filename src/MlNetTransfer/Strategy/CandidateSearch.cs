@@ -297,7 +297,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         var frozen = heads.Values.Select(r => r.Report.ValidationMetrics?.Accuracy).Where(a => a is not null).DefaultIfEmpty(null).Max();
         var starts = HeadStartChoice.Choose(auto.HeadStart, frozen, decision, auto.StrongHeadAccuracy);
         var rates = auto.LearningRateFactors.Distinct().Select(f => options.FineTune.LearningRate * f).ToList();
-        var grid = AutoCandidate.FineTuneGrid(AutoCandidate.Depths(decision, auto.FreezeDepths), starts.Starts, rates);
+        var grid = AutoCandidate.FineTuneGrid(AutoCandidate.Depths(decision, auto.FreezeDepths), starts.Starts, rates, options.FineTune.LearningRate);
         var probe = Probe(heads);
 
         // A head start costs about one pass of the frozen network over the training and validation images.

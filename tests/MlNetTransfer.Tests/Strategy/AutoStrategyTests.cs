@@ -170,14 +170,19 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var similar = ScenarioMatrix.Choose(DatasetSize.FromCounts([30, 30]), new DomainSimilarityResult { Score = 0.9 });
         Assert.Equal([0.7, 0.8, 0.6], AutoCandidate.Depths(similar, 3));
 
-        var grid = AutoCandidate.FineTuneGrid([0.7, 0.8], [HeadStart.Probe, HeadStart.Random], [3e-4f, 1e-4f]);
-        Assert.Equal(8, grid.Count);
-        Assert.Equal(8, grid.Select(c => c.Name).Distinct().Count());
+        // A base rate of 3e-4: the gentler 1e-4 goes to probe starts only.
+        var grid = AutoCandidate.FineTuneGrid([0.7, 0.8], [HeadStart.Probe, HeadStart.Random], [3e-4f, 1e-4f], 3e-4f);
+        Assert.Equal(6, grid.Count);
+        Assert.Equal(6, grid.Select(c => c.Name).Distinct().Count());
+        Assert.DoesNotContain(grid, c => c.Start == HeadStart.Random && c.Name.EndsWith("lr-0.0001", StringComparison.Ordinal));
         // By the sum of the ranks: the spread of depths, starts and rates survives a budget that keeps only the first few.
         // Within a sum the start varies first, then the depth, then the rate.
         Assert.Equal(["fine-tune-top/freeze-70/probe/lr-0.0003", "fine-tune-top/freeze-70/random/lr-0.0003", "fine-tune-top/freeze-80/probe/lr-0.0003",
             "fine-tune-top/freeze-70/probe/lr-0.0001"], grid.Take(4).Select(c => c.Name));
         Assert.All(grid, c => Assert.Equal(CandidateMethod.FineTune, c.Method));
+        // A rate above the base goes to both starts; when every rate is below it, random starts take them all.
+        Assert.Equal(8, AutoCandidate.FineTuneGrid([0.7, 0.8], [HeadStart.Probe, HeadStart.Random], [3e-4f, 1e-3f], 3e-4f).Count);
+        Assert.Equal(2, AutoCandidate.FineTuneGrid([0.7], [HeadStart.Random], [1e-4f, 5e-5f], 3e-4f).Count);
     }
 
     [Theory]

@@ -198,6 +198,28 @@ public sealed class SuccessiveHalvingTests
     }
 
     [Fact]
+    public void TheResultIsTheBestRunTrainedToItsEndNotAnEliminatedRunWithALuckyEarlyEpoch()
+    {
+        var clock = new FakeTimeProvider();
+        var log = new List<string>();
+        var grid = Grid(2);
+        // Candidate 0 validated 0.9 at its first epoch and was eliminated there; candidate 1 trained its 5 planned epochs to 0.85.
+        var eliminated = new ScriptedRun(clock, 0.9, 10, 5, log, "eliminated", latest: 0.5);
+        eliminated.Advance(1, CancellationToken.None);
+        var survivor = new ScriptedRun(clock, 0.85, 10, 5, log, "survivor");
+        survivor.Advance(5, CancellationToken.None);
+        var runs = new Dictionary<AutoCandidate, IHalvingRun> { [grid[0]] = eliminated, [grid[1]] = survivor };
+        Assert.Equal(grid[1], SuccessiveHalving.Best(grid, runs));
+        // When no run trained to its end, the best score of those that trained.
+        var unfinished = new ScriptedRun(clock, 0.85, 10, 5, log, "unfinished");
+        unfinished.Advance(3, CancellationToken.None);
+        runs[grid[1]] = unfinished;
+        Assert.Equal(grid[0], SuccessiveHalving.Best(grid, runs));
+        // None trained: no result.
+        Assert.Null(SuccessiveHalving.Best(grid, new Dictionary<AutoCandidate, IHalvingRun> { [grid[0]] = new ScriptedRun(clock, 0.9, 10, 5, log, "idle") }));
+    }
+
+    [Fact]
     public void BudgetTheLastOneLeavesUnspentGoesToTheBestUnfinishedRuns()
     {
         var (halving, clock, budget) = Setup(1000);
