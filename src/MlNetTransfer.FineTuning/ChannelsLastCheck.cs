@@ -43,6 +43,6 @@ internal static class ChannelsLastCheck
         var scale = largest.item<float>();
         if (difference <= Tolerance * (1 + scale)) return null;
         return string.Create(CultureInfo.InvariantCulture,
-            $"libtorch's channels-last kernels gave two images other outputs in one batch than alone on this machine (largest difference {difference:G3}, outputs up to {scale:G3}), so this run keeps NCHW order (slower where libtorch runs most of the network), and what training measures is what the saved model computes");
+            $"libtorch's channels-last kernels gave two images other outputs in one batch than alone on this machine (largest difference {difference:G3}, outputs up to {scale:G3}), so this run keeps NCHW order (slower where libtorch runs most of the network), and what training measures is what the saved model computes. Where oneDNN's AVX-512 kernels are at fault, ONEDNN_MAX_CPU_ISA=AVX2 in the environment before the app starts keeps channels-last order and right values");
     }
 }

@@ -32,6 +32,7 @@ public sealed class OnnxTorchModuleOptions
 
     /// <summary>Keep 4-d weights and activations in channels-last memory order (NHWC strides behind NCHW shapes). Default
     /// true: libtorch's CPU convolutions run 2-3x faster that way (measured in bench/FineTuneBench), and the values are the
-    /// same; false keeps the default NCHW order.</summary>
+    /// same where libtorch's kernels are right (oneDNN's AVX-512 ones were not on one machine; fine-tuning checks before it
+    /// trains, see ChannelsLastCheck); false keeps the default NCHW order.</summary>
     public bool ChannelsLast { get; set; } = true;
 }
