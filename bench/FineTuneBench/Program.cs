@@ -67,8 +67,14 @@ int Speed()
     var options = new FineTuneOptions { Seed = 1, HeadDropout = 0, ChannelsLast = channelsLast, FrozenPrefixEngine = prefixEngine, RetainNativeMemory = retain };
 
     // The shared inputs: the network with its new head (initial weights) and augmented batches.
+    string? fallback;
     using (var module = FineTuningTrainer.CreateModule(prepared, classes.Count, options))
+    {
         OnnxModelFile.Save(module.ToOnnx(), Path.Combine(work, "model.onnx"));
+        fallback = module.ChannelsLastFallback;
+    }
+    // What ran, not what was asked: the engine keeps NCHW order where libtorch's channels-last kernels fail its check.
+    if (fallback is not null) channelsLast = false;
     var order = Enumerable.Range(0, examples.Count).ToArray();
     new Random(1).Shuffle(order);
     var pixels = new float[batches * batch * reader.Length];
@@ -86,6 +92,7 @@ int Speed()
         $"batches={batches}", $"batch={batch}", $"size={reader.Width}", $"lr={options.LearningRate.ToString(inv)}",
         $"factor={options.PretrainedLearningRateFactor.ToString(inv)}", $"decay=0.01", $"smoothing={options.LabelSmoothing.ToString(inv)}",
         $"constant_nodes={string.Join(",", constantNodes)}"));
+    if (fallback is not null) Console.WriteLine($"ours: channels-last asked for, NCHW kept: {fallback}");
     Console.WriteLine($"ours: {(channelsLast ? "channels-last" : "NCHW")}, frozen prefix on {prefixEngine.Name()}, freed native memory {(retain ? "retained" : "released (glibc default)")}; PyTorch: {(peerFlags.Length > 0 ? "NCHW" : "channels_last")}, frozen prefix under no_grad, freed memory {(peerRetain ? "retained (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_)" : "released (glibc default)")}, " +
                       $"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset; {batches - 1} timed steps of {batch} images after one warm-up step, {rounds} alternating rounds, median");
 
