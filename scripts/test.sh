@@ -6,7 +6,7 @@ bash scripts/setup.sh
 # oneDNN (libtorch's CPU kernels) at its AVX-512 level miscomputes channels-last convolutions on some machines and, on the
 # AMD EPYC of 2026-12-03, corrupted the heap ("double free or corruption" at the test host's exit, aborting the run; seen
 # at commit 03fbd52 too). AVX2 kernels compute right there. Fine-tuning guards its own runs (ChannelsLastCheck, NCHW
-# fallback); README "Known issues" gives users this setting. A value already set is kept.
+# fallback); README's "Channels-last only where it computes the same values" gives users this setting. A value already set is kept.
 export ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-AVX2}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

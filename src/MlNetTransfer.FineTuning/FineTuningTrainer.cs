@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetTransfer.Backbones;
@@ -145,12 +146,21 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(backbone);
         options ??= new FineTuneOptions();
-        return CreateModule(backbone, classes, options, m => ChannelsLastCheck.Failure(m.forward, backbone.ImageHeight, backbone.ImageWidth, options.Seed));
+        var key = (backbone.Sha256, backbone.ImageHeight, backbone.ImageWidth, options.Device);
+        if (ChannelsLastVerdicts.TryGetValue(key, out var known)) return CreateModule(backbone, classes, options, _ => known, known);
+        return CreateModule(backbone, classes, options,
+            m => ChannelsLastVerdicts.GetOrAdd(key, ChannelsLastCheck.Failure(m.forward, backbone.ImageHeight, backbone.ImageWidth, options.Seed)));
     }
 
+    // The check's verdict belongs to the machine and the network, not to one run: measured once per process for each backbone,
+    // input size and device, so a search that builds a module per candidate neither repeats it nor builds each one twice.
+    private static readonly ConcurrentDictionary<(string Backbone, int Height, int Width, string Device), string?> ChannelsLastVerdicts = new();
+
     /// <summary><see cref="CreateModule(PreparedBackbone, int, FineTuneOptions?)"/> with the channels-last check given
-    /// (<paramref name="channelsLastFailure"/>: why the module in eval mode cannot be trusted in channels-last order, or null).</summary>
-    internal static OnnxTorchModule CreateModule(PreparedBackbone backbone, int classes, FineTuneOptions options, Func<OnnxTorchModule, string?> channelsLastFailure)
+    /// (<paramref name="channelsLastFailure"/>: why the module in eval mode cannot be trusted in channels-last order, or null);
+    /// <paramref name="knownFailure"/>, a failure already measured, builds the module in NCHW order straight away.</summary>
+    internal static OnnxTorchModule CreateModule(PreparedBackbone backbone, int classes, FineTuneOptions options, Func<OnnxTorchModule, string?> channelsLastFailure,
+        string? knownFailure = null)
     {
         OnnxTorchModule Build(bool channelsLast) => OnnxTorchModule.FromOnnx(backbone.FeaturizerModel, new OnnxTorchModuleOptions
         {
@@ -162,8 +172,9 @@ public sealed class FineTuningTrainer : IEstimator<ITransformer>
             ConstantNodes = backbone.FeaturizerModel.Graph.Node.Where(n => n.Name.StartsWith(PreprocessingNodePrefix, StringComparison.Ordinal))
                 .Select(n => n.Name).ToHashSet(StringComparer.Ordinal),
         });
-        var module = Build(options.ChannelsLast);
-        if (module.ChannelsLast)
+        var module = Build(options.ChannelsLast && knownFailure is null);
+        if (options.ChannelsLast && knownFailure is not null) module.ChannelsLastFallback = knownFailure;
+        else if (module.ChannelsLast)
         {
             module.eval();
             var failure = channelsLastFailure(module);

@@ -56,6 +56,13 @@ public sealed class ChannelsLastCheckTests(FineTuneFixture data) : IClassFixture
         Assert.False(report.ChannelsLast);
         Assert.Equal("kernels differ here", report.ChannelsLastFallback);
 
+        // A failure already measured for this network builds it in NCHW order straight away, without checking again.
+        using (var known = FineTuningTrainer.CreateModule(prepared, 3, options, _ => throw new InvalidOperationException("checked again"), knownFailure: "measured before"))
+        {
+            Assert.False(known.ChannelsLast);
+            Assert.Equal("measured before", known.ChannelsLastFallback);
+        }
+
         // Not asked for channels-last order: nothing to check.
         var checkedNchw = false;
         using var nchw = FineTuningTrainer.CreateModule(prepared, 3, new FineTuneOptions { ChannelsLast = false }, _ => { checkedNchw = true; return "x"; });
