@@ -19,14 +19,25 @@ public sealed partial class ServeCommandTests(ServingFixture fixture) : IClassFi
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mlnet-transfer.dll"), "serve", "--model", fixture.ModelA, "--port", "0" })
             psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
+        // ASP.NET Core's own log lines for the moments the graceful stop is about (a request has reached the app; the stop
+        // began), so the test waits for them instead of guessing with sleeps. Configuration outranks the server's
+        // "Microsoft: Warning" filter because these categories are more specific.
+        psi.Environment["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information";
+        psi.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         using var process = Process.Start(psi)!;
         var stdout = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var listening = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requestsStarted = 0;
+        var fourthRequest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
             stdout.Enqueue(e.Data);
             if (ListeningLine().Match(e.Data) is { Success: true } m) listening.TrySetResult(m.Groups[1].Value);
+            // GET /health, two POSTs, then the gated upload.
+            if (e.Data.Contains("Request starting", StringComparison.Ordinal) && Interlocked.Increment(ref requestsStarted) == 4) fourthRequest.TrySetResult();
+            if (e.Data.Contains("Application is shutting down", StringComparison.Ordinal)) stopping.TrySetResult();
         };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) stdout.Enqueue(e.Data); };
         process.BeginOutputReadLine();
@@ -53,10 +64,10 @@ public sealed partial class ServeCommandTests(ServingFixture fixture) : IClassFi
             var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var slow = new StreamContent(new GatedStream(png, gate.Task));
             var inFlight = http.PostAsync("/predict", slow);
-            await Task.Delay(300); // the first half of the body is on the server
+            await WithinAMinute(fourthRequest.Task, "the gated upload never reached the app", stdout);
             Assert.False(inFlight.IsCompleted);
             Assert.Equal(0, Kill(process.Id, Sigterm));
-            await Task.Delay(500);
+            await WithinAMinute(stopping.Task, "no sign of the stop after SIGTERM", stdout);
             Assert.False(process.HasExited, "exited with a request in flight");
             gate.SetResult();
             var finished = await inFlight;
@@ -86,6 +97,12 @@ public sealed partial class ServeCommandTests(ServingFixture fixture) : IClassFi
     }
 
     private const int Sigterm = 15;
+
+    private static async Task WithinAMinute(Task signal, string failure, IEnumerable<string> output)
+    {
+        var first = await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMinutes(1)));
+        Assert.True(first == signal, failure + ":\n" + string.Join('\n', output));
+    }
 
     /// <summary>Gives the first half of the bytes at once and the rest when the gate opens: an upload in progress.</summary>
     private sealed class GatedStream(byte[] bytes, Task gate) : Stream
