@@ -61,7 +61,7 @@ internal static class TrainCommand
         };
         var lrGrid = new Option<string>("--lr-grid")
         {
-            Description = "auto: the learning rates tried, as factors of --lr, comma-separated.",
+            Description = "auto: the learning rates tried, as factors of --lr, comma-separated; factors below 1 go to probe starts only (e.g. 1,0.3 adds LP-FT's gentler step, which rung 1 tends to overrate after one epoch).",
             DefaultValueFactory = _ => string.Join(",", autoDefaults.LearningRateFactors.Select(f => f.ToString(CultureInfo.InvariantCulture))),
         };
         var headStart = new Option<string>("--head-start")

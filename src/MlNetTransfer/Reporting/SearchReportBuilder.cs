@@ -22,11 +22,11 @@ internal sealed class SearchReportBuilder
     /// <summary>A row for <paramref name="candidate"/>.</summary>
     public LeaderboardEntry Add(AutoCandidate candidate, int rung, ClassificationReport? validation, double seconds, CandidateStatus status, string? note,
         IReadOnlyList<EpochReport>? curve = null) =>
-        Add(candidate, rung, validation?.Accuracy, validation?.MacroF1, seconds, status, note, curve);
+        Add(candidate, rung, validation?.Accuracy, validation?.MacroF1, seconds, status, note, curve, validation?.LogLoss);
 
-    /// <summary>A row with a score measured outside an ML.NET evaluation (a rung's best epoch).</summary>
+    /// <summary>A row with a score measured outside an ML.NET evaluation (a rung's best epoch, with that epoch's validation loss).</summary>
     public LeaderboardEntry Add(AutoCandidate candidate, int rung, double? score, double? macroF1, double seconds, CandidateStatus status, string? note,
-        IReadOnlyList<EpochReport>? curve = null)
+        IReadOnlyList<EpochReport>? curve = null, double? logLoss = null)
     {
         var tuning = curve?.Where(e => e.Phase != FineTunePhase.HeadPhase).Select(e => e.ImagesPerSecond).Order().ToList();
         var entry = new LeaderboardEntry
@@ -37,6 +37,7 @@ internal sealed class SearchReportBuilder
             Rung = rung,
             Score = score,
             MacroF1 = macroF1,
+            LogLoss = logLoss is { } l && double.IsFinite(l) ? l : null,
             WallSeconds = seconds,
             Status = status,
             Note = note,
@@ -55,10 +56,10 @@ internal sealed class SearchReportBuilder
         if (curve.Count > 0) _curves.Add(ExperimentDetails.FromEpochs(candidate, curve));
     }
 
-    /// <summary>The leaderboard's own order (<see cref="Leaderboard.Ranked"/>): higher validation accuracy wins, ties go to the
-    /// row that took less time.</summary>
+    /// <summary>The leaderboard's own order (<see cref="Leaderboard.Ranked"/>): higher validation accuracy wins; ties go to the
+    /// lower validation log-loss (<see cref="LeaderboardEntry.TieLoss"/>), then to the row that took less time.</summary>
     public static bool Better(LeaderboardEntry a, LeaderboardEntry b) =>
-        a.Score > b.Score || (a.Score == b.Score && a.WallSeconds < b.WallSeconds);
+        a.Score > b.Score || (a.Score == b.Score && (a.TieLoss < b.TieLoss || (a.TieLoss == b.TieLoss && a.WallSeconds < b.WallSeconds)));
 
     /// <summary>The search's report: the winner's own report with the leaderboard, curves, scenario (none when no scenario
     /// could be chosen), plan and budget.</summary>

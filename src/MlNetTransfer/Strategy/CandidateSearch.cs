@@ -309,7 +309,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         try
         {
             var entries = rows.Select(r => (Row: r, Entry: _report.Add(r.Candidate, r.Rung, r.Score, null, r.Seconds, r.Status, r.Note,
-                runs.TryGetValue(r.Candidate, out var run) && r.Score is not null ? Curve(run, r.Epochs) : null))).ToList();
+                runs.TryGetValue(r.Candidate, out var run) && r.Score is not null ? Curve(run, r.Epochs) : null, r.Loss))).ToList();
             foreach (var (candidate, run) in runs) _report.AddCurve(candidate.Name, ((IFineTuneCandidate)run).Curve);
             if (SuccessiveHalving.Best(grid, runs) is not { } best) return plan;
 
@@ -321,6 +321,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
             {
                 Score = result.Report.ValidationMetrics?.Accuracy,
                 MacroF1 = result.Report.ValidationMetrics?.MacroF1,
+                LogLoss = result.Report.ValidationMetrics?.LogLoss,
                 WallSeconds = last.Entry.WallSeconds + sw.Elapsed.TotalSeconds,
                 Note = Invariant($"the best run, evaluated through its saved model (at its best epoch it scored {last.Row.Score:0.000} in training)") +
                        (last.Entry.Note is { } n ? $"; {n}" : ""),

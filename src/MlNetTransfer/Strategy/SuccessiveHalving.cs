@@ -46,10 +46,11 @@ internal interface IHalvingRun : IDisposable
 /// <param name="Rung">1-based rung.</param>
 /// <param name="Epochs">Fine-tuning epochs it had trained by the end of the rung, in all.</param>
 /// <param name="Score">Validation accuracy of the epoch it would keep; null when it did not train.</param>
+/// <param name="Loss">That epoch's validation loss.</param>
 /// <param name="Seconds">Its wall time from its start to the end of this rung.</param>
 /// <param name="Status">How the rung ended for it.</param>
 /// <param name="Note">Why, when the status needs a reason.</param>
-internal sealed record RungRecord(AutoCandidate Candidate, int Rung, int Epochs, double? Score, double Seconds, CandidateStatus Status, string? Note);
+internal sealed record RungRecord(AutoCandidate Candidate, int Rung, int Epochs, double? Score, double? Loss, double Seconds, CandidateStatus Status, string? Note);
 
 /// <summary>How the search spread its budget, in report.json (<c>search</c>).</summary>
 public sealed record HalvingPlan
@@ -227,7 +228,7 @@ internal sealed class SuccessiveHalving
         var seconds = new Dictionary<AutoCandidate, double>();
         int eta = plan.HalvingRate, cap = plan.PlannedEpochs;
         foreach (var c in grid.Skip(plan.Candidates))
-            rows.Add(new RungRecord(c, 1, 0, null, 0, CandidateStatus.Skipped, plan.Candidates == 0
+            rows.Add(new RungRecord(c, 1, 0, null, null, 0, CandidateStatus.Skipped, plan.Candidates == 0
                 ? "the budget left does not fit one candidate's first rung (see search.rule)"
                 : Invariant($"the budget fits {plan.Candidates} of the {grid.Count} candidates in rung 1 (see search.rule)")));
 
@@ -279,7 +280,7 @@ internal sealed class SuccessiveHalving
                 }
                 if (skip is not null)
                 {
-                    rows.Add(new RungRecord(candidate, rung, had, run?.Score, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped, skip));
+                    rows.Add(new RungRecord(candidate, rung, had, run?.Score, run?.Loss, seconds.GetValueOrDefault(candidate), CandidateStatus.Skipped, skip));
                     continue;
                 }
                 report?.Invoke(Invariant($"rung {rung}: {candidate.Name} to {had + epochs} epoch(s), {Math.Max(0, remaining):0} s left"));
@@ -295,13 +296,13 @@ internal sealed class SuccessiveHalving
                 {
                     seconds[candidate] = seconds.GetValueOrDefault(candidate) + (_budget.Elapsed - started).TotalSeconds;
                     var status = cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget;
-                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, seconds[candidate], status, "stopped before its first epoch ended"));
+                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, null, seconds[candidate], status, "stopped before its first epoch ended"));
                     continue;
                 }
                 catch (MlNetTransferException e)
                 {
                     seconds[candidate] = seconds.GetValueOrDefault(candidate) + (_budget.Elapsed - started).TotalSeconds;
-                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, seconds[candidate], CandidateStatus.Failed, e.Message));
+                    rows.Add(new RungRecord(candidate, rung, run?.Epochs ?? 0, null, null, seconds[candidate], CandidateStatus.Failed, e.Message));
                     continue;
                 }
                 var took = (_budget.Elapsed - started).TotalSeconds;
@@ -351,7 +352,7 @@ internal sealed class SuccessiveHalving
                     _ => null,
                 };
                 if (status == CandidateStatus.Promoted) next.Add(candidate);
-                rows.Add(new RungRecord(candidate, rung, run.Epochs, run.Score, seconds[candidate], status, note));
+                rows.Add(new RungRecord(candidate, rung, run.Epochs, run.Score, run.Loss, seconds[candidate], status, note));
             }
             // The next rung runs its candidates best first (ties already broken by the grid's order), so when the budget runs
             // short the best one is the one that trains.

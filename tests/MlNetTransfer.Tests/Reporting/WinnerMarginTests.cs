@@ -64,4 +64,34 @@ public class WinnerMarginTests
         Assert.Null(WinnerMargin.Measure(head, [head, Row("fine-tune-top/freeze-70", "fine-tune-top", null)], 153));
         Assert.Null(WinnerMargin.Measure(head, [head, Row("fine-tune-top/freeze-70", "fine-tune-top", 0.9)], 0));
     }
+
+    [Fact]
+    public void A_tie_on_accuracy_goes_to_the_lower_validation_log_loss_before_the_faster_row()
+    {
+        // hds_shapes' three-way split, auto with --final-epochs 8: the L-BFGS head and the network it fine-tuned for 9 epochs
+        // both classified 113 of 120 right; the head's log-loss was 0.315, the network's 0.235.
+        var head = Row("feature-extractor/lbfgs", "feature-extractor", 113 / 120.0, seconds: 3) with { LogLoss = 0.315 };
+        var network = Row("fine-tune-earlier/freeze-42/random", "fine-tune-earlier", 113 / 120.0, seconds: 109) with { LogLoss = 0.235 };
+        var unmeasured = Row("feature-extractor/svm", "feature-extractor", 113 / 120.0, seconds: 1);
+
+        Assert.True(SearchReportBuilder.Better(network, head));
+        Assert.False(SearchReportBuilder.Better(head, network));
+        Assert.True(SearchReportBuilder.Better(head, unmeasured)); // a measured loss beats none
+        Assert.True(SearchReportBuilder.Better(Row("feature-extractor/sdca", "feature-extractor", 114 / 120.0) with { LogLoss = 0.9 }, network)); // accuracy first
+        Assert.True(SearchReportBuilder.Better(head, head with { WallSeconds = 4 })); // same loss: the faster
+        // hymenoptera: a probe-start network whose best epoch is its probe reproduces the sdca head up to float rounding.
+        var sdca = Row("feature-extractor/sdca", "feature-extractor", 148 / 153.0, seconds: 2) with { LogLoss = 0.08938 };
+        var probeNetwork = Row("fine-tune-top/freeze-70/probe", "fine-tune-top", 148 / 153.0, seconds: 60) with { LogLoss = 0.08925 };
+        Assert.True(SearchReportBuilder.Better(sdca, probeNetwork));
+        Assert.DoesNotContain("The tie went", WinnerMargin.Measure(sdca, [sdca, probeNetwork], 153)!.Description);
+        Assert.Equal(["fine-tune-earlier/freeze-42/random", "feature-extractor/lbfgs", "feature-extractor/svm"],
+            new Leaderboard { Entries = [unmeasured, head, network] }.Ranked().Select(e => e.Candidate));
+        Assert.True(new SearchReportBuilder { RankByMacroF1 = true }.Outranks(network with { MacroF1 = 0.94 }, head with { MacroF1 = 0.94 }));
+
+        var margin = WinnerMargin.Measure(network, [head, network, unmeasured], 120)!;
+        Assert.Equal("feature-extractor/lbfgs", margin.RunnerUp);
+        Assert.Equal(0, margin.ImagesAhead);
+        Assert.Contains("is level with the best head on frozen features, feature-extractor/lbfgs (0.942)", margin.Description);
+        Assert.Contains("The tie went to the lower validation log-loss (0.235 against 0.315).", margin.Description);
+    }
 }

@@ -44,7 +44,7 @@ public sealed class SuccessiveHalvingTests
         public void Dispose() => Disposed = true;
     }
 
-    private static readonly AutoSearchOptions Options = new() { HalvingRate = 3, RungEpochs = 1 };
+    private static readonly AutoSearchOptions Options = new() { HalvingRate = 3, RungEpochs = 1, MinimumFinalEpochs = 5 };
 
     /// <summary>Nine candidates at freeze 1 (so the estimator's epoch time is its forward time, seeded to 10 s); candidate i scores i/10.</summary>
     private static IReadOnlyList<AutoCandidate> Grid(int n = 9) =>
@@ -174,7 +174,7 @@ public sealed class SuccessiveHalvingTests
     [Fact]
     public void FewerGoOnWhenTheBudgetLeftWouldNotGiveTheLastOneItsEpochs()
     {
-        var (halving, clock, budget) = Setup(100, options: new AutoSearchOptions { HalvingRate = 2, RungEpochs = 1 });
+        var (halving, clock, budget) = Setup(100, options: new AutoSearchOptions { HalvingRate = 2, RungEpochs = 1, MinimumFinalEpochs = 5 });
         // Three random starts and one probe start whose head phase takes 20 s; candidate i scores i/10.
         AutoCandidate[] grid = [.. Enumerable.Range(0, 3).Select(i => AutoCandidate.ForFineTuning(1, HeadStart.Random, 1e-4f * (i + 1))),
             AutoCandidate.ForFineTuning(1, HeadStart.Probe, 4e-4f)];
