@@ -78,7 +78,7 @@ public sealed record Leaderboard
 
     /// <summary>Entries best first (highest score, then lowest validation log-loss, then least time).</summary>
     public IReadOnlyList<LeaderboardEntry> Ranked() => Entries.OrderByDescending(e => (RankedByMacroF1 ? e.MacroF1 : e.Score) ?? double.NegativeInfinity)
-        .ThenByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e.TieLoss).ThenBy(e => e.WallSeconds).ToList();
+        .ThenByDescending(e => e.Score ?? double.NegativeInfinity).ThenBy(e => e, LeaderboardEntry.TieOrder).ToList();
 
     /// <summary>Whether rows rank by <see cref="LeaderboardEntry.MacroF1"/> (imbalanced classes) rather than <see cref="LeaderboardEntry.Score"/>.</summary>
     public bool RankedByMacroF1 { get; init; }
@@ -112,7 +112,12 @@ public sealed record LeaderboardEntry
 
     /// <summary><see cref="LogLoss"/> as ties compare it: to 0.001, so a network whose best epoch is still its probe start does
     /// not displace the head it reproduces on float rounding (hymenoptera: 0.08925 against sdca's 0.08938); none ranks last.</summary>
-    internal double TieLoss => LogLoss is { } l ? Math.Round(l, 3) : double.PositiveInfinity;
+    internal double TieLoss => LogLoss is { } l && double.IsFinite(l) ? Math.Round(l, 3) : double.PositiveInfinity;
+
+    /// <summary>The order within a tie on the metric, for <see cref="Leaderboard.Ranked"/> and <see cref="SearchReportBuilder.Better"/>
+    /// alike: lower <see cref="TieLoss"/>, then less wall time.</summary>
+    internal static readonly IComparer<LeaderboardEntry> TieOrder = Comparer<LeaderboardEntry>.Create((a, b) =>
+        a.TieLoss != b.TieLoss ? a.TieLoss.CompareTo(b.TieLoss) : a.WallSeconds.CompareTo(b.WallSeconds));
 
     /// <summary>Wall time of the candidate (training and evaluation); for a successive-halving row, from the candidate's start to
     /// the end of that rung (so a candidate's rows trace its accuracy against time).</summary>

@@ -57,9 +57,9 @@ internal sealed class SearchReportBuilder
     }
 
     /// <summary>The leaderboard's own order (<see cref="Leaderboard.Ranked"/>): higher validation accuracy wins; ties go to the
-    /// lower validation log-loss (<see cref="LeaderboardEntry.TieLoss"/>), then to the row that took less time.</summary>
+    /// lower validation log-loss, then to the row that took less time (<see cref="LeaderboardEntry.TieOrder"/>).</summary>
     public static bool Better(LeaderboardEntry a, LeaderboardEntry b) =>
-        a.Score > b.Score || (a.Score == b.Score && (a.TieLoss < b.TieLoss || (a.TieLoss == b.TieLoss && a.WallSeconds < b.WallSeconds)));
+        a.Score > b.Score || (a.Score == b.Score && LeaderboardEntry.TieOrder.Compare(a, b) < 0);
 
     /// <summary>The search's report: the winner's own report with the leaderboard, curves, scenario (none when no scenario
     /// could be chosen), plan and budget.</summary>
