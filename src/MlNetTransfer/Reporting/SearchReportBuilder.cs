@@ -17,7 +17,10 @@ internal sealed class SearchReportBuilder
 
     /// <summary><see cref="Better(LeaderboardEntry, LeaderboardEntry)"/> on this search's metric.</summary>
     public bool Outranks(LeaderboardEntry a, LeaderboardEntry b) => !RankByMacroF1 ? Better(a, b)
-        : a.MacroF1 > b.MacroF1 || (a.MacroF1 == b.MacroF1 && Better(a, b));
+        : Unscored(a.MacroF1) > Unscored(b.MacroF1) || (Unscored(a.MacroF1) == Unscored(b.MacroF1) && Better(a, b));
+
+    /// <summary>A missing score ranks below every measured one, as in <see cref="Leaderboard.Ranked"/>.</summary>
+    private static double Unscored(double? score) => score ?? double.NegativeInfinity;
 
     /// <summary>A row for <paramref name="candidate"/>.</summary>
     public LeaderboardEntry Add(AutoCandidate candidate, int rung, ClassificationReport? validation, double seconds, CandidateStatus status, string? note,
@@ -57,9 +60,10 @@ internal sealed class SearchReportBuilder
     }
 
     /// <summary>The leaderboard's own order (<see cref="Leaderboard.Ranked"/>): higher validation accuracy wins; ties go to the
-    /// lower validation log-loss, then to the row that took less time (<see cref="LeaderboardEntry.TieOrder"/>).</summary>
+    /// lower validation log-loss, then to the row that took less time (<see cref="LeaderboardEntry.TieOrder"/>); a row with
+    /// no score ranks below every scored one.</summary>
     public static bool Better(LeaderboardEntry a, LeaderboardEntry b) =>
-        a.Score > b.Score || (a.Score == b.Score && LeaderboardEntry.TieOrder.Compare(a, b) < 0);
+        Unscored(a.Score) > Unscored(b.Score) || (Unscored(a.Score) == Unscored(b.Score) && LeaderboardEntry.TieOrder.Compare(a, b) < 0);
 
     /// <summary>The search's report: the winner's own report with the leaderboard, curves, scenario (none when no scenario
     /// could be chosen), plan and budget.</summary>

@@ -79,6 +79,12 @@ public class WinnerMarginTests
         Assert.True(SearchReportBuilder.Better(head, unmeasured)); // a measured loss beats none
         Assert.True(SearchReportBuilder.Better(Row("feature-extractor/sdca", "feature-extractor", 114 / 120.0) with { LogLoss = 0.9 }, network)); // accuracy first
         Assert.True(SearchReportBuilder.Better(head, head with { WallSeconds = 4 })); // same loss: the faster
+        // A row that did not finish (no score) ranks below every scored one, whichever is compared first.
+        var unfinished = Row("fine-tune-top/freeze-70/random", "fine-tune-top", null, seconds: 1) with { LogLoss = 0.01 };
+        Assert.True(SearchReportBuilder.Better(head, unfinished));
+        Assert.False(SearchReportBuilder.Better(unfinished, head));
+        Assert.True(new SearchReportBuilder { RankByMacroF1 = true }.Outranks(head with { MacroF1 = 0.5 }, unfinished));
+        Assert.False(new SearchReportBuilder { RankByMacroF1 = true }.Outranks(unfinished, head with { MacroF1 = 0.5 }));
         // hymenoptera: a probe-start network whose best epoch is its probe reproduces the sdca head up to float rounding.
         var sdca = Row("feature-extractor/sdca", "feature-extractor", 148 / 153.0, seconds: 2) with { LogLoss = 0.08938 };
         var probeNetwork = Row("fine-tune-top/freeze-70/probe", "fine-tune-top", 148 / 153.0, seconds: 60) with { LogLoss = 0.08925 };
