@@ -141,6 +141,10 @@ public sealed record LeaderboardEntry
 
     /// <summary>Fine-tuning candidates: median training images per second over those epochs (decode, augment and step).</summary>
     public double? ImagesPerSecond { get; init; }
+
+    /// <summary>A fine-tuning row whose pretrained layers trained but whose best epoch is still its head-only phase (the probe or
+    /// warm-up): its model is that head on the frozen network, not a fine-tuned one.</summary>
+    internal bool BestAtHeadStart { get; init; }
 }
 
 /// <summary>
@@ -181,6 +185,8 @@ public sealed record WinnerMargin
         var winnerIsHead = IsHead(winner);
         var others = rows.Where(e => e.Score is not null && IsHead(e) != winnerIsHead && e.Strategy != Strategy.AutoCandidate.FromScratch.Family).ToList();
         if (others.Count == 0) return null;
+        // A network still at its head start is a head on frozen features too; it stands for the networks only when no other can.
+        if (others.Any(e => !e.BestAtHeadStart)) others = others.Where(e => !e.BestAtHeadStart).ToList();
         // The leaderboard's own order picks the best of them.
         var other = others.Aggregate((best, e) => SearchReportBuilder.Better(e, best) ? e : best);
         var margin = new WinnerMargin
@@ -206,10 +212,11 @@ public sealed record WinnerMargin
         var tie = ahead == 0 && winner.LogLoss is { } wl && other.LogLoss is { } ol && winner.TieLoss < other.TieLoss
             ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" The tie went to the lower validation log-loss ({wl:0.000} against {ol:0.000}).")
             : "";
+        var unchanged = other.BestAtHeadStart ? $" {other.Candidate}'s best epoch is still its head start: fine-tuning did not improve on it." : "";
         return margin with
         {
             Description = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{winner.Candidate} ({score:0.000}) is {lead} the best {kind}, {other.Candidate} ({other.Score:0.000}), of {validationImages}; {verdict}{tie}"),
+                $"{winner.Candidate} ({score:0.000}) is {lead} the best {kind}, {other.Candidate} ({other.Score:0.000}), of {validationImages}; {verdict}{tie}{unchanged}"),
         };
 
         static bool IsHead(LeaderboardEntry e) => e.Strategy == TransferLearningOptions.FeatureExtractor;

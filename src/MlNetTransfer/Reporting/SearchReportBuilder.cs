@@ -32,6 +32,8 @@ internal sealed class SearchReportBuilder
         IReadOnlyList<EpochReport>? curve = null, double? logLoss = null)
     {
         var tuning = curve?.Where(e => e.Phase != FineTunePhase.HeadPhase).Select(e => e.ImagesPerSecond).Order().ToList();
+        // The last epoch marked best is the one the row's model is.
+        var bestEpoch = curve?.LastOrDefault(e => e.Best);
         var entry = new LeaderboardEntry
         {
             Candidate = candidate.Name,
@@ -46,6 +48,7 @@ internal sealed class SearchReportBuilder
             Note = note,
             FineTuningEpochs = curve is null ? null : tuning!.Count,
             ImagesPerSecond = tuning is not { Count: > 0 } ? null : tuning[tuning.Count / 2],
+            BestAtHeadStart = tuning is { Count: > 0 } && bestEpoch?.Phase == FineTunePhase.HeadPhase,
         };
         _entries.Add(entry);
         return entry;

@@ -1,4 +1,6 @@
+using MlNetTransfer.FineTuning;
 using MlNetTransfer.Reporting;
+using MlNetTransfer.Strategy;
 
 namespace MlNetTransfer.Tests.Reporting;
 
@@ -99,5 +101,32 @@ public class WinnerMarginTests
         Assert.Equal(0, margin.ImagesAhead);
         Assert.Contains("is level with the best head on frozen features, feature-extractor/lbfgs (0.942)", margin.Description);
         Assert.Contains("The tie went to the lower validation log-loss (0.235 against 0.315).", margin.Description);
+    }
+    [Fact]
+    public void A_network_whose_best_epoch_is_still_its_head_start_does_not_stand_for_the_fine_tuned_networks()
+    {
+        // hymenoptera under auto: every probe start kept the probe's 0.967 through rung 1, a random start reached 0.954.
+        static EpochReport Epoch(int n, string phase, bool best) => new() { Epoch = n, Phase = phase, Best = best };
+        var builder = new SearchReportBuilder();
+        var probe = builder.Add(AutoCandidate.ForFineTuning(0.7, HeadStart.Probe, 3e-4f), 1, 148 / 153.0, null, 60, CandidateStatus.Promoted, null,
+            [Epoch(1, FineTunePhase.HeadPhase, true), Epoch(2, "fine-tune", false)], 0.0893);
+        var random = builder.Add(AutoCandidate.ForFineTuning(0.7, HeadStart.Random, 3e-4f), 1, 146 / 153.0, null, 70, CandidateStatus.Eliminated, null,
+            [Epoch(1, FineTunePhase.HeadPhase, true), Epoch(2, "fine-tune", true)], 0.12);
+        var headOnly = builder.Add(AutoCandidate.ForFineTuning(0.7, HeadStart.Probe, 3e-4f), 1, 148 / 153.0, null, 5, CandidateStatus.Promoted, null,
+            [Epoch(1, FineTunePhase.HeadPhase, true)], 0.0893);
+        Assert.True(probe.BestAtHeadStart);
+        Assert.False(random.BestAtHeadStart);
+        Assert.False(headOnly.BestAtHeadStart); // no pretrained layer trained yet: nothing to tell
+        var sdca = Row("feature-extractor/sdca", "feature-extractor", 148 / 153.0, seconds: 2) with { LogLoss = 0.0894 };
+
+        var margin = WinnerMargin.Measure(sdca, [sdca, probe, random], 153)!;
+        Assert.Equal(random.Candidate, margin.RunnerUp);
+        Assert.Equal(2, margin.ImagesAhead);
+        Assert.DoesNotContain("still its head start", margin.Description);
+
+        // With no other network, the one at its head start is compared, and the description says what it is.
+        var alone = WinnerMargin.Measure(sdca, [sdca, probe], 153)!;
+        Assert.Equal(probe.Candidate, alone.RunnerUp);
+        Assert.Contains($"{probe.Candidate}'s best epoch is still its head start: fine-tuning did not improve on it.", alone.Description);
     }
 }
