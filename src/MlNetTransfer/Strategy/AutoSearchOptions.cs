@@ -53,7 +53,8 @@ public sealed class AutoSearchOptions
     public IList<float> LearningRateFactors { get; set; } = new List<float> { 1f };
 
     /// <summary>Which head starts are tried. Default <see cref="HeadStartMode.Auto"/>: chosen from the frozen head's accuracy
-    /// and the domain similarity (<see cref="HeadStartChoice.Choose"/>).</summary>
+    /// and the domain similarity (<see cref="HeadStartChoice.Choose"/>); when every run of the chosen start ends before the
+    /// budget (early stopping), the start left out gets what is left, in a halving of its own.</summary>
     public HeadStartMode HeadStart { get; set; } = HeadStartMode.Auto;
 
     /// <summary>From this validation accuracy of the best head on the frozen embeddings, the frozen features count as strong

@@ -288,7 +288,9 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         _bestEntry = entry;
     }
 
-    /// <summary>Successive halving over the fine-tuning grid; the best run, evaluated, competes with the heads.</summary>
+    /// <summary>Successive halving over the fine-tuning grid; the best run, evaluated, competes with the heads. When the evidence
+    /// chose one head start and every run of it ended before the budget (early stopping), the other start gets what is left,
+    /// in a halving of its own: a budget the user gave is not left unspent while a candidate the grid holds was not tried.</summary>
     private HalvingPlan Halve(IReadOnlyDictionary<HeadTrainer, TransferLearningResult> heads)
     {
         var options = context.Options;
@@ -296,14 +298,41 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         var auto = options.Auto;
         var frozen = heads.Values.Select(r => r.Report.ValidationMetrics?.Accuracy).Where(a => a is not null).DefaultIfEmpty(null).Max();
         var starts = HeadStartChoice.Choose(auto.HeadStart, frozen, decision, auto.StrongHeadAccuracy);
-        var rates = auto.LearningRateFactors.Distinct().Select(f => options.FineTune.LearningRate * f).ToList();
-        var grid = AutoCandidate.FineTuneGrid(AutoCandidate.Depths(decision, auto.FreezeDepths), starts.Starts, rates, options.FineTune.LearningRate);
         var probe = Probe(heads);
+        var plan = HalveOver(starts.Starts, probe, alwaysRecord: true)! with { HeadStart = starts };
+
+        var others = auto.HeadStart == HeadStartMode.Auto ? Enum.GetValues<HeadStart>().Except(starts.Starts).ToList() : [];
+        if (others.Count == 0 || context.Cancel.IsCancellationRequested || Budget.IsSpent) return plan;
+        var left = Budget.Remaining.TotalSeconds;
+        if (HalveOver(others, probe, alwaysRecord: false) is not { } second) return plan;
+        var names = string.Join(" and ", others.Select(s => s == HeadStart.Probe ? "probe" : "random"));
+        return plan with
+        {
+            GridSize = plan.GridSize + second.GridSize,
+            Candidates = plan.Candidates + second.Candidates,
+            HeadStart = starts with
+            {
+                Starts = [.. starts.Starts, .. others],
+                Reason = starts.Reason + Invariant($" Every run of that start ended before the budget, so the {left:0} s left went to the {names} start, in a halving of its own."),
+            },
+            Rule = plan.Rule + Invariant($" Then, for the {names} start with the {left:0} s left: ") + second.Rule,
+        };
+    }
+
+    /// <summary>One successive halving over the grid of <paramref name="starts"/>; its rows join the leaderboard and its best run,
+    /// evaluated, competes. Null, with no rows, when <paramref name="alwaysRecord"/> is off and the budget left fits no candidate.</summary>
+    private HalvingPlan? HalveOver(IReadOnlyList<HeadStart> starts, HeadOptions probe, bool alwaysRecord)
+    {
+        var options = context.Options;
+        var auto = options.Auto;
+        var rates = auto.LearningRateFactors.Distinct().Select(f => options.FineTune.LearningRate * f).ToList();
+        var grid = AutoCandidate.FineTuneGrid(AutoCandidate.Depths(context.Decision!, auto.FreezeDepths), starts, rates, options.FineTune.LearningRate);
 
         // A head start costs about one pass of the frozen network over the training and validation images.
         var startSeconds = context.FeaturizeImagesPerSecond > 0 ? (context.TrainImages + context.ValidationImages) / context.FeaturizeImagesPerSecond : 0;
         var halving = new SuccessiveHalving(auto, Budget, _epochs, startSeconds, _fineTuneOverhead ?? 0, mustStart: _best is null);
-        var plan = halving.Plan(grid, options.FineTune.Epoch) with { HeadStart = starts };
+        var plan = halving.Plan(grid, options.FineTune.Epoch);
+        if (plan.Candidates == 0 && !alwaysRecord) return null;
         var (rows, runs) = halving.Run(grid, plan, c => trainer.Start(c, plan.PlannedEpochs, probe),
             message => context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 0, 0, message)), context.Cancel);
         try

@@ -113,6 +113,45 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.All(predictions, p => Assert.Contains(p.Label, data.Classes));
     }
 
+    [Theory]
+    [InlineData(true)] // labels shuffled: the frozen head is weak and the domain (the generated CNN's similarity is 0) is not similar, so random alone is chosen
+    [InlineData(false)] // true labels: the head is perfect but the domain is not similar, so both starts run from rung 1 and none is left out
+    public void AStartLeftOutGetsTheBudgetTheChosenOnesRunsLeaveUnspent(bool shuffleLabels)
+    {
+        using var shuffled = new TempDirectory("mlnt-shuffled");
+        // Two epochs a run on 29 images end long before 40 s.
+        var options = Options(TimeSpan.FromSeconds(40), epochs: 2);
+        if (shuffleLabels) options.DataPath = ShuffleLabels(data.DataDir, shuffled.Path, seed: 7);
+        options.Auto.StrongHeadAccuracy = 0.99;
+        options.Auto.FreezeDepths = 1;
+        options.Auto.Heads = [HeadTrainer.Lbfgs];
+        var report = new MLContext(1).TransferLearning().Train(options).Report;
+        var search = report.Search!;
+        Assert.Equal(shuffleLabels ? [HeadStart.Random, HeadStart.Probe] : [HeadStart.Probe, HeadStart.Random], search.HeadStart!.Starts);
+        var fineTuned = report.Leaderboard!.Entries.Where(e => e.Rung > 0).ToList();
+        Assert.Contains(fineTuned, e => e.Candidate.Contains("/probe", StringComparison.Ordinal) && e.Score is not null);
+        Assert.Contains(fineTuned, e => e.Candidate.Contains("/random", StringComparison.Ordinal) && e.Score is not null);
+        Assert.Equal(search.GridSize, fineTuned.Select(e => e.Candidate).Distinct().Count());
+        Assert.True(shuffleLabels == search.HeadStart.Reason.Contains("went to the probe start, in a halving of its own", StringComparison.Ordinal), search.HeadStart.Reason);
+        Assert.Equal(shuffleLabels, search.Rule.Contains("Then, for the probe start", StringComparison.Ordinal));
+        Assert.True(report.Budget!.ElapsedSeconds <= 40 + ToleranceSeconds);
+    }
+
+    /// <summary>A copy of the class folders with the images dealt to classes in a seeded random order (same class sizes).</summary>
+    private static string ShuffleLabels(string dataDir, string target, int seed)
+    {
+        var classes = Directory.GetDirectories(dataDir).Order(StringComparer.Ordinal).ToList();
+        var files = classes.SelectMany(d => Directory.GetFiles(d).Order(StringComparer.Ordinal)).ToArray();
+        var labels = classes.SelectMany(d => Enumerable.Repeat(Path.GetFileName(d), Directory.GetFiles(d).Length)).ToArray();
+        new Random(seed).Shuffle(labels);
+        for (var i = 0; i < files.Length; i++)
+        {
+            var folder = Directory.CreateDirectory(Path.Combine(target, labels[i])).FullName;
+            File.Copy(files[i], Path.Combine(folder, i.ToString(System.Globalization.CultureInfo.InvariantCulture) + Path.GetExtension(files[i])));
+        }
+        return target;
+    }
+
     [Fact]
     public void ATinyBudgetStillYieldsTheFirstCandidateAndSkipsTheRest()
     {
