@@ -133,7 +133,7 @@ internal static class TrainCommand
         prefixEngine.AcceptOnlyFromAmong([.. FrozenPrefixEngines.Names]);
         var decodedCache = new Option<int>("--decoded-cache-mb")
         {
-            Description = "fine-tune/chain-thaw: memory for training images kept decoded (shrunk to a little above the input size) so later epochs augment without decoding files again; 0 decodes every time.",
+            Description = "fine-tune/chain-thaw: memory for training images kept decoded (shrunk to a little above the input size) so later epochs augment without decoding files again; 0 decodes and shrinks each image again for every view (the same views, slower).",
             DefaultValueFactory = _ => defaults.DecodedImageCacheMegabytes,
         };
 

@@ -146,7 +146,8 @@ public sealed class FineTuneOptions
 
     /// <summary>Memory for training images kept decoded for augmentation, each shrunk to a shorter side 1.15x the input size
     /// (about 0.3 MB for a 224 px input), so every epoch after the first draws its random views without decoding a file
-    /// again. Images past the budget are decoded for each view. Default 2048 MB (about 7000 images); 0 decodes every time.</summary>
+    /// again. Images past the budget are decoded for each view. Default 2048 MB (about 7000 images); 0 decodes and shrinks
+    /// the image again for every view (the views are the same either way).</summary>
     public int DecodedImageCacheMegabytes { get; set; } = 2048;
 
     /// <summary>Where a frozen prefix runs (layers before the first trainable one, when nothing there changes during a phase).
