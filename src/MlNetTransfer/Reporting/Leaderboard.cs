@@ -107,12 +107,12 @@ public sealed record LeaderboardEntry
     /// <summary>Validation log-loss (mean cross-entropy) of the row's model; null when not measured. Breaks ties on the metric:
     /// on a split of a hundred or two images a head and a network often classify the same number right, and the loss, a
     /// proper scoring rule on the same images, still tells which one's probabilities fit them better (the order successive
-    /// halving already ranks ties by).</summary>
-    public double? LogLoss { get; init; }
+    /// halving already ranks ties by). A non-finite loss is kept as none, whichever way the row was made.</summary>
+    public double? LogLoss { get; init => field = value is { } l && double.IsFinite(l) ? l : null; }
 
     /// <summary><see cref="LogLoss"/> as ties compare it: to 0.001, so a network whose best epoch is still its probe start does
     /// not displace the head it reproduces on float rounding (hymenoptera: 0.08925 against sdca's 0.08938); none ranks last.</summary>
-    internal double TieLoss => LogLoss is { } l && double.IsFinite(l) ? Math.Round(l, 3) : double.PositiveInfinity;
+    internal double TieLoss => LogLoss is { } l ? Math.Round(l, 3) : double.PositiveInfinity;
 
     /// <summary>The order within a tie on the metric, for <see cref="Leaderboard.Ranked"/> and <see cref="SearchReportBuilder.Better"/>
     /// alike: lower <see cref="TieLoss"/>, then less wall time.</summary>

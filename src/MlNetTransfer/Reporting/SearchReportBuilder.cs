@@ -42,7 +42,7 @@ internal sealed class SearchReportBuilder
             Rung = rung,
             Score = score,
             MacroF1 = macroF1,
-            LogLoss = logLoss is { } l && double.IsFinite(l) ? l : null,
+            LogLoss = logLoss,
             WallSeconds = seconds,
             Status = status,
             Note = note,

@@ -51,7 +51,7 @@ public sealed record AutoCandidate(string Name, string Family, CandidateMethod M
     /// <summary>Fine-tuning at <paramref name="freezeFraction"/> from <paramref name="start"/> at <paramref name="learningRate"/>,
     /// named e.g. <c>fine-tune-top/freeze-70/probe/lr-0.0003</c>.</summary>
     public static AutoCandidate ForFineTuning(double freezeFraction, HeadStart start, float learningRate) =>
-        new(Invariant($"{FamilyOf(freezeFraction)}/freeze-{freezeFraction * 100:0}/{start.ToString().ToLowerInvariant()}/lr-{learningRate:0.#####}"),
+        new(Invariant($"{FamilyOf(freezeFraction)}/freeze-{freezeFraction * 100:0}/{start.Name()}/lr-{learningRate:0.#####}"),
             FamilyOf(freezeFraction), CandidateMethod.FineTune, null, freezeFraction)
         { Start = start, LearningRate = learningRate };
 

@@ -305,7 +305,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         if (others.Count == 0 || context.Cancel.IsCancellationRequested || Budget.IsSpent) return plan;
         var left = Budget.Remaining.TotalSeconds;
         if (HalveOver(others, probe, alwaysRecord: false) is not { } second) return plan;
-        var names = string.Join(" and ", others.Select(s => s == HeadStart.Probe ? "probe" : "random"));
+        var names = string.Join(" and ", others.Select(s => s.Name()));
         return plan with
         {
             GridSize = plan.GridSize + second.GridSize,

@@ -14,6 +14,12 @@ public enum HeadStart
     [JsonStringEnumMemberName("random")] Random,
 }
 
+/// <summary>The one spelling of a head start in names and messages, as report.json writes it.</summary>
+internal static class HeadStartNames
+{
+    public static string Name(this HeadStart start) => start.ToString().ToLowerInvariant();
+}
+
 /// <summary>Which head starts the auto search tries: chosen from the data (<see cref="Auto"/>) or fixed.</summary>
 public enum HeadStartMode
 {
