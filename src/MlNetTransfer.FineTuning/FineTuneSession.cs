@@ -256,7 +256,7 @@ internal sealed class FineTuneSession : IDisposable
         public long TotalSteps { get; set; }
         public int Batches { get; set; }
         public int EpochsDone { get; set; }
-        public int SinceBest { get; set; }
+        public PhasePatience? Patience { get; set; }
         public FrozenPrefix? Prefix { get; set; }
         public BottleneckCache? TrainCache { get; set; }
         public BottleneckCache? ValidationCache { get; set; }
@@ -343,11 +343,10 @@ internal sealed class FineTuneSession : IDisposable
             var epochNumber = _epochs.Count + 1;
             var started = _clock.Elapsed;
             var (loss, accuracy, imagesPerSecond, rate) = TrainEpoch(phase, epochNumber, a, augment);
-            var best = EndEpoch(phase, e, epochNumber, started, a.Split, a.ValidationCache, loss, accuracy, imagesPerSecond, rate, a.TrainCache is not null, a.Batches);
+            var validated = EndEpoch(phase, e, epochNumber, started, a.Split, a.ValidationCache, loss, accuracy, imagesPerSecond, rate, a.TrainCache is not null, a.Batches);
             a.EpochsDone = e;
             if (counted) left--;
-            a.SinceBest = best ? 0 : a.SinceBest + 1;
-            if (Early is { } early && Math.Min(a.SinceBest, e - early.StartFromEpoch) >= early.Patience && e < phase.Epochs)
+            if (Early is { } early && (a.Patience ??= new PhasePatience(early)).Observe(validated.ValidationLoss, validated.ValidationAccuracy) && e < phase.Epochs)
             {
                 _stoppedEarly = true;
                 stop = true;
@@ -361,6 +360,9 @@ internal sealed class FineTuneSession : IDisposable
     {
         _phaseStarted = _clock.Elapsed;
         _epochsBeforePhase = _epochs.Count;
+        // The first epoch where layers learn then becomes the best so far, whatever the head phase validated.
+        if (!_o.KeepsHeadStartEpoch && phase.Name != FineTunePhase.HeadPhase && _epochs.All(e => e.Phase == FineTunePhase.HeadPhase))
+            (_bestLoss, _bestAccuracy) = (double.PositiveInfinity, double.NegativeInfinity);
         foreach (var g in _module.ParameterGroups) g.Trainable = phase.TrainableGroups.Contains(g.Index);
         var split = _module.SplitBefore(phase.TrainableGroups.Min());
         var active = new ActivePhase(phase, split, split.FirstGroup > 0 && _module.IsPrefixFixed(split));
@@ -383,8 +385,8 @@ internal sealed class FineTuneSession : IDisposable
         _phaseIndex++;
     }
 
-    /// <summary>Validates, keeps the weights when they are the best so far, records and reports the epoch; true when best.</summary>
-    private bool EndEpoch(FineTunePhase phase, int phaseEpoch, int epochNumber, TimeSpan started, OnnxForwardSplit split, BottleneckCache? validationCache,
+    /// <summary>Validates, keeps the weights when they are the best so far, records and reports the epoch; returns it.</summary>
+    private FineTuneEpoch EndEpoch(FineTunePhase phase, int phaseEpoch, int epochNumber, TimeSpan started, OnnxForwardSplit split, BottleneckCache? validationCache,
         double loss, double accuracy, double imagesPerSecond, double rate, bool cached, int batches)
     {
         var (valLoss, valAccuracy) = HasValidation ? Validate(split, validationCache) : (double.NaN, double.NaN);
@@ -410,7 +412,7 @@ internal sealed class FineTuneSession : IDisposable
         _epochs.Add(epoch);
         _o.MetricsCallback?.Invoke(epoch);
         _progress?.Report(new FineTuneProgress(phase.Name, epochNumber, _totalEpochs, batches, batches, loss, imagesPerSecond, Remaining(epochNumber, 1), epoch));
-        return best;
+        return epoch;
     }
 
     /// <summary>The head as a linear probe (<see cref="FineTuneOptions.LinearProbe"/>): everything before it is frozen and sees
@@ -575,9 +577,7 @@ internal sealed class FineTuneSession : IDisposable
     private bool IsImprovement(double loss, double accuracy)
     {
         if (Early is not { } early) return true; // nothing to compare on: the latest epoch is the one kept
-        return early.Metric == EarlyStoppingMetric.Loss
-            ? loss < _bestLoss - early.MinDelta
-            : accuracy > _bestAccuracy + early.MinDelta || (accuracy == _bestAccuracy && loss < _bestLoss);
+        return PhasePatience.Improves(early, loss, accuracy, _bestLoss, _bestAccuracy);
     }
 
     /// <summary>Keeps a copy of every parameter and buffer (batch-norm statistics included) of the best epoch.</summary>

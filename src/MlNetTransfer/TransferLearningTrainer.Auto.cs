@@ -175,6 +175,7 @@ public sealed partial class TransferLearningTrainer
             var candidateRun = CandidateRun(run, candidateOptions, run.Cancel);
             var fineTune = FineTuneOptionsFor(candidateOptions);
             fineTune.ClassWeights = run.Balance.Applied ? run.Balance.Weights : null;
+            fineTune.KeepsHeadStartEpoch = false;
             // The head phase trains on the embeddings featurization already computed rather than a second pass of the network.
             var (trainCount, validationCount) = (run.Dataset.Train.Count, run.Dataset.Validation.Count);
             fineTune.HeadInputs = (data.Embeddings[..trainCount], data.Embeddings[trainCount..(trainCount + validationCount)]);

@@ -64,7 +64,7 @@ internal sealed class TrainingCliOptions
 
     public Option<int> Patience { get; } = new("--patience")
     {
-        Description = "fine-tune/chain-thaw: stop after this many epochs without a lower validation loss, keeping the best epoch; 0 turns early stopping off.",
+        Description = "fine-tune/chain-thaw: stop a phase after this many epochs without a validation loss lower than the phase's own best (a phase that thaws layers may start below the head it began from), keeping the run's best epoch; 0 turns early stopping off.",
         DefaultValueFactory = _ => FineTuneDefaults.EarlyStoppingCriteria!.Patience,
     };
 

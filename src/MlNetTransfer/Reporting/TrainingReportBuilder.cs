@@ -84,7 +84,7 @@ internal static class TrainingReportBuilder
         BatchSize = fineTune.BatchSize,
         Augmentation = fineTune.Augments,
         AugmentationSettings = fineTune.Augmentation?.Describe() ?? "off",
-        EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience} counted from each phase's epoch {e.StartFromEpoch + 1}, min delta {e.MinDelta}" : "off",
+        EarlyStopping = fineTune.EarlyStoppingCriteria is { } e ? $"{e.Metric}, patience {e.Patience} against each phase's own best, counted from its epoch {e.StartFromEpoch + 1}, min delta {e.MinDelta}" : "off",
         BottleneckCachedEpochs = r.Epochs.Count(x => x.BottleneckCached),
         Device = fineTune.Device,
         ChannelsLast = fineTune.ChannelsLast && r.ChannelsLastFallback is null,

@@ -105,6 +105,35 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         Assert.Equal(run.Epochs.Min(e => e.ValidationLoss), run.Best!.ValidationLoss);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void WithoutTheHeadStartEpochTheRunKeepsItsBestEpochWhereLayersLearned(bool keepsHeadStart)
+    {
+        var options = FineTuneFixture.Options(epochs: 3);
+        options.HeadWarmupEpochs = 3;
+        options.FreezeFraction = 0;
+        options.LearningRate = 0.3f;               // far too high for the layers: every fine-tuning epoch validates worse than the head
+        options.PretrainedLearningRateFactor = 1;
+        options.Schedule = LearningRateSchedule.Constant;
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 5, StartFromEpoch = 0 };
+        options.KeepsHeadStartEpoch = keepsHeadStart;
+        using var module = Module(options);
+        var run = Train(module, options);
+
+        var head = run.Epochs.Where(e => e.Phase == FineTunePhase.HeadPhase).ToList();
+        var tuned = run.Epochs.Where(e => e.Phase != FineTunePhase.HeadPhase).ToList();
+        Assert.Equal(3, head.Count);
+        Assert.Equal(3, tuned.Count);
+        // The setting only matters when the head validated better than every epoch after it: check this run is such a case.
+        Assert.True(head.Min(e => e.ValidationLoss) < tuned.Min(e => e.ValidationLoss), "the fine-tuning epochs should validate worse than the head");
+        var kept = keepsHeadStart ? head : tuned;
+        Assert.Equal(kept.MinBy(e => e.ValidationLoss)!.Epoch, run.BestEpoch);
+        // The module holds the kept epoch's weights.
+        var (loss, _) = data.Evaluate(module);
+        Assert.Equal(run.Best!.ValidationLoss, loss, 4);
+    }
+
     [Fact]
     public void ChainThawTrainsTheHeadThenEachBlockAloneThenEverything()
     {
