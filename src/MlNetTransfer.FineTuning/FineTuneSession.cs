@@ -110,6 +110,10 @@ internal sealed class FineTuneSession : IDisposable
             o.FrozenPrefixEngine, o.Device, o.NumberOfThreads, _trainPaths.Count, _validationPaths.Count, string.Join(",", _trainPaths.Take(3)));
     }
 
+    /// <summary>Whether early stopping's patience may end the run (default true). Off, the run trains its schedule to the end
+    /// and still keeps its best epoch by the early-stopping metric.</summary>
+    public bool StopsEarly { get; set; } = true;
+
     /// <summary>True once every phase has ended (all epochs, or early stopping), or a cancellation ended the run.</summary>
     public bool IsFinished => _finished || _phaseIndex >= _phases.Count;
 
@@ -346,7 +350,7 @@ internal sealed class FineTuneSession : IDisposable
             var validated = EndEpoch(phase, e, epochNumber, started, a.Split, a.ValidationCache, loss, accuracy, imagesPerSecond, rate, a.TrainCache is not null, a.Batches);
             a.EpochsDone = e;
             if (counted) left--;
-            if (Early is { } early && (a.Patience ??= new PhasePatience(early)).Observe(validated.ValidationLoss, validated.ValidationAccuracy) && e < phase.Epochs)
+            if (StopsEarly && Early is { } early && (a.Patience ??= new PhasePatience(early)).Observe(validated.ValidationLoss, validated.ValidationAccuracy) && e < phase.Epochs)
             {
                 _stoppedEarly = true;
                 stop = true;

@@ -24,6 +24,9 @@ internal sealed class ResumableFineTuning : IResumableFineTuning
     /// <summary>See <see cref="FineTuneSession.KeepHeadStart"/>.</summary>
     public bool KeepHeadStart { get => _session.KeepHeadStart; set => _session.KeepHeadStart = value; }
 
+    /// <summary>See <see cref="FineTuneSession.StopsEarly"/>.</summary>
+    public bool StopsEarly { get => _session.StopsEarly; set => _session.StopsEarly = value; }
+
     /// <summary>See <see cref="FineTuneSession.HeadStart"/>.</summary>
     public HeadStartSnapshot? HeadStart => _session.HeadStart;
 

@@ -247,6 +247,8 @@ public sealed partial class TransferLearningTrainer
 
         public int Shorten(int epochs) => tuning.Shorten(epochs);
 
+        public void TrainToEnd() => tuning.StopsEarly = false;
+
         public TransferLearningResult Complete()
         {
             using var tuned = tuning.Complete();

@@ -34,6 +34,12 @@ internal static class TrainCommand
         };
         trainer.AcceptOnlyFromAmong([.. HeadOptions.TrainerNames]);
         var autoDefaults = new Strategy.AutoSearchOptions();
+        var heads = new Option<string>("--heads")
+        {
+            Description = "auto: the heads tried on the cached embeddings, comma-separated, in order (" + string.Join(", ", HeadOptions.TrainerNames) +
+                          "); each searches its regularisation within --head-share when fine-tuning follows. Leaving out a dear one (lightgbm) leaves its seconds to fine-tuning.",
+            DefaultValueFactory = _ => string.Join(",", autoDefaults.Heads.Select(h => h.ToString().ToLowerInvariant())),
+        };
         var halvingRate = new Option<int>("--halving-rate")
         {
             Description = "auto: successive halving over the fine-tuning candidates keeps the best 1/N of each rung, and gives them N times the epochs they had.",
@@ -141,7 +147,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.");
         // The shared options first, so --help lists --data and --backbone at the top.
         foreach (var option in shared.All.Concat<Option>([
-            strategy, trainer, halvingRate, rungEpochs, finalEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
+            strategy, trainer, heads, halvingRate, rungEpochs, finalEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
             freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache, embeddings,
         ]))
@@ -160,6 +166,7 @@ internal static class TrainCommand
             if (options.EmbeddingsPath is not null && parse.GetResult(shared.Backbone) is null or { Implicit: true }) options.Backbone = "";
             options.Strategy = parse.GetValue(strategy)!;
             options.EmbeddingTensor = parse.GetValue(embedding);
+            options.Auto.Heads = ParseHeads(parse.GetValue(heads)!);
             options.Auto.HalvingRate = parse.GetValue(halvingRate);
             options.Auto.RungEpochs = parse.GetValue(rungEpochs);
             options.Auto.MinimumFinalEpochs = parse.GetValue(finalEpochs);
@@ -232,6 +239,21 @@ internal static class TrainCommand
         AnsiConsole.MarkupLine($"Model:  [green]{Markup.Escape(Path.GetFullPath(modelPath))}[/]");
         AnsiConsole.MarkupLine($"Report: [green]{Markup.Escape(Path.GetFullPath(reportPath))}[/] and [green]{Markup.Escape(Path.GetFullPath(htmlPath))}[/]");
         return 0;
+    }
+
+    internal static List<HeadTrainer> ParseHeads(string text)
+    {
+        var heads = new List<HeadTrainer>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            HeadTrainer head;
+            try { head = HeadOptions.Parse(part); }
+            catch (MlNetTransferException) { throw new MlNetTransferException($"--heads '{text}': '{part}' is not a head; use {string.Join(", ", HeadOptions.TrainerNames)}."); }
+            if (heads.Contains(head)) throw new MlNetTransferException($"--heads '{text}': '{part}' is given twice.");
+            heads.Add(head);
+        }
+        if (heads.Count == 0) throw new MlNetTransferException($"--heads '{text}': give one or more of {string.Join(", ", HeadOptions.TrainerNames)}.");
+        return heads;
     }
 
     internal static List<float> ParseFactors(string text)

@@ -57,6 +57,9 @@ internal interface IResumableFineTuning : IDisposable
     /// <summary>Keep a snapshot of the trained head phase (<see cref="HeadStart"/>) for other runs with the same start.</summary>
     bool KeepHeadStart { get; set; }
 
+    /// <summary>Whether early stopping's patience may end the run; off, it trains to the end of its schedule and keeps its best epoch.</summary>
+    bool StopsEarly { get; set; }
+
     /// <summary>The head phase's snapshot once trained with <see cref="KeepHeadStart"/>; only <see cref="StartFrom"/> of a run
     /// of the same engine reads it.</summary>
     object? HeadStart { get; }

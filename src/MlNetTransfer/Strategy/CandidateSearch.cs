@@ -289,7 +289,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
     }
 
     /// <summary>Successive halving over the fine-tuning grid; the best run, evaluated, competes with the heads. When the evidence
-    /// chose one head start and every run of it ended before the budget (early stopping), the other start gets what is left,
+    /// chose one head start and every run of it ended before the budget (early stopping, or the last one's planned epochs), the other start gets what is left,
     /// in a halving of its own: a budget the user gave is not left unspent while a candidate the grid holds was not tried.</summary>
     private HalvingPlan Halve(IReadOnlyDictionary<HeadTrainer, TransferLearningResult> heads)
     {

@@ -63,6 +63,27 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
     }
 
     [Fact]
+    public void WithoutEarlyStoppingARunTrainsToTheEndAndStillKeepsItsBestEpoch()
+    {
+        var options = FineTuneFixture.Options(epochs: 4);
+        // No epoch beats the first by 100 in loss, so patience 1 ends the phase after its second epoch.
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 1, StartFromEpoch = 0, MinDelta = 100 };
+        FineTuneRun Train(bool stopsEarly)
+        {
+            using var module = Module(options);
+            using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+            session.StopsEarly = stopsEarly;
+            session.Advance(null);
+            return session.Finish();
+        }
+        var patient = Train(stopsEarly: true);
+        Assert.Equal((2, true, 1), (patient.Epochs.Count, patient.StoppedEarly, patient.BestEpoch));
+        var toEnd = Train(stopsEarly: false);
+        Assert.Equal((4, false, 1), (toEnd.Epochs.Count, toEnd.StoppedEarly, toEnd.BestEpoch));
+        Assert.Equal(patient.Epochs.Select(e => e.TrainLoss), toEnd.Epochs.Take(2).Select(e => e.TrainLoss));
+    }
+
+    [Fact]
     public void AdvanceCountsOnlyFineTuningEpochsAndStopsAtTheEndOfTheRun()
     {
         var options = FineTuneFixture.Options(epochs: 3);

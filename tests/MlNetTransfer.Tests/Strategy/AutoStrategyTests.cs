@@ -284,7 +284,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var zip = dir.Combine("model.zip");
         var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "5s",
             "--epochs", "2", "--batch-size", "8", "--no-augment", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip,
-            "--halving-rate", "2", "--rung-epochs", "1", "--freeze-depths", "1", "--lr-grid", "1", "--head-start", "both");
+            "--halving-rate", "2", "--rung-epochs", "1", "--freeze-depths", "1", "--lr-grid", "1", "--head-start", "both", "--heads", "lbfgs, sdca");
         Assert.True(run.ExitCode == 0, run.All);
         Assert.True(File.Exists(zip));
         var report = TrainingReport.Load(dir.Combine("report.json"));
@@ -293,6 +293,9 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Equal(2, report.Search!.HalvingRate);
         Assert.Equal([HeadStart.Probe, HeadStart.Random], report.Search.HeadStart!.Starts);
         Assert.Equal(2, report.Search.GridSize); // one depth x both starts x one rate
+        // --heads: only the heads named.
+        Assert.Equal(["feature-extractor/lbfgs", "feature-extractor/sdca"],
+            report.Leaderboard.Entries.Where(e => e.Strategy == "feature-extractor").Select(e => e.Candidate).Order().ToArray());
         Assert.Contains("leaderboard", run.StdOut);
         Assert.Contains("rung", run.StdOut);
         Assert.Contains("head start: both starts", run.StdOut);
@@ -311,6 +314,9 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var badGrid = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--lr-grid", "1,x", "--out", zip);
         Assert.Equal(1, badGrid.ExitCode);
         Assert.Contains("--lr-grid '1,x'", badGrid.All);
+        var badHeads = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--heads", "sdca,trees", "--out", zip);
+        Assert.Equal(1, badHeads.ExitCode);
+        Assert.Contains("--heads 'sdca,trees': 'trees' is not a head", badHeads.All);
         var badRate = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--halving-rate", "1", "--out", zip);
         Assert.Equal(1, badRate.ExitCode);
         Assert.Contains("--halving-rate", badRate.All);

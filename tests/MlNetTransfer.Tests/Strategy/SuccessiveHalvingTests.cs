@@ -13,9 +13,10 @@ public sealed class SuccessiveHalvingTests
     private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
         double startSeconds = 0, int stopsAfter = int.MaxValue, double? latest = null) : IHalvingRun
     {
-        // stopsAfter: early stopping ends it after that many epochs.
-        private int _planned = Math.Min(planned, stopsAfter);
-        public bool IsFinished => Epochs >= _planned;
+        // stopsAfter: early stopping ends it after that many epochs, unless it was told to train to the end.
+        private int _planned = planned;
+        private bool _toEnd;
+        public bool IsFinished => Epochs >= (_toEnd ? _planned : Math.Min(_planned, stopsAfter));
         public bool Cancelled => false;
         public int Epochs { get; private set; }
         public double? Score => Epochs > 0 ? score : null;
@@ -27,7 +28,7 @@ public sealed class SuccessiveHalvingTests
 
         public void Advance(int epochs, CancellationToken cancel)
         {
-            var n = Math.Min(epochs, _planned - Epochs);
+            var n = Math.Min(epochs, (_toEnd ? _planned : Math.Min(_planned, stopsAfter)) - Epochs);
             if (Epochs == 0) clock.Advance(TimeSpan.FromSeconds(startSeconds));
             log.Add($"{name}+{n}");
             Epochs += n;
@@ -40,6 +41,9 @@ public sealed class SuccessiveHalvingTests
             log.Add($"{name} planned {_planned}");
             return _planned;
         }
+
+        public void TrainToEnd() => _toEnd = true;
+        public bool TrainsToEnd => _toEnd;
 
         public void Dispose() => Disposed = true;
     }
@@ -227,16 +231,37 @@ public sealed class SuccessiveHalvingTests
         var plan = halving.Plan(grid, maxEpochs: 9);
         Assert.Equal((3, 9), (plan.Candidates, plan.PlannedEpochs));
         var log = new List<string>();
-        // Candidate 2 is best after rung 1 and early stopping ends it at 4 epochs, with most of the budget left: candidate 1,
-        // then candidate 0, go on from their checkpoints to the planned 9 epochs.
-        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, c.Name,
-            stopsAfter: c == grid[2] ? 4 : int.MaxValue));
-        Assert.Equal([grid[0].Name + "+1", grid[1].Name + "+1", grid[2].Name + "+1", grid[2].Name + "+3", grid[1].Name + "+8", grid[0].Name + "+8"], log);
+        // Candidate 2 is best after rung 1 and trains to its planned 9 epochs with most of the budget left: candidate 1, then
+        // candidate 0, go on from their checkpoints to the planned 9 epochs.
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, c.Name));
+        Assert.Equal([grid[0].Name + "+1", grid[1].Name + "+1", grid[2].Name + "+1", grid[2].Name + "+8", grid[1].Name + "+8", grid[0].Name + "+8"], log);
         var resumed = rows.Where(r => r.Note?.StartsWith("resumed", StringComparison.Ordinal) == true).ToList();
         Assert.Equal([(grid[1], 3, 9), (grid[0], 4, 9)], resumed.Select(r => (r.Candidate, r.Rung, r.Epochs)));
         Assert.All(resumed, r => Assert.Equal(CandidateStatus.Completed, r.Status));
         Assert.Equal(grid[2], SuccessiveHalving.Best(grid, runs));
-        Assert.Equal(220, budget.Elapsed.TotalSeconds, 6);
+        Assert.Equal(270, budget.Elapsed.TotalSeconds, 6);
+    }
+
+    [Fact]
+    public void TheLastOneLeftTrainsToTheEndOfItsScheduleWhileEarlierRungsStillStopEarly()
+    {
+        var (halving, clock, budget) = Setup(210);
+        var grid = Grid();
+        var plan = halving.Plan(grid, maxEpochs: 9);
+        Assert.Equal((9, 9), (plan.Candidates, plan.PlannedEpochs));
+        var log = new List<string>();
+        // Early stopping would end candidate 7 after 2 epochs and candidate 8, the best, after 5.
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, c.Name,
+            stopsAfter: c == grid[7] ? 2 : c == grid[8] ? 5 : int.MaxValue));
+
+        // In rung 2 (three runs) early stopping ends candidate 7 after one more epoch; candidate 8 goes on alone and trains the
+        // six epochs left of its schedule, past where early stopping would have ended it.
+        Assert.Equal(grid.Select(c => c.Name + "+1").Concat([grid[8].Name + "+2", grid[7].Name + "+1", grid[6].Name + "+2", grid[8].Name + "+6"]), log);
+        var stopped = Assert.Single(rows, r => r.Rung == 2 && r.Candidate == grid[7]);
+        Assert.Equal((2, CandidateStatus.Completed, "early stopping ended it; best epoch kept"), (stopped.Epochs, stopped.Status, stopped.Note));
+        Assert.Equal((9, CandidateStatus.Completed), Assert.Single(rows, r => r.Rung == 3) is var last ? (last.Epochs, last.Status) : default);
+        Assert.Equal([grid[8]], runs.Where(r => ((ScriptedRun)r.Value).TrainsToEnd).Select(r => r.Key));
+        Assert.Equal(200, budget.Elapsed.TotalSeconds, 6);
     }
 
     [Fact]
