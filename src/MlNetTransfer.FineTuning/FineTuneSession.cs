@@ -25,6 +25,7 @@ internal sealed class FineTuneSession : IDisposable
     private readonly IReadOnlyList<int> _trainLabels, _validationLabels;
     private readonly List<FineTunePhase> _phases;
     private int _totalEpochs;
+    private int _callStart; // fine-tuning epochs before the current Advance call
     private readonly List<FineTuneEpoch> _epochs = [];
     private readonly Stopwatch _clock = new();
     private ImageSet? _train, _validation;
@@ -114,6 +115,13 @@ internal sealed class FineTuneSession : IDisposable
     /// and still keeps its best epoch by the early-stopping metric.</summary>
     public bool StopsEarly { get; set; } = true;
 
+    /// <summary>Re-plans the run's length as it trains: after each epoch where layers learn, except the first of an
+    /// <see cref="Advance"/> call (which decodes every image again, so its time overstates the rest), called with the
+    /// fine-tuning epochs so far and the seconds of the fastest of them (the others carry one-off costs: decoding, allocation,
+    /// warm-up); the schedule is then shortened to the epochs it returns (<see cref="Shorten"/>: never lengthened). Null
+    /// (default): the plan stands.</summary>
+    public Func<int, double, int>? Replan { get; set; }
+
     /// <summary>True once every phase has ended (all epochs, or early stopping), or a cancellation ended the run.</summary>
     public bool IsFinished => _finished || _phaseIndex >= _phases.Count;
 
@@ -155,6 +163,7 @@ internal sealed class FineTuneSession : IDisposable
         if (IsFinished) return 0;
         (_progress, _cancel) = (progress, cancel);
         var before = FineTuningEpochs;
+        _callStart = before;
         _clock.Start();
         using var heap = _o.RetainNativeMemory ? NativeHeap.Retain() : null;
         if (_o.NumberOfThreads is { } threads) torch.set_num_threads(threads);
@@ -350,6 +359,11 @@ internal sealed class FineTuneSession : IDisposable
             var validated = EndEpoch(phase, e, epochNumber, started, a.Split, a.ValidationCache, loss, accuracy, imagesPerSecond, rate, a.TrainCache is not null, a.Batches);
             a.EpochsDone = e;
             if (counted) left--;
+            if (counted && Replan is { } replan && FineTuningEpochs - _callStart > 1)
+            {
+                Shorten(replan(FineTuningEpochs, _epochs.Where(x => x.Phase != FineTunePhase.HeadPhase).Min(x => x.Seconds)));
+                phase = _phases[_phaseIndex];
+            }
             if (StopsEarly && Early is { } early && (a.Patience ??= new PhasePatience(early)).Observe(validated.ValidationLoss, validated.ValidationAccuracy) && e < phase.Epochs)
             {
                 _stoppedEarly = true;

@@ -27,6 +27,9 @@ internal sealed class ResumableFineTuning : IResumableFineTuning
     /// <summary>See <see cref="FineTuneSession.StopsEarly"/>.</summary>
     public bool StopsEarly { get => _session.StopsEarly; set => _session.StopsEarly = value; }
 
+    /// <summary>See <see cref="FineTuneSession.Replan"/>.</summary>
+    public Func<int, double, int>? Replan { get => _session.Replan; set => _session.Replan = value; }
+
     /// <summary>See <see cref="FineTuneSession.HeadStart"/>.</summary>
     public HeadStartSnapshot? HeadStart => _session.HeadStart;
 
@@ -37,8 +40,6 @@ internal sealed class ResumableFineTuning : IResumableFineTuning
     public int Advance(int? fineTuningEpochs, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default) =>
         _session.Advance(fineTuningEpochs, progress, cancel);
 
-    /// <summary>See <see cref="FineTuneSession.Shorten"/>.</summary>
-    public int Shorten(int fineTuningEpochs) => _session.Shorten(fineTuningEpochs);
 
     /// <summary>Ends the run on its best epoch and packages it; the result owns the module from then on.</summary>
     public FineTuningResult Complete()

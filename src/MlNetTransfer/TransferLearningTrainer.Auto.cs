@@ -245,9 +245,8 @@ public sealed partial class TransferLearningTrainer
             }
         }
 
-        public int Shorten(int epochs) => tuning.Shorten(epochs);
 
-        public void TrainToEnd() => tuning.StopsEarly = false;
+        public void TrainToEnd(Func<int, double, int> endAt) => (tuning.StopsEarly, tuning.Replan) = (false, endAt);
 
         public TransferLearningResult Complete()
         {

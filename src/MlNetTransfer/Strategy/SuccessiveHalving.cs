@@ -32,13 +32,10 @@ internal interface IHalvingRun : IDisposable
     /// <summary>Mean seconds of its fine-tuning epochs so far, for the next estimates; null before any.</summary>
     double? EpochSeconds { get; }
 
-    /// <summary>Plans the rest of its learning-rate schedule to end at <paramref name="epochs"/> fine-tuning epochs in all (never
-    /// more than planned, never fewer than it has), so a run the budget will stop early still anneals; returns the epochs it is now planned over.</summary>
-    int Shorten(int epochs);
-
-    /// <summary>From now on early stopping's patience does not end it: it trains to the end of its (shortened) schedule and keeps
-    /// its best epoch. For the last one left, whose schedule ends where the budget does.</summary>
-    void TrainToEnd();
+    /// <summary>From now on early stopping's patience does not end it, and after each epoch (but the first of an
+    /// <see cref="Advance"/>, which decodes the images again) its schedule is shortened to <paramref name="endAt"/>(epochs so far,
+    /// its fastest epoch's seconds); it keeps its best epoch. For the last one left, whose schedule ends where the budget does.</summary>
+    void TrainToEnd(Func<int, double, int> endAt);
 
     /// <summary>Trains up to <paramref name="epochs"/> more fine-tuning epochs (the head start first, the first time). A
     /// cancellation stops it at the next batch and ends it; with no epoch yet it throws <see cref="OperationCanceledException"/>.</summary>
@@ -94,7 +91,7 @@ public sealed record HalvingPlan
 /// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit and that survivor gets at
 /// least <see cref="AutoSearchOptions.MinimumFinalEpochs"/>; once runs have measured the real epoch time, rung 1 takes a
 /// candidate more and a rung promotes more than one only while that still holds, and the last one's schedule is shortened
-/// to what the budget left fits (<see cref="IHalvingRun.Shorten"/>). When the last one is done (its planned epochs, or
+/// to what the budget left fits, re-planned from each epoch it measures (<see cref="IHalvingRun.TrainToEnd"/>). When the last one is done (its planned epochs, or
 /// early stopping) with budget to spare, the best unfinished run goes on from its checkpoint, and so on. A run still going
 /// at the budget (less <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given
 /// clock: the order of the grid breaks every tie.
@@ -167,7 +164,7 @@ internal sealed class SuccessiveHalving
             {
                 Candidates = n, PlannedEpochs = planned, EstimatedEpochSeconds = epoch,
                 Rule = Invariant($"About {epoch:0.#} s per fine-tuning epoch and {_startSeconds:0.#} s per head start, {Math.Max(0, available):0} s left (after {_reserveSeconds:0} s kept for evaluating the winner): ") +
-                       Invariant($"{n} of {grid.Count} candidates enter rung 1 with {first} epoch(s) each (at most: each later one enters only if, at the epoch time measured by then, the last one left still gets {minFinal} epochs); after every rung the best 1/{eta} go on with {eta}x the epochs they had (fewer when the budget left would not give the last one {minFinal}); the last one left trains to {planned} epochs, the length every schedule is planned over, shortened to what the budget left fits, without early stopping (it keeps its best epoch). ") +
+                       Invariant($"{n} of {grid.Count} candidates enter rung 1 with {first} epoch(s) each (at most: each later one enters only if, at the epoch time measured by then, the last one left still gets {minFinal} epochs); after every rung the best 1/{eta} go on with {eta}x the epochs they had (fewer when the budget left would not give the last one {minFinal}); the last one left trains to {planned} epochs, the length every schedule is planned over, shortened to what the budget left fits (re-planned from each epoch it measures), without early stopping (it keeps its best epoch). ") +
                        (Cost(n, shortest, first, eta, epoch) > available ? "Even one candidate's first rung may not fit: it starts anyway and the budget's hard stop ends it." : "Estimates, not promises: a run still going at the budget stops at its next batch."),
             };
         }
@@ -254,7 +251,7 @@ internal sealed class SuccessiveHalving
                 var had = run?.Epochs ?? 0;
                 var wanted = target - had;
                 var needs = wanted * estimate + (run is null && !sharedStart ? _startSeconds : 0) + _overheadSeconds;
-                var (epochs, partial, shortened) = (wanted, false, (int?)null);
+                var (epochs, partial, last) = (wanted, false, rung > 1 && active.Count == 1);
                 string? skip = null;
                 // Without a model yet (no head ran), the first candidate always starts; the rest only when they fit.
                 if (rung == 1 && closed is not null) skip = closed;
@@ -273,14 +270,10 @@ internal sealed class SuccessiveHalving
                 {
                     var fit = (int)((remaining - _overheadSeconds) / estimate);
                     if (fit < 1) skip = Invariant($"needs about {estimate + _overheadSeconds:0} s for one more epoch; {Math.Max(0, remaining):0} s left");
-                    else if (fit < wanted && active.Count == 1)
-                    {
-                        // The last one left: its schedule ends where the budget does, so its learning rate still anneals.
-                        shortened = run!.Shorten(had + fit);
-                        epochs = shortened.Value - had;
-                    }
+                    // The last one left is not shortened from this estimate, which counts its rung's first epoch (decoding every image
+                    // again) as typical: its schedule follows the epochs it measures as it trains (below).
                     // A promoted run gets the epochs that still fit instead of none: skipping it would leave that budget unspent.
-                    else if (fit < wanted) (epochs, partial) = (fit, true);
+                    else if (fit < wanted && active.Count > 1) (epochs, partial) = (fit, true);
                 }
                 if (skip is not null)
                 {
@@ -294,9 +287,13 @@ internal sealed class SuccessiveHalving
                 try
                 {
                     run ??= runs[candidate] = start(candidate);
-                    // Its schedule ends where the budget does: patience would stop it while its rate is still high and its
-                    // validation noisiest (hds_shapes: 0.908 kept after 5 of 10 epochs, 69 s left unspent), and it keeps its best epoch anyway.
-                    if (rung > 1 && active.Count == 1) run.TrainToEnd();
+                    // Its schedule ends where the budget does, so its learning rate still anneals: re-planned from each epoch's
+                    // measured time, since its rung's first epoch decodes every image again (hds_shapes: planned once from that
+                    // epoch, it stopped at 8 of 10 epochs with 44 s unspent). Patience would stop it while its rate is still
+                    // high and its validation noisiest (hds_shapes: 0.908 kept after 5 of 10 epochs, 69 s unspent); it keeps its best epoch anyway.
+                    // The fastest epoch is the estimate (a slower one carried a one-off cost); should the rest be slower after all,
+                    // the budget's stop ends its last epoch, whose rate is near zero by then.
+                    if (last) run.TrainToEnd((done, epochSeconds) => done + (int)Math.Max(0, (_budget.Remaining.TotalSeconds - _reserveSeconds) / Math.Max(epochSeconds, 1e-3)));
                     run.Advance(epochs, deadline.Token);
                 }
                 catch (OperationCanceledException) when (run is null || run.Score is null)
@@ -325,7 +322,8 @@ internal sealed class SuccessiveHalving
                 }
                 CandidateStatus? ended = run.Cancelled ? (cancel.IsCancellationRequested ? CandidateStatus.Interrupted : CandidateStatus.StoppedAtBudget)
                     : partial && !run.IsFinished ? CandidateStatus.StoppedAtBudget : null;
-                var note = shortened is { } s && s < cap ? Invariant($"its schedule shortened to {s} of the planned {cap} epochs, what the budget left fitted")
+                var shortened = last && run.IsFinished && !run.Cancelled && run.Epochs < cap ? run.Epochs : (int?)null;
+                var note = shortened is { } s ? Invariant($"its schedule shortened to {s} of the planned {cap} epochs, what the budget left fitted")
                     : partial && !run.Cancelled ? Invariant($"the budget left fitted {epochs} of the {wanted} more epochs rung {rung} planned")
                     : null;
                 if (ended is not null) note = note is null ? "best epoch kept" : note + "; best epoch kept";

@@ -84,6 +84,31 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
     }
 
     [Fact]
+    public void ReplanShortensTheRunAfterEachEpochButTheFirstOfAnAdvance()
+    {
+        var options = FineTuneFixture.Options(epochs: 6);
+        var (_, planned4) = Uninterrupted(FineTuneFixture.Options(epochs: 4));
+        using var module = Module(options);
+        using var session = new FineTuner(options).Start(module, FineTuneFixture.Reader, data.Classes, data.Train, data.Validation);
+        var calls = new List<(int Done, double Seconds)>();
+        session.Replan = (done, seconds) =>
+        {
+            calls.Add((done, seconds));
+            return 4;
+        };
+        session.Advance(1);
+        Assert.Empty(calls); // the first epoch of a call decodes the images again: its time says little about the next
+        Assert.Equal(3, session.Advance(null)); // epoch 2 (first of the call), 3 (replanned to 4), 4: the end
+        Assert.Equal([3, 4], calls.Select(c => c.Done));
+        Assert.All(calls, c => Assert.True(c.Seconds > 0));
+        Assert.True(session.IsFinished);
+        var run = session.Finish();
+        Assert.Equal(4, run.Epochs.Count);
+        // Shortened in time, so the rate anneals: the last epoch's rate is where a 4-epoch schedule ends.
+        Assert.Equal(planned4.Epochs.Last().LearningRate, run.Epochs.Last().LearningRate);
+    }
+
+    [Fact]
     public void AdvanceCountsOnlyFineTuningEpochsAndStopsAtTheEndOfTheRun()
     {
         var options = FineTuneFixture.Options(epochs: 3);

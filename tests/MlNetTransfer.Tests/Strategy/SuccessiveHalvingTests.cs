@@ -8,42 +8,46 @@ namespace MlNetTransfer.Tests.Strategy;
 /// the budget allows, and where the budget stops it.</summary>
 public sealed class SuccessiveHalvingTests
 {
-    /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock and whose score is fixed: the
+    /// <summary>A run whose every epoch costs <paramref name="epochSeconds"/> on the fake clock (the first of each
+    /// <see cref="Advance"/> <paramref name="coldSeconds"/> more, as decoding the images again does) and whose score is fixed: the
     /// epoch it keeps scores <paramref name="score"/>, its latest <paramref name="latest"/> (the same unless given).</summary>
     private sealed class ScriptedRun(FakeTimeProvider clock, double score, double epochSeconds, int planned, List<string> log, string name,
-        double startSeconds = 0, int stopsAfter = int.MaxValue, double? latest = null) : IHalvingRun
+        double startSeconds = 0, int stopsAfter = int.MaxValue, double? latest = null, double coldSeconds = 0) : IHalvingRun
     {
         // stopsAfter: early stopping ends it after that many epochs, unless it was told to train to the end.
         private int _planned = planned;
-        private bool _toEnd;
-        public bool IsFinished => Epochs >= (_toEnd ? _planned : Math.Min(_planned, stopsAfter));
+        private Func<int, double, int>? _endAt;
+        private double _seconds;
+        private int Limit => _endAt is not null ? _planned : Math.Min(_planned, stopsAfter);
+        public bool IsFinished => Epochs >= Limit;
         public bool Cancelled => false;
         public int Epochs { get; private set; }
         public double? Score => Epochs > 0 ? score : null;
         public double? Loss => Epochs > 0 ? 1 - score : null;
         public double? LatestScore => Epochs > 0 ? latest ?? score : null;
         public double? LatestLoss => Epochs > 0 ? 1 - (latest ?? score) : null;
-        public double? EpochSeconds => Epochs > 0 ? epochSeconds : null;
+        public double? EpochSeconds => Epochs > 0 ? _seconds / Epochs : null;
         public bool Disposed { get; private set; }
 
         public void Advance(int epochs, CancellationToken cancel)
         {
-            var n = Math.Min(epochs, (_toEnd ? _planned : Math.Min(_planned, stopsAfter)) - Epochs);
             if (Epochs == 0) clock.Advance(TimeSpan.FromSeconds(startSeconds));
-            log.Add($"{name}+{n}");
-            Epochs += n;
-            clock.Advance(TimeSpan.FromSeconds(n * epochSeconds));
+            var before = Epochs;
+            for (var i = 0; i < epochs && Epochs < Limit; i++)
+            {
+                var took = epochSeconds + (i == 0 ? coldSeconds : 0);
+                clock.Advance(TimeSpan.FromSeconds(took));
+                (_seconds, Epochs) = (_seconds + took, Epochs + 1);
+                if (_endAt is null || i == 0) continue;
+                var end = Math.Clamp(_endAt(Epochs, took), Math.Max(1, Epochs), _planned);
+                if (end != _planned) log.Add($"{name} replanned {_planned = end}");
+            }
+            log.Add($"{name}+{Epochs - before}");
         }
 
-        public int Shorten(int epochs)
-        {
-            _planned = Math.Clamp(epochs, Math.Max(1, Epochs), _planned);
-            log.Add($"{name} planned {_planned}");
-            return _planned;
-        }
 
-        public void TrainToEnd() => _toEnd = true;
-        public bool TrainsToEnd => _toEnd;
+        public void TrainToEnd(Func<int, double, int> endAt) => _endAt = endAt;
+        public bool TrainsToEnd => _endAt is not null;
 
         public void Dispose() => Disposed = true;
     }
@@ -161,10 +165,10 @@ public sealed class SuccessiveHalvingTests
         Assert.Equal((3, 8), (plan.Candidates, plan.PlannedEpochs));
         var log = new List<string>();
         // Epochs take 20 s, not 10: after the first candidate's epoch (20 s), a second (20 s) would leave the last one left
-        // 60 s, 3 epochs, fewer than the 5 it must get; so rung 1 closes. The one run goes on with the 80 s left: 4 more
-        // epochs, its schedule shortened from 8 to the 5 it reaches so its learning rate still anneals.
+        // 60 s, 3 epochs, fewer than the 5 it must get; so rung 1 closes. The one run goes on with the 80 s left: after its
+        // second epoch there its schedule is shortened from 8 to the 5 it reaches, so its learning rate still anneals.
         var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 20, plan.PlannedEpochs, log, c.Name));
-        Assert.Equal([grid[0].Name + "+1", grid[0].Name + " planned 5", grid[0].Name + "+4"], log);
+        Assert.Equal([grid[0].Name + "+1", grid[0].Name + " replanned 5", grid[0].Name + "+4"], log);
         Assert.All(rows.Where(r => r.Rung == 1 && (r.Candidate == grid[1] || r.Candidate == grid[2])),
             r => Assert.Contains("fewer than 5 epochs", r.Note));
         var last = Assert.Single(rows, r => r.Rung == 2);
@@ -194,7 +198,7 @@ public sealed class SuccessiveHalvingTests
         var second = Assert.Single(rows, r => r.Rung == 1 && r.Candidate == grid[2]);
         Assert.Equal(CandidateStatus.Eliminated, second.Status);
         Assert.Contains("the best 1/2 would be 2", second.Note);
-        Assert.Equal([.. grid.Select(c => c.Name + "+1"), grid[3].Name + " planned 5", grid[3].Name + "+4"], log);
+        Assert.Equal([.. grid.Select(c => c.Name + "+1"), grid[3].Name + " replanned 5", grid[3].Name + "+4"], log);
         var last = Assert.Single(rows, r => r.Rung == 2);
         Assert.Equal((grid[3], 5, CandidateStatus.Completed), (last.Candidate, last.Epochs, last.Status));
         Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
@@ -265,6 +269,28 @@ public sealed class SuccessiveHalvingTests
     }
 
     [Fact]
+    public void TheLastOnesScheduleFollowsTheEpochsItMeasuresNotItsRungsFirstEpochWhichDecodesAgain()
+    {
+        var (halving, clock, budget) = Setup(160);
+        var grid = Grid(3);
+        var plan = halving.Plan(grid, maxEpochs: 20);
+        Assert.Equal((3, 14), (plan.Candidates, plan.PlannedEpochs)); // at the seeded 10 s an epoch
+        var log = new List<string>();
+        // An epoch takes 10 s, the first of each call 20 s. Rung 1 ends at 60 s with every run's epoch time measured at 20 s, so
+        // only 5 more epochs seem to fit in the 100 s left; candidate 2 is not cut to them: once its second epoch in the rung
+        // shows 10 s, the 70 s left fit 7 more, so its schedule ends at 10 epochs and the budget's end (cut to the first
+        // estimate it would have ended at 6 epochs and 120 s).
+        var (rows, runs) = halving.Run(grid, plan, c => new ScriptedRun(clock, grid.ToList().IndexOf(c) / 10.0, 10, plan.PlannedEpochs, log, c.Name,
+            coldSeconds: 10));
+        Assert.Equal([.. grid.Select(c => c.Name + "+1"), grid[2].Name + " replanned 10", grid[2].Name + "+9"], log);
+        var last = Assert.Single(rows, r => r.Rung == 2);
+        Assert.Equal((grid[2], 10, CandidateStatus.Completed), (last.Candidate, last.Epochs, last.Status));
+        Assert.Contains("shortened to 10 of the planned 14", last.Note);
+        Assert.Equal(160, budget.Elapsed.TotalSeconds, 6);
+        Assert.True(((ScriptedRun)runs[grid[2]]).TrainsToEnd);
+    }
+
+    [Fact]
     public void AHeadStartSlowerThanEstimatedIsMeasuredAndCountedForTheNextStart()
     {
         var (halving, clock, budget) = Setup(100);
@@ -278,7 +304,7 @@ public sealed class SuccessiveHalvingTests
         Assert.Equal(CandidateStatus.Skipped, skipped.Status);
         Assert.Contains("(about 60 s)", skipped.Note);
         // The probe run, alone in rung 2, trains the 4 epochs the last 40 s fit, its schedule ending there.
-        Assert.Equal([grid[0].Name + "+1", grid[0].Name + " planned 5", grid[0].Name + "+4"], log);
+        Assert.Equal([grid[0].Name + "+1", grid[0].Name + " replanned 5", grid[0].Name + "+4"], log);
         Assert.Equal(100, budget.Elapsed.TotalSeconds, 6);
     }
 
