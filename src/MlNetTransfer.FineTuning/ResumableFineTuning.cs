@@ -40,7 +40,6 @@ internal sealed class ResumableFineTuning : IResumableFineTuning
     public int Advance(int? fineTuningEpochs, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default) =>
         _session.Advance(fineTuningEpochs, progress, cancel);
 
-
     /// <summary>Ends the run on its best epoch and packages it; the result owns the module from then on.</summary>
     public FineTuningResult Complete()
     {

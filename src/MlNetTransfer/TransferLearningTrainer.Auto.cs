@@ -245,7 +245,6 @@ public sealed partial class TransferLearningTrainer
             }
         }
 
-
         public void TrainToEnd(Func<int, double, int> endAt) => (tuning.StopsEarly, tuning.Replan) = (false, endAt);
 
         public TransferLearningResult Complete()

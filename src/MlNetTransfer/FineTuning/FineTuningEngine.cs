@@ -60,7 +60,7 @@ internal interface IResumableFineTuning : IDisposable
     /// <summary>Whether early stopping's patience may end the run; off, it trains to the end of its schedule and keeps its best epoch.</summary>
     bool StopsEarly { get; set; }
 
-    /// <summary>Re-plans the run's length as it trains (fine-tuning epochs so far, the latest epoch's seconds → the epochs to end
+    /// <summary>Re-plans the run's length as it trains (fine-tuning epochs so far, its fastest epoch's seconds → the epochs to end
     /// at; only ever shortens). Null: the plan stands.</summary>
     Func<int, double, int>? Replan { get; set; }
 
@@ -74,7 +74,6 @@ internal interface IResumableFineTuning : IDisposable
 
     /// <summary>Trains up to <paramref name="fineTuningEpochs"/> more epochs (null: to the end); returns the epochs trained.</summary>
     int Advance(int? fineTuningEpochs, IProgress<FineTuneProgress>? progress = null, CancellationToken cancel = default);
-
 
     /// <summary>Ends the run on its best epoch; the result owns the network from then on.</summary>
     IFineTunedClassifier Complete();

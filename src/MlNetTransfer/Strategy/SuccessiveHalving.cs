@@ -91,8 +91,8 @@ public sealed record HalvingPlan
 /// from the budget left and the estimated epoch time, so that the rungs up to a single survivor fit and that survivor gets at
 /// least <see cref="AutoSearchOptions.MinimumFinalEpochs"/>; once runs have measured the real epoch time, rung 1 takes a
 /// candidate more and a rung promotes more than one only while that still holds, and the last one's schedule is shortened
-/// to what the budget left fits, re-planned from each epoch it measures (<see cref="IHalvingRun.TrainToEnd"/>). When the last one is done (its planned epochs, or
-/// early stopping) with budget to spare, the best unfinished run goes on from its checkpoint, and so on. A run still going
+/// to what the budget left fits, re-planned from each epoch it measures (<see cref="IHalvingRun.TrainToEnd"/>). When the last one is done (its planned epochs) with
+/// budget to spare, the best unfinished run goes on from its checkpoint, and so on. A run still going
 /// at the budget (less <c>reserveSeconds</c>, the winner's evaluation) stops at its next batch. Deterministic for a given
 /// clock: the order of the grid breaks every tie.
 /// </summary>
@@ -273,7 +273,7 @@ internal sealed class SuccessiveHalving
                     // The last one left is not shortened from this estimate, which counts its rung's first epoch (decoding every image
                     // again) as typical: its schedule follows the epochs it measures as it trains (below).
                     // A promoted run gets the epochs that still fit instead of none: skipping it would leave that budget unspent.
-                    else if (fit < wanted && active.Count > 1) (epochs, partial) = (fit, true);
+                    else if (fit < wanted && !last) (epochs, partial) = (fit, true);
                 }
                 if (skip is not null)
                 {

@@ -17,7 +17,7 @@ public sealed class SuccessiveHalvingTests
         // stopsAfter: early stopping ends it after that many epochs, unless it was told to train to the end.
         private int _planned = planned;
         private Func<int, double, int>? _endAt;
-        private double _seconds;
+        private double _seconds, _fastest = double.PositiveInfinity;
         private int Limit => _endAt is not null ? _planned : Math.Min(_planned, stopsAfter);
         public bool IsFinished => Epochs >= Limit;
         public bool Cancelled => false;
@@ -37,14 +37,13 @@ public sealed class SuccessiveHalvingTests
             {
                 var took = epochSeconds + (i == 0 ? coldSeconds : 0);
                 clock.Advance(TimeSpan.FromSeconds(took));
-                (_seconds, Epochs) = (_seconds + took, Epochs + 1);
+                (_seconds, _fastest, Epochs) = (_seconds + took, Math.Min(_fastest, took), Epochs + 1);
                 if (_endAt is null || i == 0) continue;
-                var end = Math.Clamp(_endAt(Epochs, took), Math.Max(1, Epochs), _planned);
+                var end = Math.Clamp(_endAt(Epochs, _fastest), Math.Max(1, Epochs), _planned);
                 if (end != _planned) log.Add($"{name} replanned {_planned = end}");
             }
             log.Add($"{name}+{Epochs - before}");
         }
-
 
         public void TrainToEnd(Func<int, double, int> endAt) => _endAt = endAt;
         public bool TrainsToEnd => _endAt is not null;
