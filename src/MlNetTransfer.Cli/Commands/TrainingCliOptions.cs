@@ -64,8 +64,15 @@ internal sealed class TrainingCliOptions
 
     public Option<int> Patience { get; } = new("--patience")
     {
-        Description = "fine-tune/chain-thaw: stop a phase after this many epochs without a validation loss lower than the phase's own best (a phase that thaws layers may start below the head it began from), keeping the run's best epoch; 0 turns early stopping off.",
+        Description = "fine-tune/chain-thaw: stop a phase after this many epochs without beating the phase's own best on --monitor (a phase that thaws layers may start below the head it began from), keeping the run's best epoch; 0 turns early stopping off (the latest epoch is kept).",
         DefaultValueFactory = _ => FineTuneDefaults.EarlyStoppingCriteria!.Patience,
+    };
+
+    public Option<string> Monitor { get; } = new("--monitor")
+    {
+        Description = "fine-tune/chain-thaw: what picks a run's kept epoch and counts --patience: accuracy (validation accuracy, ties to the lower loss, " +
+                      "the leaderboard's own rule) or loss (validation cross-entropy).",
+        DefaultValueFactory = _ => FineTuneDefaults.EarlyStoppingCriteria!.Metric.ToString().ToLowerInvariant(),
     };
 
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = "Do not read or write the embedding cache." };
@@ -119,9 +126,10 @@ internal sealed class TrainingCliOptions
         };
         HeadInit.AcceptOnlyFromAmong("random", "probe");
         ClassWeights.AcceptOnlyFromAmong("auto", "off");
+        Monitor.AcceptOnlyFromAmong("accuracy", "loss");
     }
 
-    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, NoCache, Threads, ClassWeights, TopLosses];
+    public IEnumerable<Option> All => [Data, Backbone, Budget, Split, Seed, Mirrors, Epochs, BatchSize, LearningRate, HeadInit, NoAugment, Patience, Monitor, NoCache, Threads, ClassWeights, TopLosses];
 
     /// <summary>The run options these set; <see cref="FineTuneOptions.LinearProbe"/> is the command's to set from <see cref="ProbeWanted"/>.</summary>
     public TransferLearningOptions Read(ParseResult parse)
@@ -147,7 +155,11 @@ internal sealed class TrainingCliOptions
         fineTune.BatchSize = parse.GetValue(BatchSize);
         fineTune.LearningRate = parse.GetValue(LearningRate);
         fineTune.Augmentation.Enabled = !parse.GetValue(NoAugment);
-        fineTune.EarlyStoppingCriteria = parse.GetValue(Patience) > 0 ? new EarlyStopping { Patience = parse.GetValue(Patience) } : null;
+        fineTune.EarlyStoppingCriteria = parse.GetValue(Patience) > 0 ? new EarlyStopping
+        {
+            Patience = parse.GetValue(Patience),
+            Metric = parse.GetValue(Monitor) == "loss" ? EarlyStoppingMetric.Loss : EarlyStoppingMetric.Accuracy,
+        } : null;
         fineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;
         fineTune.NumberOfThreads = options.Featurizer.DegreeOfParallelism;
         return options;

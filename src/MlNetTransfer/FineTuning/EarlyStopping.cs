@@ -33,6 +33,9 @@ public sealed class EarlyStopping
     /// Default 2, so a phase that never improves runs 2 + <see cref="Patience"/> epochs.</summary>
     public int StartFromEpoch { get; set; } = 2;
 
-    /// <summary>The metric watched. Default <see cref="EarlyStoppingMetric.Loss"/>.</summary>
-    public EarlyStoppingMetric Metric { get; set; } = EarlyStoppingMetric.Loss;
+    /// <summary>The metric watched; it also picks the epoch a run keeps. Default <see cref="EarlyStoppingMetric.Accuracy"/> (as
+    /// ML.NET's <c>ImageClassificationTrainer</c>), ties broken by the lower loss: the rule the leaderboard, auto and
+    /// <c>experiment</c> rank runs by, so a run keeps the epoch they would pick. Measured under auto (hds_shapes, seeds 42/1/2):
+    /// by loss the last run kept epochs 1–3 validation images under its most accurate one.</summary>
+    public EarlyStoppingMetric Metric { get; set; } = EarlyStoppingMetric.Accuracy;
 }

@@ -110,7 +110,7 @@ public sealed class FineTuneOptions
     /// <summary>Training-image augmentation. Default: random resized crop, horizontal flip, light colour jitter.</summary>
     public ImageAugmentation Augmentation { get; set; } = new();
 
-    /// <summary>Early stopping on the validation set, restoring the best epoch's weights. Default: loss, patience 3.
+    /// <summary>Early stopping on the validation set, restoring the best epoch's weights. Default: accuracy (ties to the lower loss), patience 3.
     /// Null trains every epoch and keeps the last weights.</summary>
     public EarlyStopping? EarlyStoppingCriteria { get; set; } = new();
 

@@ -18,7 +18,7 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
         options.Augmentation.Enabled = true;
         options.HeadWarmupEpochs = 2;
         options.HeadDropout = 0.3f;
-        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = 1 };
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = 1, Metric = EarlyStoppingMetric.Loss };
         return options;
     }
 
@@ -67,7 +67,7 @@ public sealed class FineTuneSessionTests(FineTuneFixture data) : IClassFixture<F
     {
         var options = FineTuneFixture.Options(epochs: 4);
         // No epoch beats the first by 100 in loss, so patience 1 ends the phase after its second epoch.
-        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 1, StartFromEpoch = 0, MinDelta = 100 };
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 1, StartFromEpoch = 0, MinDelta = 100, Metric = EarlyStoppingMetric.Loss };
         FineTuneRun Train(bool stopsEarly)
         {
             using var module = Module(options);

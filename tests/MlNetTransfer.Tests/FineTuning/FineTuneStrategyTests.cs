@@ -126,7 +126,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
 
         var random = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune",
             "--head-epochs", "0", "--epochs", "1", "--batch-size", "8", "--crop-min-area", "0.8", "--no-flip", "--color-jitter", "0.1",
-            "--patience", "0", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
+            "--patience", "2", "--monitor", "loss", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip);
         Assert.True(random.ExitCode == 0, random.All);
         report = TrainingReport.Load(dir.Combine("report.json"));
         Assert.Equal("random", report.FineTune!.HeadInitialization);
@@ -136,6 +136,7 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         Assert.Equal("random resized crop (area 0.8-1, aspect 1/1.33-1.33), colour jitter (brightness 0.1, contrast 0.1, saturation 0.1)",
             report.FineTune.AugmentationSettings);
         Assert.Contains("augmentation: random resized crop (area 0.8-1", random.StdOut);
+        Assert.StartsWith("Loss, patience 2", report.FineTune.EarlyStopping);
         // Augmented images through a frozen prefix: ONNX Runtime runs it unless told otherwise.
         Assert.Equal(["onnxruntime"], report.LearningCurve.Select(e => e.FrozenPrefix));
         // Channels-last order, unless this machine's channels-last kernels failed the check (then NCHW, and the report says why).
@@ -165,6 +166,10 @@ public sealed class FineTuneStrategyTests(FineTuneFixture data) : IClassFixture<
         var badCache = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--decoded-cache-mb", "-1", "--out", zip);
         Assert.Equal(1, badCache.ExitCode);
         Assert.Contains("DecodedImageCacheMegabytes", badCache.All);
+
+        var badMonitor = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--monitor", "f1", "--out", zip);
+        Assert.NotEqual(0, badMonitor.ExitCode);
+        Assert.Contains("accuracy", badMonitor.All);
 
         var badCrop = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "fine-tune", "--crop-min-area", "0", "--out", zip);
         Assert.Equal(1, badCrop.ExitCode);

@@ -68,7 +68,7 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         options.LearningRate = 0.3f;               // far too high: validation loss soon climbs
         options.PretrainedLearningRateFactor = 1;
         options.Schedule = LearningRateSchedule.Constant;
-        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = 0 };
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = 0, Metric = EarlyStoppingMetric.Loss };
         using var module = Module(options);
         var run = Train(module, options);
 
@@ -94,7 +94,7 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         options.LearningRate = 0.3f;               // far too high: validation loss soon climbs
         options.PretrainedLearningRateFactor = 1;
         options.Schedule = LearningRateSchedule.Constant;
-        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = startFrom };
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 2, StartFromEpoch = startFrom, Metric = EarlyStoppingMetric.Loss };
         using var module = Module(options);
         var run = Train(module, options);
 
@@ -116,7 +116,7 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         options.LearningRate = 0.3f;               // far too high for the layers: every fine-tuning epoch validates worse than the head
         options.PretrainedLearningRateFactor = 1;
         options.Schedule = LearningRateSchedule.Constant;
-        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 5, StartFromEpoch = 0 };
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 5, StartFromEpoch = 0, Metric = EarlyStoppingMetric.Loss };
         options.KeepsHeadStartEpoch = keepsHeadStart;
         using var module = Module(options);
         var run = Train(module, options);
@@ -132,6 +132,41 @@ public sealed class FineTunerTests(FineTuneFixture data) : IClassFixture<FineTun
         // The module holds the kept epoch's weights.
         var (loss, _) = data.Evaluate(module);
         Assert.Equal(run.Best!.ValidationLoss, loss, 4);
+    }
+
+    [Fact]
+    public void OnAccuracyTheRunKeepsItsMostAccurateEpochButTheHeadWarmupHandsOnItsLowestLoss()
+    {
+        var options = FineTuneFixture.Options(epochs: 5);
+        options.HeadWarmupEpochs = 8;
+        options.HeadWarmupLearningRate = 0.3f;     // high: the head's validation accuracy and loss do not move together
+        options.EarlyStoppingCriteria = new EarlyStopping { Patience = 20, StartFromEpoch = 0, Metric = EarlyStoppingMetric.Accuracy };
+        using var module = Module(options);
+        var run = Train(module, options);
+
+        var head = run.Epochs.Where(e => e.Phase == FineTunePhase.HeadPhase).ToList();
+        var tuned = run.Epochs.Where(e => e.Phase != FineTunePhase.HeadPhase).ToList();
+        Assert.Equal((8, 5), (head.Count, tuned.Count));
+        static bool[] Marks(IReadOnlyList<FineTuneEpoch> epochs, EarlyStoppingMetric metric)
+        {
+            var rule = new EarlyStopping { Metric = metric };
+            var (loss, accuracy) = (double.PositiveInfinity, double.NegativeInfinity);
+            return epochs.Select(e =>
+            {
+                var better = PhasePatience.Improves(rule, e.ValidationLoss, e.ValidationAccuracy, loss, accuracy);
+                if (better) (loss, accuracy) = (e.ValidationLoss, e.ValidationAccuracy);
+                return better;
+            }).ToArray();
+        }
+        // The setting only matters where the two rules part: check this warm-up is such a case.
+        Assert.NotEqual(Marks(head, EarlyStoppingMetric.Loss), Marks(head, EarlyStoppingMetric.Accuracy));
+        // The warm-up's best epochs are its successive lowest losses; the layers' epochs, compared from the first of them,
+        // their successive most accurate ones (ties to the lower loss), and the run keeps the last of those.
+        Assert.Equal(Marks(head, EarlyStoppingMetric.Loss), head.Select(e => e.IsBest).ToArray());
+        Assert.Equal(Marks(tuned, EarlyStoppingMetric.Accuracy), tuned.Select(e => e.IsBest).ToArray());
+        Assert.Equal(tuned.Last(e => e.IsBest).Epoch, run.BestEpoch);
+        var (_, kept) = data.Evaluate(module);
+        Assert.Equal(run.Best!.ValidationAccuracy, kept, 4);
     }
 
     [Fact]

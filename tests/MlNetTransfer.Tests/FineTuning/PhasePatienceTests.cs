@@ -21,24 +21,24 @@ public sealed class PhasePatienceTests
     {
         // A probe start's fine-tuning phase on hds_shapes (auto, seed 1): every loss above the probe's 0.248, the phase
         // gaining on itself. Counted against the probe it stopped at its 5th epoch.
-        var rule = new EarlyStopping { Patience = 3, StartFromEpoch = 2 };
+        var rule = new EarlyStopping { Patience = 3, StartFromEpoch = 2, Metric = EarlyStoppingMetric.Loss };
         Assert.Equal(0, StopsAt(rule, Losses(0.418, 0.390, 0.330, 0.309, 0.313, 0.301, 0.290, 0.288)));
     }
 
     [Fact]
     public void APhaseThatStopsGainingStopsPatienceEpochsAfterItsBest()
     {
-        var rule = new EarlyStopping { Patience = 3, StartFromEpoch = 2 };
+        var rule = new EarlyStopping { Patience = 3, StartFromEpoch = 2, Metric = EarlyStoppingMetric.Loss };
         Assert.Equal(6, StopsAt(rule, Losses(0.50, 0.45, 0.40, 0.41, 0.42, 0.43, 0.44, 0.45)));
         // A phase that never gains after its first epoch still runs StartFromEpoch + Patience epochs.
         Assert.Equal(5, StopsAt(rule, Losses(0.30, 0.31, 0.32, 0.33, 0.34, 0.35)));
-        Assert.Equal(3, StopsAt(new EarlyStopping { Patience = 2, StartFromEpoch = 0 }, Losses(0.30, 0.31, 0.32, 0.33)));
+        Assert.Equal(3, StopsAt(new EarlyStopping { Patience = 2, StartFromEpoch = 0, Metric = EarlyStoppingMetric.Loss }, Losses(0.30, 0.31, 0.32, 0.33)));
     }
 
     [Fact]
     public void ImprovementsSmallerThanMinDeltaDoNotCount()
     {
-        var rule = new EarlyStopping { Patience = 2, StartFromEpoch = 0, MinDelta = 0.01f };
+        var rule = new EarlyStopping { Patience = 2, StartFromEpoch = 0, MinDelta = 0.01f, Metric = EarlyStoppingMetric.Loss };
         Assert.Equal(3, StopsAt(rule, Losses(0.300, 0.295, 0.291, 0.289)));
         Assert.Equal(0, StopsAt(rule, Losses(0.300, 0.280, 0.260, 0.240)));
     }
