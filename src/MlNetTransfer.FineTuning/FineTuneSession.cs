@@ -153,10 +153,7 @@ internal sealed class FineTuneSession : IDisposable
     /// <summary>The rule for a phase's best epoch and patience. The head's warm-up is judged by loss whatever the metric: it
     /// hands the layers a starting point, and by accuracy it stopped and handed on a half-trained head (hds_shapes three-way
     /// split, seed 42: warm-up stopped at 16 of 20 epochs, epoch 13 kept, fine-tuning began 7 images lower).</summary>
-    private EarlyStopping? EarlyFor(FineTunePhase phase) => Early is { Metric: not EarlyStoppingMetric.Loss } e && phase.Name == FineTunePhase.HeadPhase
-        ? _headRule ??= new EarlyStopping { MinDelta = e.MinDelta, Patience = e.Patience, StartFromEpoch = e.StartFromEpoch, Metric = EarlyStoppingMetric.Loss }
-        : Early;
-    private EarlyStopping? _headRule;
+    private EarlyStopping? EarlyFor(FineTunePhase phase) => phase.Name == FineTunePhase.HeadPhase ? Early?.On(EarlyStoppingMetric.Loss) : Early;
     private long MaxCacheBytes => (long)_o.BottleneckCacheMaxMegabytes << 20;
 
     /// <summary>Trains on: the head-only phase (warm-up or probe) whole, then up to <paramref name="fineTuningEpochs"/> more epochs

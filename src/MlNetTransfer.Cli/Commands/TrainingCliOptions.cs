@@ -158,7 +158,7 @@ internal sealed class TrainingCliOptions
         fineTune.EarlyStoppingCriteria = parse.GetValue(Patience) > 0 ? new EarlyStopping
         {
             Patience = parse.GetValue(Patience),
-            Metric = parse.GetValue(Monitor) == "loss" ? EarlyStoppingMetric.Loss : EarlyStoppingMetric.Accuracy,
+            Metric = Enum.Parse<EarlyStoppingMetric>(parse.GetValue(Monitor)!, ignoreCase: true),
         } : null;
         fineTune.DecodeParallelism = options.Featurizer.DegreeOfParallelism;
         fineTune.NumberOfThreads = options.Featurizer.DegreeOfParallelism;
