@@ -73,7 +73,7 @@ internal static class TrainCommand
         var headStart = new Option<string>("--head-start")
         {
             Description = "auto: how fine-tuning candidates' heads start. auto: from the data (probe where the frozen head scores at least --strong-head on validation " +
-                          "and the domain is similar, random with warm-up where neither holds, both otherwise; a start left out gets the budget the chosen one's runs leave unspent); probe, random or both fix it.",
+                          "and the domain is similar, random with warm-up where the domain is not, both for a similar domain with a weaker head; a start left out gets the budget the chosen one's runs leave unspent); probe, random or both fix it.",
             DefaultValueFactory = _ => "auto",
         };
         headStart.AcceptOnlyFromAmong("auto", "probe", "random", "both");

@@ -114,9 +114,10 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
     }
 
     [Theory]
-    [InlineData(true)] // labels shuffled: the frozen head is weak and the domain (the generated CNN's similarity is 0) is not similar, so random alone is chosen
-    [InlineData(false)] // true labels: the head is perfect but the domain is not similar, so both starts run from rung 1 and none is left out
-    public void AStartLeftOutGetsTheBudgetTheChosenOnesRunsLeaveUnspent(bool shuffleLabels)
+    [InlineData(true, HeadStartMode.Auto)] // labels shuffled: the frozen head is weak and the domain (the generated CNN's similarity is 0) is not similar: random is chosen
+    [InlineData(false, HeadStartMode.Auto)] // true labels: the head is perfect, but the domain is not similar: random is chosen all the same
+    [InlineData(false, HeadStartMode.Both)] // both fixed by the user: both run from rung 1 and none is left out
+    public void AStartLeftOutGetsTheBudgetTheChosenOnesRunsLeaveUnspent(bool shuffleLabels, HeadStartMode mode)
     {
         using var shuffled = new TempDirectory("mlnt-shuffled");
         // Two epochs a run on 29 images end long before 40 s.
@@ -125,15 +126,19 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         options.Auto.StrongHeadAccuracy = 0.99;
         options.Auto.FreezeDepths = 1;
         options.Auto.Heads = [HeadTrainer.Lbfgs];
+        options.Auto.HeadStart = mode;
         var report = new MLContext(1).TransferLearning().Train(options).Report;
         var search = report.Search!;
-        Assert.Equal(shuffleLabels ? [HeadStart.Random, HeadStart.Probe] : [HeadStart.Probe, HeadStart.Random], search.HeadStart!.Starts);
+        var leftOut = mode == HeadStartMode.Auto;
+        Assert.Equal(leftOut ? [HeadStart.Random, HeadStart.Probe] : [HeadStart.Probe, HeadStart.Random], search.HeadStart!.Starts);
+        Assert.Equal(leftOut, search.HeadStart.Reason.StartsWith("random start with warm-up: ", StringComparison.Ordinal));
+        Assert.Equal(leftOut && !shuffleLabels, search.HeadStart.Reason.Contains("at least 0.99", StringComparison.Ordinal));
         var fineTuned = report.Leaderboard!.Entries.Where(e => e.Rung > 0).ToList();
         Assert.Contains(fineTuned, e => e.Candidate.Contains("/probe", StringComparison.Ordinal) && e.Score is not null);
         Assert.Contains(fineTuned, e => e.Candidate.Contains("/random", StringComparison.Ordinal) && e.Score is not null);
         Assert.Equal(search.GridSize, fineTuned.Select(e => e.Candidate).Distinct().Count());
-        Assert.True(shuffleLabels == search.HeadStart.Reason.Contains("went to the probe start, in a halving of its own", StringComparison.Ordinal), search.HeadStart.Reason);
-        Assert.Equal(shuffleLabels, search.Rule.Contains("Then, for the probe start", StringComparison.Ordinal));
+        Assert.True(leftOut == search.HeadStart.Reason.Contains("went to the probe start, in a halving of its own", StringComparison.Ordinal), search.HeadStart.Reason);
+        Assert.Equal(leftOut, search.Rule.Contains("Then, for the probe start", StringComparison.Ordinal));
         Assert.True(report.Budget!.ElapsedSeconds <= 40 + ToleranceSeconds);
     }
 
@@ -230,8 +235,8 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
     [Theory]
     [InlineData(0.95, 0.9, new[] { HeadStart.Probe })]                    // strong head, similar domain
     [InlineData(0.70, 0.1, new[] { HeadStart.Random })]                   // weak head, different domain
-    [InlineData(0.95, 0.1, new[] { HeadStart.Probe, HeadStart.Random })]  // they disagree: both, the head's favourite first
-    [InlineData(0.70, 0.9, new[] { HeadStart.Random, HeadStart.Probe })]
+    [InlineData(0.95, 0.1, new[] { HeadStart.Random })]                   // strong head, different domain: the features must move
+    [InlineData(0.70, 0.9, new[] { HeadStart.Random, HeadStart.Probe })]  // weak head, similar domain: both, random first
     public void TheHeadStartFollowsTheFrozenHeadAndTheSimilarity(double accuracy, double similarity, HeadStart[] expected)
     {
         var decision = ScenarioMatrix.Choose(DatasetSize.FromCounts([30, 30]), new DomainSimilarityResult { Score = similarity });
