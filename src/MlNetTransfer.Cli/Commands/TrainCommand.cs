@@ -52,8 +52,13 @@ internal static class TrainCommand
         };
         var finalEpochs = new Option<int>("--final-epochs")
         {
-            Description = "auto: fine-tuning epochs the last candidate left gets at least; fewer candidates enter rung 1 (and fewer go on after a rung) when, at the epoch time measured so far, the budget could not give it these (capped by --epochs).",
+            Description = "auto: fine-tuning epochs the last candidate left gets at least; fewer candidates enter rung 1 (and fewer go on after a rung) when, at the epoch time measured so far, the budget could not give it these (capped by --max-epochs).",
             DefaultValueFactory = _ => autoDefaults.MinimumFinalEpochs,
+        };
+        var maxEpochs = new Option<int>("--max-epochs")
+        {
+            Description = "auto: the most fine-tuning epochs a candidate's schedule is planned over; the last one left trains to what the budget fits, up to this (auto does not use --epochs).",
+            DefaultValueFactory = _ => autoDefaults.MaximumEpochs,
         };
         var headShare = new Option<double>("--head-share")
         {
@@ -147,7 +152,7 @@ internal static class TrainCommand
                                            "or fine-tune the network itself (--strategy fine-tune / chain-thaw); evaluate on the held-out split, save one model zip and a JSON report.");
         // The shared options first, so --help lists --data and --backbone at the top.
         foreach (var option in shared.All.Concat<Option>([
-            strategy, trainer, heads, halvingRate, rungEpochs, finalEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
+            strategy, trainer, heads, halvingRate, rungEpochs, finalEpochs, maxEpochs, headShare, freezeDepths, lrGrid, headStart, strongHead, output, report, minPerClass, embedding, iterations, l2, l1, headCv, normalize, cacheDir,
             freeze, trainFrom, headEpochs, layerRate, headLr, smoothing, headDropout, augment, cropArea, noFlip, jitter, patienceFrom, optimizer, schedule, blocks, device,
             prefixEngine, decodedCache, embeddings,
         ]))
@@ -170,6 +175,7 @@ internal static class TrainCommand
             options.Auto.HalvingRate = parse.GetValue(halvingRate);
             options.Auto.RungEpochs = parse.GetValue(rungEpochs);
             options.Auto.MinimumFinalEpochs = parse.GetValue(finalEpochs);
+            options.Auto.MaximumEpochs = parse.GetValue(maxEpochs);
             options.Auto.FreezeDepths = parse.GetValue(freezeDepths);
             options.Auto.HeadShare = parse.GetValue(headShare);
             options.Auto.LearningRateFactors = ParseFactors(parse.GetValue(lrGrid)!);

@@ -47,7 +47,7 @@ internal sealed class TrainingCliOptions
 
     public Option<int> Epochs { get; } = new("--epochs")
     {
-        Description = "fine-tune/chain-thaw (and each fine-tuning row of experiment): most passes over the training images (chain-thaw: of its final phase).",
+        Description = "fine-tune/chain-thaw (and each fine-tuning row of experiment): most passes over the training images (chain-thaw: of its final phase). Auto plans over --max-epochs instead.",
         DefaultValueFactory = _ => FineTuneDefaults.Epoch,
     };
 

@@ -28,6 +28,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
             Seed = 4,
             FineTune = FineTuneFixture.Options(epochs),
             Featurizer = { CacheDirectory = null, DegreeOfParallelism = 2 },
+            Auto = { MaximumEpochs = epochs },
         };
         return options.WithSixtyTwentyTwenty();
     }
@@ -288,7 +289,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         using var dir = new TempDirectory();
         var zip = dir.Combine("model.zip");
         var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "5s",
-            "--epochs", "2", "--batch-size", "8", "--no-augment", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip,
+            "--max-epochs", "2", "--batch-size", "8", "--no-augment", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip,
             "--halving-rate", "2", "--rung-epochs", "1", "--freeze-depths", "1", "--lr-grid", "1", "--head-start", "both", "--heads", "lbfgs, sdca");
         Assert.True(run.ExitCode == 0, run.All);
         Assert.True(File.Exists(zip));
@@ -296,6 +297,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.Equal("auto", report.Strategy);
         Assert.NotEmpty(report.Leaderboard!.Entries);
         Assert.Equal(2, report.Search!.HalvingRate);
+        Assert.InRange(report.Search.PlannedEpochs, 1, 2);
         Assert.Equal([HeadStart.Probe, HeadStart.Random], report.Search.HeadStart!.Starts);
         Assert.Equal(2, report.Search.GridSize); // one depth x both starts x one rate
         // --heads: only the heads named.
@@ -325,5 +327,23 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         var badRate = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--halving-rate", "1", "--out", zip);
         Assert.Equal(1, badRate.ExitCode);
         Assert.Contains("--halving-rate", badRate.All);
+        var badEpochs = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--max-epochs", "0", "--out", zip);
+        Assert.Equal(1, badEpochs.ExitCode);
+        Assert.Contains("MaximumEpochs (--max-epochs) is 0", badEpochs.All);
+    }
+
+    [Fact]
+    public void TheLastOneTrainsToAutosOwnCapNotASingleRunsEpochs()
+    {
+        // A single run would stop at 1 epoch (FineTune.Epoch); auto plans its schedules over MaximumEpochs when the budget fits them.
+        var options = Options(TimeSpan.FromSeconds(60), epochs: 1);
+        options.Auto.MaximumEpochs = 3;
+        options.Auto.FreezeDepths = 1;
+        options.Auto.HeadStart = HeadStartMode.Random;
+        options.Auto.Heads = [HeadTrainer.Lbfgs];
+        var report = new MLContext(1).TransferLearning().Train(options).Report;
+        Assert.Equal(3, report.Search!.PlannedEpochs);
+        var last = report.Leaderboard!.Entries.Where(e => e.Rung > 0 && e.Score is not null).MaxBy(e => e.Rung)!;
+        Assert.Equal(3, last.FineTuningEpochs);
     }
 }
