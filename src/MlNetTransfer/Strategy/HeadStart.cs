@@ -94,19 +94,15 @@ public sealed record HeadStartChoice
                 Starts = [HeadStart.Probe],
                 Reason = $"probe start: {head} and {domain}, so the frozen features already fit; fine-tuning starts from that head (LP-FT) rather than a random one whose first steps would distort them.",
             };
-        if (!strong && !similar)
-            return choice with
-            {
-                Starts = [HeadStart.Random],
-                Reason = $"random start with warm-up: {head} and {domain}, so the frozen features fit poorly and a probe on them is a weak head to tie the layers to.",
-            };
         if (!similar)
             return choice with
             {
                 Starts = [HeadStart.Random],
-                Reason = $"random start with warm-up: {head}, but {domain}: the classes separate on the frozen features, yet the features " +
-                         "themselves fit the data poorly, so fine-tuning has to move them, which a start from the probe holds back. Its fitted head " +
-                         "would lead the first rungs and lose at full length, so it is not a rung-1 candidate.",
+                Reason = strong
+                    ? $"random start with warm-up: {head}, but {domain}: the classes separate on the frozen features, yet the features " +
+                      "themselves fit the data poorly, so fine-tuning has to move them, which a start from the probe holds back. Its fitted head " +
+                      "would lead the first rungs and lose at full length, so it is not a rung-1 candidate."
+                    : $"random start with warm-up: {head} and {domain}, so the frozen features fit poorly and a probe on them is a weak head to tie the layers to.",
             };
         return choice with
         {
