@@ -158,6 +158,7 @@ public static class HtmlReport
     {
         html.Raw("<section>\n<h2>Successive halving</h2>\n<p>").Text(search.Rule).Raw("</p>\n");
         if (search.HeadStart is { } start) html.Raw("<p>").Text("Head start: " + start.Reason).Raw("</p>\n");
+        if (search.Augmentation.Length > 0) html.Raw("<p>").Text("Every candidate's augmentation: " + search.Augmentation).Raw("</p>\n");
         html.Raw("</section>\n");
     }
 

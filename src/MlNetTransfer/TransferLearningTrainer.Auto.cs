@@ -135,9 +135,7 @@ public sealed partial class TransferLearningTrainer
             var options = run.Options;
             var candidateOptions = options.Copy();
             candidateOptions.Strategy = candidate.Method == CandidateMethod.ChainThaw ? TransferLearningOptions.ChainThawStrategy : TransferLearningOptions.FineTuneStrategy;
-            candidateOptions.FineTune = options.FineTune.Clone();
-            candidateOptions.FineTune.FreezeFraction = candidate.FreezeFraction;
-            candidateOptions.FineTune.TrainFromNode = null;
+            candidateOptions.FineTune = CandidateFineTune(options, candidate);
             candidateOptions.FineTune.ChainThaw = candidate.Method == CandidateMethod.ChainThaw ? options.FineTune.ChainThaw ?? new FineTuning.ChainThawOptions() : null;
             candidateOptions.FineTune.Epoch = epochs;
             var candidateRun = CandidateRun(run, candidateOptions, cancel);
@@ -154,6 +152,16 @@ public sealed partial class TransferLearningTrainer
             return owner.TrainFineTuned(candidateRun);
         }
 
+        /// <summary>What every candidate's fine-tuning options share: its depth (no named node) and auto's augmentation.</summary>
+        private static FineTuning.FineTuneOptions CandidateFineTune(TransferLearningOptions options, AutoCandidate candidate)
+        {
+            var fineTune = options.FineTune.Clone();
+            fineTune.FreezeFraction = candidate.FreezeFraction;
+            fineTune.TrainFromNode = null;
+            fineTune.Augmentation = options.Auto.CandidateAugmentation(options.FineTune.Augmentation);
+            return fineTune;
+        }
+
         public TimeSpan? FitCost(HeadTrainer trainer)
         {
             var options = run.Options.Head.Clone();
@@ -165,9 +173,7 @@ public sealed partial class TransferLearningTrainer
         {
             var candidateOptions = run.Options.Copy();
             candidateOptions.Strategy = TransferLearningOptions.FineTuneStrategy;
-            candidateOptions.FineTune = run.Options.FineTune.Clone();
-            candidateOptions.FineTune.FreezeFraction = candidate.FreezeFraction;
-            candidateOptions.FineTune.TrainFromNode = null;
+            candidateOptions.FineTune = CandidateFineTune(run.Options, candidate);
             candidateOptions.FineTune.ChainThaw = null;
             candidateOptions.FineTune.Epoch = plannedEpochs;
             candidateOptions.FineTune.LearningRate = candidate.LearningRate ?? candidateOptions.FineTune.LearningRate;

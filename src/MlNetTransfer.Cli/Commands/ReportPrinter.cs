@@ -48,6 +48,7 @@ internal static class ReportPrinter
         {
             AnsiConsole.WriteLine("successive halving: " + search.Rule);
             if (search.HeadStart is { } start) AnsiConsole.WriteLine("head start: " + start.Reason);
+            if (search.Augmentation.Length > 0) AnsiConsole.WriteLine("candidates' augmentation: " + search.Augmentation);
         }
         if (r.Budget is { } budget)
             AnsiConsole.MarkupLine($"budget {budget.BudgetSeconds:0} s, used {budget.ElapsedSeconds:0.0} s, overshoot {budget.OvershootSeconds:0.0} s; {budget.SkippedCandidates} candidate(s) skipped, {budget.StoppedCandidates} stopped at the budget{(budget.FailedCandidates > 0 ? $", {budget.FailedCandidates} failed (see the leaderboard)" : "")}");

@@ -122,7 +122,7 @@ internal static class TrainCommand
         var smoothing = new Option<float>("--label-smoothing") { Description = "fine-tune/chain-thaw: label smoothing of the training loss (0 = plain cross-entropy).", DefaultValueFactory = _ => defaults.LabelSmoothing };
         var headDropout = new Option<float>("--head-dropout") { Description = "fine-tune/chain-thaw: dropout on the embedding in front of the new head while training.", DefaultValueFactory = _ => defaults.HeadDropout };
         var augment = new Option<bool>("--augment") { Description = "fine-tune/chain-thaw: random crop, flip and colour jitter on training images (the default).", DefaultValueFactory = _ => true };
-        var cropArea = new Option<float>("--crop-min-area") { Description = "fine-tune/chain-thaw augmentation: the random crop keeps at least this fraction of the image's area (1 = no crop; raise it when the object fills the frame).", DefaultValueFactory = _ => defaults.Augmentation.MinCropArea };
+        var cropArea = new Option<float>("--crop-min-area") { Description = "fine-tune/chain-thaw/auto augmentation: the random crop keeps at least this fraction of the image's area (1 = no crop; raise it when the object fills the frame). Auto's fine-tuning candidates, whose schedules are short, use " + FormattableString.Invariant($"{autoDefaults.MinCropArea:0.##}") + " unless this is given.", DefaultValueFactory = _ => defaults.Augmentation.MinCropArea };
         var noFlip = new Option<bool>("--no-flip") { Description = "fine-tune/chain-thaw augmentation: no left-right mirroring (text, digits, anything handed)." };
         var jitter = new Option<float>("--color-jitter") { Description = "fine-tune/chain-thaw augmentation: brightness, contrast and saturation factors drawn from [1-x, 1+x] (0 = none).", DefaultValueFactory = _ => defaults.Augmentation.Brightness };
         var patienceFrom = new Option<int>("--patience-from")
@@ -205,6 +205,8 @@ internal static class TrainCommand
             fineTune.HeadDropout = parse.GetValue(headDropout);
             fineTune.Augmentation.Enabled &= parse.GetValue(augment);
             fineTune.Augmentation.MinCropArea = parse.GetValue(cropArea);
+            // Auto's candidates have their own, milder default crop; one given on the command line is the user's for both.
+            if (parse.GetResult(cropArea) is { Implicit: false }) options.Auto.MinCropArea = fineTune.Augmentation.MinCropArea;
             fineTune.Augmentation.HorizontalFlip = !parse.GetValue(noFlip);
             fineTune.Augmentation.Brightness = fineTune.Augmentation.Contrast = fineTune.Augmentation.Saturation = parse.GetValue(jitter);
             if (fineTune.EarlyStoppingCriteria is { } stopping) stopping.StartFromEpoch = parse.GetValue(patienceFrom);

@@ -39,6 +39,13 @@ public sealed class ImageAugmentation
         return parts.Count == 0 ? "none (all changes turned off)" : string.Join(", ", parts);
     }
 
+    internal ImageAugmentation WithMinCropArea(float area)
+    {
+        var copy = (ImageAugmentation)MemberwiseClone();
+        copy.MinCropArea = area;
+        return copy;
+    }
+
     internal void Validate()
     {
         if (MinCropArea is <= 0 or > 1) throw new MlNetTransferException($"Augmentation MinCropArea is {MinCropArea}; it must be in (0, 1].");

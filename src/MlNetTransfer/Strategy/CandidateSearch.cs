@@ -331,7 +331,7 @@ internal sealed class CandidateSearch(SearchContext context, ICandidateTrainer t
         // A head start costs about one pass of the frozen network over the training and validation images.
         var startSeconds = context.FeaturizeImagesPerSecond > 0 ? (context.TrainImages + context.ValidationImages) / context.FeaturizeImagesPerSecond : 0;
         var halving = new SuccessiveHalving(auto, Budget, _epochs, startSeconds, _fineTuneOverhead ?? 0, mustStart: _best is null);
-        var plan = halving.Plan(grid, auto.MaximumEpochs);
+        var plan = halving.Plan(grid, auto.MaximumEpochs) with { Augmentation = auto.CandidateAugmentation(options.FineTune.Augmentation).Describe() };
         if (plan.Candidates == 0 && !alwaysRecord) return null;
         var (rows, runs) = halving.Run(grid, plan, c => trainer.Start(c, plan.PlannedEpochs, probe),
             message => context.Progress?.Report(new TrainingProgress(TrainingProgress.Searching, 0, 0, message)), context.Cancel);

@@ -77,6 +77,10 @@ public sealed record HalvingPlan
     /// <summary>The head starts tried and why.</summary>
     public HeadStartChoice? HeadStart { get; init; }
 
+    /// <summary>The augmentation every candidate trains with (<see cref="AutoSearchOptions.MinCropArea"/>'s crop), as
+    /// <see cref="FineTuning.ImageAugmentation.Describe"/> words it.</summary>
+    public string Augmentation { get; init; } = "";
+
     /// <summary>The plan in plain words.</summary>
     public string Rule { get; init; } = "";
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MlNetTransfer.FineTuning;
 using MlNetTransfer.Heads;
 using MlNetTransfer.Reporting;
 using MlNetTransfer.Strategy;
@@ -209,6 +210,24 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
     }
 
     [Fact]
+    public void AutosCandidatesCropMilderAndLeaveTheOptionsGivenAsTheyAre()
+    {
+        var given = new ImageAugmentation { HorizontalFlip = false, Brightness = 0.1f };
+        var used = new AutoSearchOptions().CandidateAugmentation(given);
+        Assert.Equal(0.7f, used.MinCropArea);
+        Assert.False(used.HorizontalFlip); // every other setting carried over
+        Assert.Equal(0.1f, used.Brightness);
+        Assert.Equal(0.35f, given.MinCropArea); // a copy: a single run's options keep their crop
+        Assert.Same(given, new AutoSearchOptions { MinCropArea = null }.CandidateAugmentation(given));
+        Assert.Equal("off", new AutoSearchOptions().CandidateAugmentation(new ImageAugmentation { Enabled = false }).Describe());
+
+        var options = Options(TimeSpan.FromSeconds(8), epochs: 2);
+        options.Auto.MinCropArea = 1.5f;
+        var error = Assert.Throws<MlNetTransferException>(() => new MLContext(1).TransferLearning().Train(options));
+        Assert.Contains("MinCropArea (--crop-min-area) is 1.5", error.Message);
+    }
+
+    [Fact]
     public void FineTuningCandidatesFollowTheDecision()
     {
         // Small and different: fine-tune from earlier layers (freeze 33-50%), its middle first, then the nearest depths.
@@ -289,7 +308,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         using var dir = new TempDirectory();
         var zip = dir.Combine("model.zip");
         var run = CliRunner.Run(dir.Path, "train", "--data", data.DataDir, "--backbone", BackboneFile(), "--strategy", "auto", "--budget", "5s",
-            "--max-epochs", "2", "--batch-size", "8", "--no-augment", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip,
+            "--max-epochs", "2", "--batch-size", "8", "--crop-min-area", "0.5", "--seed", "3", "--split", "0.6,0.2,0.2", "--no-cache", "--out", zip,
             "--halving-rate", "2", "--rung-epochs", "1", "--freeze-depths", "1", "--lr-grid", "1", "--head-start", "both", "--heads", "lbfgs, sdca");
         Assert.True(run.ExitCode == 0, run.All);
         Assert.True(File.Exists(zip));
@@ -300,6 +319,7 @@ public sealed class AutoStrategyTests(FineTuneFixture data) : IClassFixture<Fine
         Assert.InRange(report.Search.PlannedEpochs, 1, 2);
         Assert.Equal([HeadStart.Probe, HeadStart.Random], report.Search.HeadStart!.Starts);
         Assert.Equal(2, report.Search.GridSize); // one depth x both starts x one rate
+        Assert.Contains("random resized crop (area 0.5-1", report.Search.Augmentation); // a crop given is auto's too
         // --heads: only the heads named.
         Assert.Equal(["feature-extractor/lbfgs", "feature-extractor/sdca"],
             report.Leaderboard.Entries.Where(e => e.Strategy == "feature-extractor").Select(e => e.Candidate).Order().ToArray());
