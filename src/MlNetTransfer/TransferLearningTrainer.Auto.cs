@@ -152,13 +152,12 @@ public sealed partial class TransferLearningTrainer
             return owner.TrainFineTuned(candidateRun);
         }
 
-        /// <summary>What every candidate's fine-tuning options share: its depth (no named node) and auto's augmentation.</summary>
+        /// <summary>What every candidate's fine-tuning options share: its depth (no named node).</summary>
         private static FineTuning.FineTuneOptions CandidateFineTune(TransferLearningOptions options, AutoCandidate candidate)
         {
             var fineTune = options.FineTune.Clone();
             fineTune.FreezeFraction = candidate.FreezeFraction;
             fineTune.TrainFromNode = null;
-            fineTune.Augmentation = options.Auto.CandidateAugmentation(options.FineTune.Augmentation);
             return fineTune;
         }
 
@@ -174,6 +173,8 @@ public sealed partial class TransferLearningTrainer
             var candidateOptions = run.Options.Copy();
             candidateOptions.Strategy = TransferLearningOptions.FineTuneStrategy;
             candidateOptions.FineTune = CandidateFineTune(run.Options, candidate);
+            // Auto's own crop for its halving's short schedules; the experiment's rows (FineTune above) keep the options' crop.
+            candidateOptions.FineTune.Augmentation = run.Options.Auto.CandidateAugmentation(run.Options.FineTune.Augmentation);
             candidateOptions.FineTune.ChainThaw = null;
             candidateOptions.FineTune.Epoch = plannedEpochs;
             candidateOptions.FineTune.LearningRate = candidate.LearningRate ?? candidateOptions.FineTune.LearningRate;
